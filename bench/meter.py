@@ -1,0 +1,95 @@
+"""CPU time and resident memory of server processes (each with its children), via psutil."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+import psutil
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    """The process and all its live descendants (empty if the process is gone)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of every process in the tree, by pid."""
+    times: dict[int, float] = {}
+    for proc in process_tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            cpu = proc.cpu_times()
+            times[proc.pid] = cpu.user + cpu.system
+    return times
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """Resident memory (MB) of the process itself and of all its descendants together."""
+    own = children = 0.0
+    for proc in process_tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            rss = proc.memory_info().rss / 2**20
+            if proc.pid == pid:
+                own = rss
+            else:
+                children += rss
+    return own, children
+
+
+@dataclass
+class Usage:
+    """What one process tree used during a measured window."""
+
+    cpu_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    peak_children_rss_mb: float = 0.0
+
+
+@dataclass
+class ProcessMeter:
+    """Measures CPU time between :meth:`start` and :meth:`stop`, and peak RSS meanwhile.
+
+    RSS is sampled every ``interval`` seconds by a background task on the running loop.
+    """
+
+    pids: dict[str, int]
+    interval: float = 0.25
+    _cpu_start: dict[str, dict[int, float]] = field(default_factory=dict)
+    _usage: dict[str, Usage] = field(default_factory=dict)
+    _task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._usage = {name: Usage() for name in self.pids}
+        self._sample_rss()
+        self._cpu_start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        if self.pids:
+            self._task = asyncio.get_running_loop().create_task(self._sampler())
+
+    async def stop(self) -> dict[str, Usage]:
+        end = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._sample_rss()
+        for name, times in end.items():
+            start = self._cpu_start.get(name, {})
+            self._usage[name].cpu_s = sum(t - start.get(pid, 0.0) for pid, t in times.items())
+        return self._usage
+
+    def _sample_rss(self) -> None:
+        for name, pid in self.pids.items():
+            own, children = rss_mb(pid)
+            usage = self._usage[name]
+            usage.peak_rss_mb = max(usage.peak_rss_mb, own)
+            usage.peak_children_rss_mb = max(usage.peak_children_rss_mb, children)
+
+    async def _sampler(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            self._sample_rss()

@@ -1,0 +1,3 @@
+from cong.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,128 @@
+"""The ASGI application: routes, middleware, error handlers and the services' lifetime."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cong import __version__
+from cong.http import openai_routes, system_routes
+from cong.http.context import Services
+from cong.http.middleware import EdgeMiddleware
+from cong.http.responses import error_response
+from cong.protocol.errors import (
+    APIError,
+    internal_error,
+    invalid_request,
+    method_not_allowed,
+    route_not_found,
+)
+from cong.services.accounts import Accounts
+from cong.services.catalog import build_catalog
+from cong.services.credentials import load_or_create_secret
+from cong.services.gateway import Gateway
+from cong.services.status import StatusService
+from cong.settings import Settings
+from cong.storage.database import Database
+
+log = logging.getLogger("cong")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app for ``settings``. Services are created on startup, closed on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.effective_database_url)
+        secret = load_or_create_secret(
+            settings.data_dir,
+            settings.secret_key.get_secret_value() if settings.secret_key else None,
+        )
+        catalog = build_catalog(settings)
+        app.state.services = Services(
+            settings=settings,
+            accounts=Accounts(db, secret, settings.key_cache_seconds),
+            gateway=Gateway(catalog),
+            status=StatusService(
+                catalog,
+                model_server_enabled=settings.model_server.enabled,
+                data_dir=settings.data_dir,
+            ),
+        )
+        try:
+            yield
+        finally:
+            await catalog.close()
+            await db.close()
+
+    app = FastAPI(
+        title="Cổng",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.router.routes.extend(openai_routes.routes)
+    app.include_router(system_routes.router)
+    app.add_exception_handler(APIError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=[
+            "x-request-id",
+            "retry-after",
+            "x-ratelimit-limit-requests",
+            "x-ratelimit-remaining-requests",
+            "x-ratelimit-reset-requests",
+            "x-ratelimit-limit-tokens",
+            "x-ratelimit-remaining-tokens",
+            "x-ratelimit-reset-tokens",
+        ],
+        max_age=600,
+    )
+    app.add_middleware(
+        EdgeMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log
+    )
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (used by ``cong serve`` with several workers)."""
+    return create_app(Settings.load())
+
+
+async def _api_error(_request: Request, exc: APIError) -> Response:
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 404:
+        return error_response(route_not_found(request.url.path))
+    if exc.status_code == 405:
+        return error_response(method_not_allowed())
+    return error_response(APIError(exc.status_code, str(exc.detail), type="invalid_request_error"))
+
+
+async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
+    first = exc.errors()[0] if exc.errors() else {}
+    param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+    return error_response(invalid_request(str(first.get("msg", "Invalid request.")), param=param))
+
+
+async def _unexpected(_request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(internal_error())

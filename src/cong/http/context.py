@@ -1,0 +1,55 @@
+"""What the HTTP layer holds for one running app: the services it calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from cong.http.middleware import BodyTooLarge
+from cong.protocol.errors import body_too_large, missing_api_key
+from cong.services.accounts import Accounts, Principal
+from cong.services.gateway import Gateway
+from cong.services.status import StatusService
+from cong.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    accounts: Accounts
+    gateway: Gateway
+    status: StatusService
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() == "bearer" and token:
+            return token
+    api_key = request.headers.get("api-key") or request.headers.get("x-api-key")
+    if api_key:
+        return api_key.strip()
+    raise missing_api_key()
+
+
+async def authenticate(request: Request) -> Principal:
+    return await services_of(request).accounts.authenticate(bearer_token(request))
+
+
+async def read_body(request: Request) -> bytes:
+    try:
+        body = await request.body()
+    except BodyTooLarge:
+        raise body_too_large(services_of(request).settings.max_body_bytes) from None
+    content_type = request.headers.get("content-type", "application/json")
+    if body and "json" not in content_type and "text/plain" not in content_type:
+        raise invalid_request(f"Unsupported content type '{content_type}': send application/json.")
+    return body

@@ -1,0 +1,95 @@
+"""``/v1``: the OpenAI-compatible endpoints. Thin: parse, call the gateway, render."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from cong.http.context import authenticate, read_body, services_of
+from cong.http.responses import EventStream, JSONResponse, error_response
+from cong.protocol.errors import APIError
+from cong.protocol.validation import parse_json_object
+from cong.services.catalog import ModelCard
+
+Handler = Callable[[Request], Awaitable[Any]]
+
+
+class _ASGIResponse(Response):
+    """Adapts an ASGI callable (the event stream) to Starlette's Response slot."""
+
+    def __init__(self, app: EventStream) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+
+def _render(request: Request, result: dict[str, Any] | AsyncIterator[dict[str, Any]]) -> Response:
+    if isinstance(result, dict):
+        return JSONResponse(result)
+    keepalive = services_of(request).settings.keepalive_seconds
+    return _ASGIResponse(EventStream(result, keepalive=keepalive, commit_after=keepalive))
+
+
+def openai_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return _render(request, await handler(request))
+        except APIError as error:
+            return error_response(error)
+
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
+@openai_endpoint
+async def chat_completions(request: Request) -> Any:
+    principal = await authenticate(request)
+    data = parse_json_object(await read_body(request))
+    return await services_of(request).gateway.chat(principal, data)
+
+
+@openai_endpoint
+async def completions(request: Request) -> Any:
+    principal = await authenticate(request)
+    data = parse_json_object(await read_body(request))
+    return await services_of(request).gateway.completion(principal, data)
+
+
+@openai_endpoint
+async def embeddings(request: Request) -> Any:
+    principal = await authenticate(request)
+    data = parse_json_object(await read_body(request))
+    return await services_of(request).gateway.embed(principal, data)
+
+
+def _card(card: ModelCard) -> dict[str, Any]:
+    return {"id": card.id, "object": "model", "created": card.created, "owned_by": card.owned_by}
+
+
+@openai_endpoint
+async def list_models(request: Request) -> Any:
+    principal = await authenticate(request)
+    cards = services_of(request).gateway.models(principal)
+    return {"object": "list", "data": [_card(card) for card in cards]}
+
+
+@openai_endpoint
+async def retrieve_model(request: Request) -> Any:
+    principal = await authenticate(request)
+    card = services_of(request).gateway.model(principal, request.path_params["model"])
+    return _card(card)
+
+
+routes = [
+    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+    Route("/v1/completions", completions, methods=["POST"]),
+    Route("/v1/embeddings", embeddings, methods=["POST"]),
+    Route("/v1/models", list_models, methods=["GET"]),
+    Route("/v1/models/{model:path}", retrieve_model, methods=["GET"]),
+]

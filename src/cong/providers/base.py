@@ -1,0 +1,48 @@
+"""The small interface every upstream protocol implements."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float = 10.0
+    first_byte: float = 300.0
+    idle: float = 300.0
+    total: float = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamConfig:
+    """One upstream account as the provider needs it (credentials already decrypted)."""
+
+    name: str
+    base_url: str
+    api_key: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    # Human-readable name used in client-facing errors (never a URL or a key).
+    label: str = "upstream"
+
+
+class Provider(Protocol):
+    """Calls one upstream. Request bodies are OpenAI-shaped dicts with the upstream
+    model name already set; results are OpenAI-shaped dicts (chunks for streams).
+    Failures raise :class:`cong.protocol.errors.APIError` in the OpenAI envelope."""
+
+    async def chat(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]: ...
+
+    async def completion(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def stream_completion(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]: ...
+
+    async def embed(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def probe(self) -> bool: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,166 @@
+"""The one typed settings object: defaults < config file (TOML) < ``CONG_*`` environment.
+
+Nested sections use ``__`` in environment names, e.g. ``CONG_MODEL_SERVER__THREADS=2``.
+The object is created once at start-up (``Settings.load()``) and passed down.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = "cong.toml"
+
+
+class ModelServerSettings(BaseModel):
+    """The embedded model server: a child process speaking the OpenAI protocol."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535, description="0 picks a free port at start")
+    chat_model: str = "smollm2-135m-instruct"
+    chat_model_path: str | None = Field(None, description="GGUF file; default: the packaged one")
+    embedding_model: str = "all-minilm-l6-v2"
+    embedding_model_path: str | None = Field(
+        None, description="sentence-transformers folder; default: the packaged one"
+    )
+    context_size: int = Field(8192, ge=256)
+    threads: int = Field(0, ge=0, description="0 = number of cores")
+    max_queue: int = Field(64, ge=1, description="waiting chat requests before 503")
+    embedding_batch_size: int = Field(32, ge=1)
+    startup_timeout: float = Field(180.0, gt=0)
+    health_interval: float = Field(2.0, gt=0)
+
+
+class UpstreamSettings(BaseModel):
+    """An OpenAI-compatible upstream declared in the config file."""
+
+    name: str
+    base_url: str
+    api_key: SecretStr | None = None
+    models: list[str] = Field(default_factory=list, description="chat model ids")
+    embedding_models: list[str] = Field(default_factory=list)
+    text_only_models: list[str] = Field(
+        default_factory=list, description="chat models that must not be sent images"
+    )
+    owned_by: str = ""
+    model_map: dict[str, str] = Field(
+        default_factory=dict, description="public model id -> upstream model name"
+    )
+
+
+class TimeoutSettings(BaseModel):
+    connect: float = Field(10.0, gt=0)
+    first_byte: float = Field(300.0, gt=0)
+    idle: float = Field(300.0, gt=0)
+    total: float = Field(900.0, gt=0)
+
+
+DEFAULT_ALIASES = {
+    "gpt-4o": "smollm2-135m-instruct",
+    "gpt-4o-mini": "smollm2-135m-instruct",
+    "gpt-3.5-turbo": "smollm2-135m-instruct",
+    "text-embedding-3-small": "all-minilm-l6-v2",
+    "text-embedding-ada-002": "all-minilm-l6-v2",
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CONG_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    data_dir: Path = Path("data")
+    database_url: str = Field("", description="default: SQLite file in the data dir")
+    admin_token: SecretStr | None = None
+    secret_key: SecretStr | None = Field(
+        None, description="HMAC key for API key hashes; default: generated in the data dir"
+    )
+    config: Path | None = None
+    public_url: str = Field("", description="base URL shown to users; default http://host:port")
+    log_level: str = "info"
+    access_log: bool = True
+    key_cache_seconds: float = Field(5.0, ge=0)
+    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    keepalive_seconds: float = Field(15.0, gt=0)
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    aliases: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ALIASES))
+    upstreams: list[UpstreamSettings] = Field(default_factory=list)
+    model_server: ModelServerSettings = Field(default_factory=ModelServerSettings)
+    timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = _config_file(init_settings)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Build the effective settings (config file, then environment, then overrides)."""
+        return cls(**overrides)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'cong.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain data, with every secret masked."""
+        data = self.model_dump(mode="json")
+        data["database_url"] = mask_url(self.effective_database_url)
+        for upstream in data.get("upstreams", []):
+            upstream["base_url"] = mask_url(upstream["base_url"])
+        return data
+
+
+def _config_file(init_settings: PydanticBaseSettingsSource) -> Path | None:
+    explicit = init_settings().get("config") or os.environ.get("CONG_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        return path
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>://[^:/@]+:)(?P<password>[^@]+)(?P<tail>@)")
+
+
+def mask_url(url: str) -> str:
+    """Hide the password part of a URL (``scheme://user:***@host``)."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['head']}***{m['tail']}", url)

@@ -1,0 +1,85 @@
+"""Queries for users and API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cong.storage.tables import ApiKey, User, utcnow
+
+
+async def create_user(session: AsyncSession, name: str, role: str = "user") -> User:
+    user = User(name=name, role=role, enabled=True)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def get_user_by_name(session: AsyncSession, name: str) -> User | None:
+    return (await session.execute(select(User).where(User.name == name))).scalar_one_or_none()
+
+
+async def list_users(session: AsyncSession) -> Sequence[User]:
+    return (await session.execute(select(User).order_by(User.id))).scalars().all()
+
+
+async def count_admins(session: AsyncSession) -> int:
+    query = select(func.count()).select_from(User).where(User.role == "admin")
+    return int((await session.execute(query)).scalar_one())
+
+
+async def add_key(
+    session: AsyncSession,
+    user: User,
+    *,
+    public_id: str,
+    key_hash: str,
+    prefix: str,
+    last4: str,
+    name: str,
+    models: list[str] | None,
+) -> ApiKey:
+    key = ApiKey(
+        user_id=user.id,
+        public_id=public_id,
+        key_hash=key_hash,
+        prefix=prefix,
+        last4=last4,
+        name=name,
+        models=models,
+        enabled=True,
+    )
+    session.add(key)
+    await session.flush()
+    return key
+
+
+async def find_key_by_hash(session: AsyncSession, key_hash: str) -> tuple[ApiKey, User] | None:
+    query = (
+        select(ApiKey, User)
+        .join(User, ApiKey.user_id == User.id)
+        .where(ApiKey.key_hash == key_hash)
+    )
+    row = (await session.execute(query)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def list_keys(
+    session: AsyncSession, user_id: int | None = None
+) -> Sequence[tuple[ApiKey, User]]:
+    query = select(ApiKey, User).join(User, ApiKey.user_id == User.id).order_by(ApiKey.id)
+    if user_id is not None:
+        query = query.where(ApiKey.user_id == user_id)
+    return [(row[0], row[1]) for row in (await session.execute(query)).all()]
+
+
+async def revoke_key(session: AsyncSession, public_id: str) -> bool:
+    query = (
+        update(ApiKey)
+        .where(ApiKey.public_id == public_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), enabled=False)
+    )
+    result = await session.execute(query)
+    return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,96 @@
+"""A real gateway app (in a uvicorn thread) on a fresh database, for the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cong.http.app import create_app
+from cong.services.accounts import Accounts
+from cong.services.credentials import load_or_create_secret
+from cong.settings import Settings
+from cong.storage.database import Database, migrate
+from tests.support.servers import ServerThread
+
+T = TypeVar("T")
+ADMIN_TOKEN = "sk-testadmin0000" + "a" * 40
+
+
+def run_async(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion from sync code, even inside a running loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()  # type: ignore[arg-type]
+
+
+def fresh_database(kind: str, tmp_path: Path, postgres_url: str | None) -> str:
+    if kind == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'cong.db'}"
+    assert postgres_url is not None
+    import asyncpg
+
+    name = f"cong_test_{uuid.uuid4().hex[:12]}"
+    dsn = postgres_url.replace("postgresql+asyncpg", "postgresql")
+
+    async def create() -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    run_async(create)
+    return postgres_url.rsplit("/", 1)[0] + "/" + name
+
+
+@dataclass
+class RunningGateway:
+    url: str
+    settings: Settings
+    admin_token: str = ADMIN_TOKEN
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+    def accounts(self, action: Callable[[Accounts], Awaitable[T]]) -> T:
+        async def run() -> T:
+            db = Database(self.settings.effective_database_url)
+            secret = load_or_create_secret(self.settings.data_dir, None)
+            try:
+                return await action(Accounts(db, secret, cache_seconds=0))
+            finally:
+                await db.close()
+
+        return run_async(run)
+
+    def create_key(self, user: str, models: list[str] | None = None) -> str:
+        async def make(accounts: Accounts) -> str:
+            if user not in {u.name for u in await accounts.list_users()}:
+                await accounts.create_user(user)
+            new, _ = await accounts.create_key(user, models=models)
+            return new.token
+
+        return self.accounts(make)
+
+
+def start_gateway(database_url: str, data_dir: Path, **overrides: Any) -> tuple[
+    RunningGateway, ServerThread
+]:
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        admin_token=ADMIN_TOKEN,
+        access_log=False,
+        **overrides,
+    )
+    migrate(database_url)
+    gateway = RunningGateway(url="", settings=settings)
+    gateway.accounts(lambda a: a.ensure_admin(ADMIN_TOKEN))
+    server = ServerThread(create_app(settings)).__enter__()
+    gateway.url = server.url
+    return gateway, server
