@@ -90,9 +90,7 @@ async def measure(target: Target, stream: bool, concurrency: int, plan: ApiPlan)
     return result
 
 
-async def run_api(
-    found: list[Target], plan: ApiPlan, log: Callable[[str], None]
-) -> list[ApiCell]:
+async def run_api(found: list[Target], plan: ApiPlan, log: Callable[[str], None]) -> list[ApiCell]:
     cells: list[ApiCell] = []
     for stream in (False, True):
         for concurrency in plan.concurrencies:

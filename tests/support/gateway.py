@@ -81,12 +81,9 @@ class RunningGateway:
 def start_gateway(database_url: str, data_dir: Path, **overrides: Any) -> tuple[
     RunningGateway, ServerThread
 ]:
+    options: dict[str, Any] = {"access_log": False, **overrides}
     settings = Settings(
-        data_dir=data_dir,
-        database_url=database_url,
-        admin_token=ADMIN_TOKEN,
-        access_log=False,
-        **overrides,
+        data_dir=data_dir, database_url=database_url, admin_token=ADMIN_TOKEN, **options
     )
     migrate(database_url)
     gateway = RunningGateway(url="", settings=settings)

@@ -45,7 +45,7 @@ ResponseFormat = Annotated[
 class ChatCompletionRequest(BaseModel):
     """Every field of the OpenAI spec; unknown fields are kept (``model_extra``)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     model: Annotated[str, Field(min_length=1)]
     messages: Annotated[list[Message], Field(min_length=1)]

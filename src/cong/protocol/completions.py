@@ -12,7 +12,7 @@ NonEmptyTokens = Annotated[list[int], Field(min_length=1)]
 
 
 class CompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     model: Annotated[str, Field(min_length=1)]
     prompt: str | list[str] | NonEmptyTokens | list[NonEmptyTokens] | None = "<|endoftext|>"
@@ -48,7 +48,7 @@ class CompletionRequest(BaseModel):
 
 
 class EmbeddingRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     model: Annotated[str, Field(min_length=1)]
     input: (

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class _Open(BaseModel):
     """Known fields are checked; unknown ones are kept and passed through."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 class TextPart(_Open):
