@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
 
 import psutil
+
+IDLE_PROBE_S = 0.1
+IDLE_CPU_FRACTION = 0.05  # a tree using less than 5% of a core is idle
 
 
 def process_tree(pid: int) -> list[psutil.Process]:
@@ -41,6 +45,10 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return own, children
 
 
+def _total(times: dict[int, float]) -> float:
+    return sum(times.values())
+
+
 @dataclass
 class Usage:
     """What one process tree used during a measured window."""
@@ -70,8 +78,10 @@ class ProcessMeter:
         if self.pids:
             self._task = asyncio.get_running_loop().create_task(self._sampler())
 
-    async def stop(self) -> dict[str, Usage]:
-        end = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+    async def stop(self, settle_s: float = 2.0) -> dict[str, Usage]:
+        """End the window once the servers are idle again (work deferred past the last
+        response, e.g. batched usage logging, counts) or after ``settle_s`` seconds."""
+        end = await self._settle(settle_s)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -81,6 +91,18 @@ class ProcessMeter:
             start = self._cpu_start.get(name, {})
             self._usage[name].cpu_s = sum(t - start.get(pid, 0.0) for pid, t in times.items())
         return self._usage
+
+    async def _settle(self, settle_s: float) -> dict[str, dict[int, float]]:
+        end = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        deadline = time.monotonic() + settle_s
+        while self.pids and time.monotonic() < deadline:
+            await asyncio.sleep(IDLE_PROBE_S)
+            now = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+            busy = max(_total(now[n]) - _total(end[n]) for n in self.pids)
+            end = now
+            if busy < IDLE_CPU_FRACTION * IDLE_PROBE_S:
+                break
+        return end
 
     def _sample_rss(self) -> None:
         for name, pid in self.pids.items():

@@ -59,10 +59,10 @@ def serve(settings: Settings) -> int:
     say(f"OpenAI base URL:  {settings.base_url}/v1")
     say(f"Dashboard:        {settings.base_url}/")
     say(f"Health:           {settings.base_url}/api/health")
-    if new_token:
-        say(f"Admin API key (shown once, store it now): {new_token}")
-    elif settings.admin_token:
+    if settings.admin_token:
         say("Admin API key: the one in CONG_ADMIN_TOKEN")
+    elif new_token:
+        say(f"Admin API key (shown once, store it now): {new_token}")
     try:
         if settings.workers > 1:
             uvicorn.run(

