@@ -189,3 +189,23 @@ def test_access_log_has_request_id_and_never_the_key(
     lines = [r.getMessage() for r in caplog.records if r.name == "cong.access"]
     assert any(response.headers["x-request-id"] in line and " 502 " in line for line in lines)
     assert all(running.admin_token not in line for line in caplog.text.splitlines())
+
+
+def test_model_server_away_gives_503_with_clear_message(tmp_path: Path) -> None:
+    from tests.support.processes import free_port
+
+    running, server = start_gateway(
+        fresh_database("sqlite", tmp_path, None), tmp_path / "data",
+        model_server={"enabled": True, "port": free_port()},
+    )
+    try:
+        response = httpx.post(running.base_url + "/chat/completions",
+                              json={"model": "gpt-4o", "messages": HI},
+                              headers=auth(running.admin_token))
+        status = httpx.get(running.url + "/api/status").json()
+    finally:
+        server.__exit__()
+    assert response.status_code == 503
+    assert "embedded model server" in response.json()["error"]["message"]
+    assert response.headers["retry-after"] == "1"
+    assert status["model_server"]["state"] == "unavailable"
