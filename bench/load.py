@@ -245,6 +245,8 @@ class LoadResult:
     gen_cpu_ms_per_req: float
     gen_cpu_util: float
     servers: dict[str, Usage]
+    other_cores: float
+    steal_cores: float
 
     def cpu_ms_per_req(self, name: str) -> float:
         usage = self.servers.get(name)
@@ -261,6 +263,7 @@ class LoadResult:
         for name, usage in self.servers.items():
             line += f" {name}_cpu={self.cpu_ms_per_req(name):.3f}ms/req"
             line += f" {name}_rss={usage.peak_rss_mb:.0f}MB"
+        line += f" other={self.other_cores:.2f} cores"
         if self.error_kinds:
             line += f" kinds={self.error_kinds}"
         return line
@@ -280,6 +283,9 @@ async def run_load(spec: LoadSpec) -> LoadResult:
     wall = time.perf_counter() - wall0
     gen_cpu = time.process_time() - cpu0
     servers = await meter.stop()
+    # CPU the machine spent meanwhile on anything but this generator and the measured servers
+    other_s = meter.machine_busy_s - gen_cpu - sum(u.window_cpu_s for u in servers.values())
+    other_cores = max(0.0, other_s) / wall if wall > 0 else 0.0
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
@@ -311,6 +317,8 @@ async def run_load(spec: LoadSpec) -> LoadResult:
         gen_cpu_ms_per_req=gen_cpu * 1000 / max(ok, 1),
         gen_cpu_util=gen_cpu / wall if wall > 0 else 0.0,
         servers=servers,
+        other_cores=other_cores,
+        steal_cores=meter.steal_s / wall if wall > 0 else 0.0,
     )
 
 

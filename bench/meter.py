@@ -45,6 +45,13 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return own, children
 
 
+def system_busy_s() -> tuple[float, float]:
+    """Machine-wide busy CPU seconds (all cores, all processes) and hypervisor steal."""
+    t = psutil.cpu_times()
+    busy = t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+    return busy, getattr(t, "steal", 0.0)
+
+
 def _total(times: dict[int, float]) -> float:
     return sum(times.values())
 
@@ -53,7 +60,8 @@ def _total(times: dict[int, float]) -> float:
 class Usage:
     """What one process tree used during a measured window."""
 
-    cpu_s: float = 0.0
+    cpu_s: float = 0.0  # the window plus the tail until the tree went idle
+    window_cpu_s: float = 0.0  # the window only
     peak_rss_mb: float = 0.0
     peak_children_rss_mb: float = 0.0
 
@@ -70,30 +78,44 @@ class ProcessMeter:
     _cpu_start: dict[str, dict[int, float]] = field(default_factory=dict)
     _usage: dict[str, Usage] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
+    _system_start: tuple[float, float] = (0.0, 0.0)
+    machine_busy_s: float = 0.0
+    steal_s: float = 0.0
 
     def start(self) -> None:
         self._usage = {name: Usage() for name in self.pids}
         self._sample_rss()
         self._cpu_start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self._system_start = system_busy_s()
         if self.pids:
             self._task = asyncio.get_running_loop().create_task(self._sampler())
 
     async def stop(self, settle_s: float = 2.0) -> dict[str, Usage]:
         """End the window once the servers are idle again (work deferred past the last
         response, e.g. batched usage logging, counts) or after ``settle_s`` seconds."""
-        end = await self._settle(settle_s)
+        busy, steal = system_busy_s()
+        self.machine_busy_s = busy - self._system_start[0]
+        self.steal_s = steal - self._system_start[1]
+        window_end = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        for name, times in window_end.items():
+            self._usage[name].window_cpu_s = self._cpu_delta(name, times)
+        end = await self._settle(window_end, settle_s)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._sample_rss()
         for name, times in end.items():
-            start = self._cpu_start.get(name, {})
-            self._usage[name].cpu_s = sum(t - start.get(pid, 0.0) for pid, t in times.items())
+            self._usage[name].cpu_s = self._cpu_delta(name, times)
         return self._usage
 
-    async def _settle(self, settle_s: float) -> dict[str, dict[int, float]]:
-        end = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+    def _cpu_delta(self, name: str, times: dict[int, float]) -> float:
+        start = self._cpu_start.get(name, {})
+        return sum(t - start.get(pid, 0.0) for pid, t in times.items())
+
+    async def _settle(
+        self, end: dict[str, dict[int, float]], settle_s: float
+    ) -> dict[str, dict[int, float]]:
         deadline = time.monotonic() + settle_s
         while self.pids and time.monotonic() < deadline:
             await asyncio.sleep(IDLE_PROBE_S)

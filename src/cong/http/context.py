@@ -49,7 +49,6 @@ async def read_body(request: Request) -> bytes:
         body = await request.body()
     except BodyTooLarge:
         raise body_too_large(services_of(request).settings.max_body_bytes) from None
-    content_type = request.headers.get("content-type", "application/json")
-    if body and "json" not in content_type and "text/plain" not in content_type:
-        raise invalid_request(f"Unsupported content type '{content_type}': send application/json.")
+    # Like OpenAI, the body is read as JSON whatever the Content-Type says (curl users
+    # often forget the header); a body that is not JSON gets a clear 400.
     return body
