@@ -1,0 +1,141 @@
+"""HTTP to upstreams: one pooled aiohttp session per upstream, timeouts, SSE reading,
+and failures turned into OpenAI-envelope errors. Shared by every provider module."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+
+from cong.protocol.errors import APIError, upstream_error, upstream_timeout, upstream_unavailable
+from cong.protocol.sse import SSEDecoder
+from cong.providers.base import UpstreamConfig
+from cong.providers.upstream_errors import error_from_upstream
+
+# (status, raw body, response headers, label) -> the error the client sees
+ErrorMapper = Callable[[int, bytes, Mapping[str, str], str], APIError]
+
+
+class HTTPTransport:
+    def __init__(self, config: UpstreamConfig, map_error: ErrorMapper = error_from_upstream):
+        self.config = config
+        self.label = config.label
+        self.map_error = map_error
+        self._session: aiohttp.ClientSession | None = None
+        t = config.timeouts
+        self._timeout = aiohttp.ClientTimeout(total=t.total, sock_connect=t.connect)
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def get_ok(self, url: str, headers: Mapping[str, str]) -> bool:
+        """A cheap reachability probe: any answer below 500 within 3 s."""
+        try:
+            async with asyncio.timeout(3), self.session().get(url, headers=headers) as r:
+                await r.read()
+                return r.status < 500
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False
+
+    async def open(
+        self, url: str, body: dict[str, Any], headers: Mapping[str, str]
+    ) -> aiohttp.ClientResponse:
+        """Send a JSON POST and wait for the response head (the first-byte timeout)."""
+        try:
+            async with asyncio.timeout(self.config.timeouts.first_byte):
+                response = await self.session().post(url, data=orjson.dumps(body), headers=headers)
+                if response.status >= 400:
+                    raw = await response.read()
+                    response.release()
+                    raise self.map_error(response.status, raw, response.headers, self.label)
+                return response
+        except aiohttp.ClientConnectionError as exc:
+            raise self.connection_error(exc) from None
+        except TimeoutError:
+            raise upstream_timeout(f"The upstream {self.label} did not answer in time.") from None
+
+    def connection_error(self, exc: Exception) -> APIError:
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return upstream_unavailable(
+                f"The upstream {self.label} is not reachable right now; try again shortly.",
+                retry_after=1,
+            )
+        return upstream_error(f"The connection to the upstream {self.label} failed.")
+
+    async def post_json(
+        self, url: str, body: dict[str, Any], headers: Mapping[str, str]
+    ) -> dict[str, Any]:
+        response = await self.open(url, body, headers)
+        try:
+            async with asyncio.timeout(self.config.timeouts.idle):
+                raw = await response.read()
+        except aiohttp.ClientError as exc:
+            raise self.connection_error(exc) from None
+        except TimeoutError:
+            raise upstream_timeout(
+                f"The upstream {self.label} stopped sending its answer."
+            ) from None
+        finally:
+            response.release()
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise upstream_error(
+                f"The upstream {self.label} sent an answer that is not JSON."
+            ) from None
+        if not isinstance(data, dict):
+            raise upstream_error(f"The upstream {self.label} sent an unexpected answer.")
+        return data
+
+    async def post_sse(
+        self, url: str, body: dict[str, Any], headers: Mapping[str, str]
+    ) -> AsyncIterator[tuple[bytes | None, bytes]]:
+        """POST, then yield ``(event name, data)`` of each server-sent event as it arrives.
+        The idle timeout applies between reads; closing the iterator closes the connection
+        (so the upstream sees the disconnect and stops generating)."""
+        response = await self.open(url, body, headers)
+        decoder = SSEDecoder()
+        idle = self.config.timeouts.idle
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(idle):
+                        chunk = await response.content.readany()
+                except TimeoutError:
+                    raise upstream_timeout(
+                        f"The upstream {self.label} stalled for {idle:g} s mid-stream."
+                    ) from None
+                except aiohttp.ClientError as exc:
+                    raise self.connection_error(exc) from None
+                if not chunk:
+                    return
+                for event in decoder.feed_events(chunk):
+                    yield event
+        finally:
+            if response.content.at_eof():
+                response.release()
+            else:
+                response.close()
+
+    def decode_event(self, data: bytes) -> Any:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise upstream_error(
+                f"The upstream {self.label} sent a malformed stream event."
+            ) from None
