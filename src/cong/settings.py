@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
@@ -46,8 +46,12 @@ class UpstreamSettings(BaseModel):
     """An OpenAI-compatible upstream declared in the config file."""
 
     name: str
+    type: Literal["openai", "anthropic", "gemini", "azure"] = Field(
+        "openai", description="the upstream's protocol"
+    )
     base_url: str
     api_key: SecretStr | None = None
+    api_version: str | None = Field(None, description="Azure api-version / Anthropic version")
     models: list[str] = Field(default_factory=list, description="chat model ids")
     embedding_models: list[str] = Field(default_factory=list)
     text_only_models: list[str] = Field(

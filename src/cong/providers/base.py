@@ -22,6 +22,7 @@ class UpstreamConfig:
     name: str
     base_url: str
     api_key: str | None = None
+    api_version: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     timeouts: Timeouts = field(default_factory=Timeouts)
     # Human-readable name used in client-facing errors (never a URL or a key).
