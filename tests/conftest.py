@@ -52,11 +52,19 @@ def fake_openai() -> Iterator[tuple[str, Recorder]]:
 
 
 def _upstreams(fake_url: str) -> list[dict[str, object]]:
-    return [{
+    """The healthy models on channel "fake"; each failure scenario on a channel of its own
+    (a failing channel cools down, which must not disturb the other tests)."""
+    healthy = ["fake-model", "fake-echo", "fake-slow"]
+    channels: list[dict[str, object]] = [{
         "name": "fake", "base_url": fake_url + "/v1", "api_key": "sk-upstream-secret-value",
-        "models": FAKE_MODELS, "embedding_models": ["fake-embed"],
+        "models": healthy, "embedding_models": ["fake-embed"],
         "text_only_models": ["fake-echo"],
     }]
+    for model in FAKE_MODELS:
+        if model not in healthy:
+            channels.append({"name": model, "base_url": fake_url + "/v1",
+                             "api_key": "sk-upstream-secret-value", "models": [model]})
+    return channels
 
 
 @pytest.fixture

@@ -118,14 +118,17 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 
 def cmd_models_list(args: argparse.Namespace) -> int:
     from cong.services.catalog import build_catalog
+    from cong.services.channels import config_channels
 
-    catalog = build_catalog(Settings.load())
+    settings = Settings.load()
+    catalog = build_catalog(settings, config_channels(settings))
     rows: list[dict[str, Any]] = [
-        {"id": r.id, "kind": r.kind, "upstream": r.upstream, "upstream_model": r.upstream_model}
-        for r in catalog.routes.values()
+        {"id": r.id, "kind": r.kind, "upstream": r.channel, "upstream_model": r.upstream_model}
+        for routes in catalog.routes.values()
+        for r in routes
     ]
     rows += [
-        {"id": alias, "kind": catalog.routes[target].kind, "upstream": f"alias of {target}"}
+        {"id": alias, "kind": catalog.routes[target][0].kind, "upstream": f"alias of {target}"}
         for alias, target in catalog.aliases.items()
     ]
     _print_table(rows, ["id", "kind", "upstream", "upstream_model"])

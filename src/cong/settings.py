@@ -43,7 +43,8 @@ class ModelServerSettings(BaseModel):
 
 
 class UpstreamSettings(BaseModel):
-    """An OpenAI-compatible upstream declared in the config file."""
+    """An upstream (channel) declared in the config file. Channels can also be managed in
+    the database with ``cong channels …`` or the admin API."""
 
     name: str
     type: Literal["openai", "anthropic", "gemini", "azure"] = Field(
@@ -52,6 +53,14 @@ class UpstreamSettings(BaseModel):
     base_url: str
     api_key: SecretStr | None = None
     api_version: str | None = Field(None, description="Azure api-version / Anthropic version")
+    api_keys: list[SecretStr] = Field(
+        default_factory=list, description="several keys: requests rotate over them"
+    )
+    image_models: list[str] = Field(default_factory=list)
+    priority: int = Field(0, description="higher tiers are tried first")
+    weight: int = Field(1, ge=1, description="share of traffic inside a priority tier")
+    groups: list[str] | None = Field(None, description="user groups allowed; None = all")
+    enabled: bool = True
     models: list[str] = Field(default_factory=list, description="chat model ids")
     embedding_models: list[str] = Field(default_factory=list)
     text_only_models: list[str] = Field(
@@ -61,6 +70,22 @@ class UpstreamSettings(BaseModel):
     model_map: dict[str, str] = Field(
         default_factory=dict, description="public model id -> upstream model name"
     )
+
+
+class RoutingSettings(BaseModel):
+    max_attempts: int = Field(4, ge=1, description="upstream attempts per request, at most")
+    retries_per_channel: int = Field(1, ge=0, description="retries on the same channel")
+    backoff_base: float = Field(0.2, ge=0, description="first retry delay (s), doubled each time")
+    backoff_max: float = Field(4.0, ge=0)
+    max_retry_after: float = Field(
+        10.0, ge=0, description="longest upstream retry-after the gateway waits for in-request"
+    )
+    failure_threshold: int = Field(
+        3, ge=1, description="failures in the window that open a circuit"
+    )
+    failure_window: float = Field(60.0, gt=0)
+    cooldown: float = Field(30.0, gt=0, description="seconds a failing channel is skipped")
+    refresh_seconds: float = Field(5.0, gt=0, description="how often workers reload channels")
 
 
 class TimeoutSettings(BaseModel):
@@ -108,6 +133,7 @@ class Settings(BaseSettings):
     upstreams: list[UpstreamSettings] = Field(default_factory=list)
     model_server: ModelServerSettings = Field(default_factory=ModelServerSettings)
     timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
 
     @classmethod
     def settings_customise_sources(

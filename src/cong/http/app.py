@@ -26,9 +26,13 @@ from cong.protocol.errors import (
     route_not_found,
 )
 from cong.services.accounts import Accounts
-from cong.services.catalog import build_catalog
+from cong.services.catalog_loader import CatalogLoader
+from cong.services.channel_health import ChannelHealth
+from cong.services.channels import Channels
 from cong.services.credentials import load_or_create_secret
 from cong.services.gateway import Gateway
+from cong.services.routing import Router
+from cong.services.secrets_box import SecretBox
 from cong.services.status import StatusService
 from cong.settings import Settings
 from cong.storage.database import Database
@@ -46,13 +50,26 @@ def create_app(settings: Settings) -> FastAPI:
             settings.data_dir,
             settings.secret_key.get_secret_value() if settings.secret_key else None,
         )
-        catalog = build_catalog(settings)
+        channels = Channels(db, SecretBox(secret), settings)
+        loader = CatalogLoader(settings, channels)
+        await loader.reload(force=True)
+        loader.start()
+        policy = settings.routing
+        health = ChannelHealth(
+            threshold=policy.failure_threshold,
+            window=policy.failure_window,
+            cooldown=policy.cooldown,
+            listener=loader.persist_health,
+        )
         app.state.services = Services(
             settings=settings,
             accounts=Accounts(db, secret, settings.key_cache_seconds),
-            gateway=Gateway(catalog),
+            gateway=Gateway(loader, Router(policy, health)),
+            channels=channels,
+            loader=loader,
             status=StatusService(
-                catalog,
+                loader,
+                health,
                 model_server_enabled=settings.model_server.enabled,
                 data_dir=settings.data_dir,
             ),
@@ -60,7 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            await catalog.close()
+            await loader.close()
             await db.close()
 
     app = FastAPI(

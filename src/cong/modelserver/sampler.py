@@ -36,6 +36,12 @@ class SamplingParams:
     logit_bias: dict[int, float] = field(default_factory=dict)
 
 
+def _seed32(seed: int) -> int:
+    """llama.cpp seeds are 32-bit and 0xFFFFFFFF means "random": keep seeds reproducible."""
+    value = seed & 0xFFFFFFFF
+    return 0xFFFFFFFE if value == 0xFFFFFFFF else value
+
+
 class GrammarError(ValueError):
     """llama.cpp could not parse a GBNF grammar."""
 
@@ -73,17 +79,32 @@ class Sampler:
         chain = self._chain
         if params.logit_bias:
             biases = (llama_cpp.llama_logit_bias * len(params.logit_bias))(
-                *(llama_cpp.llama_logit_bias(token, bias)
-                  for token, bias in params.logit_bias.items())
+                *(
+                    llama_cpp.llama_logit_bias(token, bias)
+                    for token, bias in params.logit_bias.items()
+                )
             )
-            add(chain, llama_cpp.llama_sampler_init_logit_bias(
-                self._n_vocab, len(params.logit_bias), biases))
-        if params.presence_penalty or params.frequency_penalty or (
-            params.repetition_penalty != 1.0
+            add(
+                chain,
+                llama_cpp.llama_sampler_init_logit_bias(
+                    self._n_vocab, len(params.logit_bias), biases
+                ),
+            )
+        if (
+            params.presence_penalty
+            or params.frequency_penalty
+            or (params.repetition_penalty != 1.0)
         ):
-            add(chain, llama_cpp.llama_sampler_init_penalties(
-                self._n_vocab, params.penalty_window, params.repetition_penalty,
-                params.frequency_penalty, params.presence_penalty))
+            add(
+                chain,
+                llama_cpp.llama_sampler_init_penalties(
+                    self._n_vocab,
+                    params.penalty_window,
+                    params.repetition_penalty,
+                    params.frequency_penalty,
+                    params.presence_penalty,
+                ),
+            )
         if params.temperature <= 0.0:
             add(chain, llama_cpp.llama_sampler_init_greedy())
             return
@@ -94,7 +115,7 @@ class Sampler:
         if params.min_p > 0.0:
             add(chain, llama_cpp.llama_sampler_init_min_p(params.min_p, 1))
         add(chain, llama_cpp.llama_sampler_init_temp(params.temperature))
-        add(chain, llama_cpp.llama_sampler_init_dist(seed & 0xFFFFFFFF))
+        add(chain, llama_cpp.llama_sampler_init_dist(_seed32(seed)))
 
     def sample(self) -> int:
         """Draw the next token from the logits of the last decoded position."""
@@ -138,7 +159,9 @@ class Sampler:
     def _apply(sampler: Any, data: np.ndarray) -> Any:
         array = llama_cpp.llama_token_data_array(
             data=data.ctypes.data_as(llama_cpp.llama_token_data_p),
-            size=len(data), selected=-1, sorted=False,
+            size=len(data),
+            selected=-1,
+            sorted=False,
         )
         llama_cpp.llama_sampler_apply(sampler, ctypes.byref(array))
         return array

@@ -116,3 +116,16 @@ def route_not_found(path: str) -> APIError:
     return APIError(
         404, f"Unknown request URL: {path}.", type="invalid_request_error", code="unknown_url"
     )
+
+
+CREDENTIALS_REJECTED = "upstream_auth_failed"
+
+
+def upstream_credentials_rejected(label: str) -> APIError:
+    """The upstream refused the gateway's own credentials: not the client's fault."""
+    return APIError(
+        502,
+        f"The upstream {label} rejected the gateway's credentials.",
+        type="server_error",
+        code=CREDENTIALS_REJECTED,
+    )

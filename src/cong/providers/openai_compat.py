@@ -34,6 +34,9 @@ class OpenAICompatible:
     async def embed(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self.http.post_json(self._base + "/embeddings", body, self._headers)
 
+    async def images(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.http.post_json(self._base + "/images/generations", body, self._headers)
+
     def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         return self._stream("/chat/completions", body)
 

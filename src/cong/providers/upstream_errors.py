@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from cong.protocol.errors import APIError, upstream_error
+from cong.protocol.errors import APIError, upstream_credentials_rejected, upstream_error
 
 _URL = re.compile(r"https?://\S+")
 _KEYLIKE = re.compile(r"\b(sk|key|api)[-_][A-Za-z0-9_\-]{8,}\b", re.IGNORECASE)
@@ -50,9 +50,7 @@ def error_from_upstream(
     text = scrub(message) if message else f"The upstream {label} answered HTTP {status}."
     if status in (401, 403):
         # The channel's credentials failed: not the client's key.
-        return upstream_error(
-            f"The upstream {label} rejected the gateway's credentials.", status=502
-        )
+        return upstream_credentials_rejected(label)
     if status == 429:
         retry = headers.get("retry-after")
         return APIError(

@@ -24,6 +24,7 @@ class Principal:
     role: str
     key_id: str
     allowed_models: frozenset[str] | None
+    group: str = "default"
 
     @property
     def is_admin(self) -> bool:

@@ -1,4 +1,4 @@
-"""``/api/status``: version, uptime, the model server and upstream states."""
+"""``/api/status``: version, uptime, the model server and channel states (no secrets)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,24 @@ from pathlib import Path
 from typing import Any
 
 from cong import __version__
-from cong.services.catalog import Catalog
+from cong.services.catalog import EMBEDDED
+from cong.services.catalog_loader import CatalogLoader
+from cong.services.channel_health import ChannelHealth
 
-PROBE_CACHE_SECONDS = 5.0
+PROBE_CACHE_SECONDS = 10.0
 
 
 class StatusService:
-    def __init__(self, catalog: Catalog, *, model_server_enabled: bool, data_dir: Path) -> None:
-        self.catalog = catalog
+    def __init__(
+        self,
+        loader: CatalogLoader,
+        health: ChannelHealth,
+        *,
+        model_server_enabled: bool,
+        data_dir: Path,
+    ) -> None:
+        self.loader = loader
+        self.health = health
         self.model_server_enabled = model_server_enabled
         self.state_file = data_dir / "model-server.json"
         self.started = time.time()
@@ -28,28 +38,37 @@ class StatusService:
         cached = self._probes.get(name)
         if cached and now - cached[0] < PROBE_CACHE_SECONDS:
             return cached[1]
-        ok = await self.catalog.providers[name].probe()
+        ok = await self.loader.catalog.providers[name].probe()
         self._probes[name] = (now, ok)
         return ok
 
     async def report(self) -> dict[str, Any]:
-        names = list(self.catalog.providers)
+        catalog = self.loader.catalog
+        names = list(catalog.providers)
         results = await asyncio.gather(*(self._probe(name) for name in names))
-        states = dict(zip(names, results, strict=True))
+        reachable = dict(zip(names, results, strict=True))
         models: dict[str, list[str]] = {}
-        for route in self.catalog.routes.values():
-            models.setdefault(route.upstream, []).append(route.id)
-        upstreams = [
-            {"name": name, "state": "up" if states[name] else "down", "models": models[name]}
+        for routes in catalog.routes.values():
+            for route in routes:
+                models.setdefault(route.channel, []).append(route.id)
+        health = self.health.snapshot()
+        channels = [
+            {
+                "name": name,
+                "state": "up" if reachable[name] else "down",
+                "circuit": health.get(name, {}).get("circuit", "closed"),
+                "cooldown_remaining": health.get(name, {}).get("cooldown_remaining", 0.0),
+                "models": models.get(name, []),
+            }
             for name in names
-            if name != "embedded"
+            if name != EMBEDDED
         ]
         return {
             "status": "ok",
             "version": __version__,
             "uptime_seconds": round(time.time() - self.started, 1),
-            "model_server": self._model_server(states.get("embedded")),
-            "upstreams": upstreams,
+            "model_server": self._model_server(reachable.get(EMBEDDED)),
+            "upstreams": channels,
         }
 
     def _model_server(self, reachable: bool | None) -> dict[str, Any]:
@@ -61,13 +80,10 @@ class StatusService:
         state = "ready" if reachable else info.get("state", "unavailable")
         if not reachable and state == "ready":
             state = "unavailable"
+        catalog = self.loader.catalog
         return {
             "state": state,
-            "models": models_of(self.catalog, "embedded"),
+            "models": [m for m, rs in catalog.routes.items() if rs[0].channel == EMBEDDED],
             "restarts": info.get("restarts", 0),
             "pid": info.get("pid"),
         }
-
-
-def models_of(catalog: Catalog, upstream: str) -> list[str]:
-    return [r.id for r in catalog.routes.values() if r.upstream == upstream]

@@ -49,3 +49,34 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     user: Mapped[User] = relationship(back_populates="keys")
+
+
+class Channel(Base):
+    """One upstream account. Keys are stored encrypted (see services/secrets_box.py)."""
+
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(16), default="openai")
+    base_url: Mapped[str] = mapped_column(String(512))
+    api_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    keys_encrypted: Mapped[list[str]] = mapped_column(JSON, default=list)
+    keys_last4: Mapped[list[str]] = mapped_column(JSON, default=list)
+    models: Mapped[list[str]] = mapped_column(JSON, default=list)
+    embedding_models: Mapped[list[str]] = mapped_column(JSON, default=list)
+    image_models: Mapped[list[str]] = mapped_column(JSON, default=list)
+    text_only_models: Mapped[list[str]] = mapped_column(JSON, default=list)
+    model_map: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    groups: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    timeouts: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    # Health, written only when a channel's circuit opens or closes.
+    cooldown_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(512), nullable=True)

@@ -1,0 +1,144 @@
+"""``POST /v1/chat/completions``: validate, build the prompt, queue the job, answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cong.modelserver.chat_model import ChatModel
+from cong.modelserver.chat_prompt import ChatTemplate, check_text_only, template_messages
+from cong.modelserver.chat_stream import chat_event_stream
+from cong.modelserver.generation import (
+    ChoiceEnded,
+    ChoiceStarted,
+    ChoiceTask,
+    GenerationJob,
+    JobDone,
+    JobFailed,
+    TextDelta,
+)
+from cong.modelserver.grammar import response_format_grammar, tool_call_grammar
+from cong.modelserver.payloads import (
+    ResponseHeader,
+    UsageCounter,
+    chat_completion,
+    chat_message,
+)
+from cong.modelserver.request_params import (
+    base_seed,
+    output_budget,
+    sampling_params,
+    stop_sequences,
+)
+from cong.modelserver.responses import (
+    EventStreamResponse,
+    json_response,
+    stop_watching,
+    watch_disconnect,
+)
+from cong.modelserver.runtime import ModelRuntime
+from cong.modelserver.tool_calls import ParsedCall, parse_tool_calls
+from cong.modelserver.tool_plan import ToolPlan, plan_tools
+from cong.protocol.chat import ChatCompletionRequest
+from cong.protocol.errors import APIError
+from cong.protocol.validation import parse_json_object, validate
+
+
+@dataclass(frozen=True)
+class ChatCall:
+    """A validated chat request and what the decode loop needs for it."""
+
+    request: ChatCompletionRequest
+    plan: ToolPlan
+    prompt: list[int]
+    job: GenerationJob
+    head: ResponseHeader
+
+
+def chat_prompt_tokens(
+    request: ChatCompletionRequest, model: ChatModel, template: ChatTemplate, plan: ToolPlan
+) -> list[int]:
+    """The exact prompt tokens: messages (and tool descriptions) through the template."""
+    check_text_only(request.messages, request.model)
+    rendered = template.render(template_messages(request.messages, plan))
+    return model.tokenize_prompt(rendered)
+
+
+async def chat_completions(request: Request) -> Response:
+    runtime: ModelRuntime = request.app.state.runtime
+    body = validate(ChatCompletionRequest, parse_json_object(await request.body()))
+    model, template, worker = runtime.chat_model(body.model)
+    call = _prepare(body, model, template)
+    runtime.submit(worker, call.job)
+    if body.stream:
+        stream = chat_event_stream(
+            call.job,
+            call.head,
+            call.plan,
+            n=len(call.job.tasks),
+            prompt_tokens=len(call.prompt),
+            include_usage=body.wants_usage_in_stream,
+            keepalive=runtime.keepalive,
+        )
+        return EventStreamResponse(stream, call.job.abandon)  # type: ignore[return-value]
+    return json_response(await _collect(call, request, runtime.keepalive))
+
+
+def _prepare(body: ChatCompletionRequest, model: ChatModel, template: ChatTemplate) -> ChatCall:
+    plan = plan_tools(body)
+    prompt = chat_prompt_tokens(body, model, template, plan)
+    budget = output_budget(len(prompt), body.output_budget, model.n_ctx, param="messages")
+    params = sampling_params(body, n_vocab=model.n_vocab)
+    if plan.active and plan.mode == "required":
+        grammar: str | None = tool_call_grammar(plan.tools)
+    else:
+        grammar = response_format_grammar(body.response_format)
+    seed = base_seed(body.seed)
+    tasks = [ChoiceTask(i, prompt, seed + i, budget) for i in range(body.n or 1)]
+    job = GenerationJob(tasks, params, stop_sequences(body.stop), grammar)
+    head = ResponseHeader.new("chatcmpl-", body.model, model.fingerprint)
+    return ChatCall(body, plan, prompt, job, head)
+
+
+async def _collect(call: ChatCall, request: Request, keepalive: float) -> dict[str, object]:
+    job = call.job
+    texts: dict[int, list[str]] = {task.index: [] for task in job.tasks}
+    reasons: dict[int, str] = {}
+    usage = UsageCounter(prompt_tokens=len(call.prompt))
+    watcher = watch_disconnect(request.receive, job.abandon)
+    try:
+        while True:
+            event = await job.next_event(keepalive)
+            if isinstance(event, ChoiceStarted) and event.index == 0:
+                usage.cached_tokens = event.cached_tokens
+            elif isinstance(event, TextDelta):
+                texts[event.index].append(event.text)
+            elif isinstance(event, ChoiceEnded):
+                reasons[event.index] = event.finish_reason
+                usage.completion_tokens += event.completion_tokens
+            elif isinstance(event, JobFailed):
+                raise APIError(500, event.message, type="server_error", code="generation_failed")
+            elif isinstance(event, JobDone):
+                break
+    finally:
+        await stop_watching(watcher)
+        job.cancel()
+    choices = [
+        _choice(index, "".join(parts), reasons.get(index, "stop"), call.plan)
+        for index, parts in texts.items()
+    ]
+    return chat_completion(call.head, choices, usage)
+
+
+def _choice(index: int, text: str, reason: str, plan: ToolPlan) -> dict[str, object]:
+    content: str | None = text
+    calls: list[ParsedCall] = []
+    if plan.active:
+        content, calls = parse_tool_calls(text, plan.names)
+        if calls:
+            reason = "function_call" if plan.legacy_functions else "tool_calls"
+            content = content or None
+    message = chat_message(content, calls, legacy_functions=plan.legacy_functions)
+    return {"index": index, "message": message, "logprobs": None, "finish_reason": reason}

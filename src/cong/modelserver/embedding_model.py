@@ -1,0 +1,72 @@
+"""The sentence-transformers embedding model, run on its own thread.
+
+Encoding runs on a dedicated single-thread executor, so embeddings never wait behind
+chat generation (which has its own thread) and never block the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+
+class EmbeddingModel:
+    def __init__(self, model_id: str, path: str, *, batch_size: int) -> None:
+        from sentence_transformers import SentenceTransformer  # heavy: import on load only
+
+        self.id = model_id
+        self.path = path
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        model: Any = self._model
+        dimension = getattr(model, "get_embedding_dimension", None) or (
+            model.get_sentence_embedding_dimension
+        )
+        self.dimensions = int(dimension())
+        self.max_tokens = int(model.max_seq_length)
+        self._tokenizer: Any = self._model.tokenizer
+        self.vocab_size = len(self._tokenizer)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embeddings")
+
+    def token_counts(self, texts: list[str]) -> list[int]:
+        """Tokens each text is embedded with ([CLS] and [SEP] included, after truncation)."""
+        encoded = self._tokenizer(
+            texts, add_special_tokens=True, truncation=True, max_length=self.max_tokens
+        )
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def decode(self, tokens: list[int]) -> str:
+        return str(self._tokenizer.decode(tokens, skip_special_tokens=True))
+
+    def encode(self, texts: list[str], dimensions: int | None = None) -> tuple[np.ndarray, int]:
+        """Unit-length float32 vectors (truncated to ``dimensions`` and re-normalised)
+        and the number of tokens used."""
+        vectors = self._model.encode(
+            texts,
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        ).astype(np.float32, copy=False)
+        if dimensions is not None and dimensions < vectors.shape[1]:
+            vectors = vectors[:, :dimensions]
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors / np.maximum(norms, np.float32(1e-12))
+        return np.ascontiguousarray(vectors, dtype=np.float32), sum(self.token_counts(texts))
+
+    async def embed(
+        self, texts: list[str], dimensions: int | None = None
+    ) -> tuple[np.ndarray, int]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.encode, texts, dimensions)
+
+    async def count(self, texts: list[str]) -> int:
+        loop = asyncio.get_running_loop()
+        counts = await loop.run_in_executor(self._executor, self.token_counts, texts)
+        return sum(counts)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,114 @@
+"""Sampling parameters, stop sequences, seeds and the output budget of a request."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from cong.modelserver.sampler import SamplingParams
+from cong.protocol.errors import APIError, invalid_request
+
+SEED_MASK = 0xFFFFFFFF
+
+
+def sampling_params(request: Any, *, n_vocab: int) -> SamplingParams:
+    """From a validated chat or completions request; llama.cpp-style extras (``top_k``,
+    ``min_p``, ``repetition_penalty``/``repeat_penalty``) are read from unknown fields."""
+    extra: dict[str, Any] = request.model_extra or {}
+    defaults = SamplingParams()
+    repetition = extra.get("repetition_penalty", extra.get("repeat_penalty"))
+    return SamplingParams(
+        temperature=_float(request.temperature, defaults.temperature),
+        top_p=_float(request.top_p, defaults.top_p),
+        top_k=_int_extra(extra, "top_k", defaults.top_k, low=0),
+        min_p=_float_extra(extra, "min_p", defaults.min_p, low=0.0, high=1.0),
+        presence_penalty=_float(request.presence_penalty, 0.0),
+        frequency_penalty=_float(request.frequency_penalty, 0.0),
+        repetition_penalty=_checked_float(repetition, "repetition_penalty", 1.0, 0.01, 10.0),
+        logit_bias=_logit_bias(request.logit_bias, n_vocab),
+    )
+
+
+def _float(value: float | None, default: float) -> float:
+    return default if value is None else float(value)
+
+
+def _float_extra(
+    extra: dict[str, Any], name: str, default: float, *, low: float, high: float
+) -> float:
+    return _checked_float(extra.get(name), name, default, low, high)
+
+
+def _checked_float(value: Any, name: str, default: float, low: float, high: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (low <= value <= high):
+        raise invalid_request(
+            f"Invalid value for '{name}': expected a number from {low} to {high}.", param=name
+        )
+    return float(value)
+
+
+def _int_extra(extra: dict[str, Any], name: str, default: int, *, low: int) -> int:
+    value = extra.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise invalid_request(
+            f"Invalid value for '{name}': expected an integer of at least {low}.", param=name
+        )
+    return value
+
+
+def _logit_bias(bias: dict[str, int] | None, n_vocab: int) -> dict[int, float]:
+    result: dict[int, float] = {}
+    for key, value in (bias or {}).items():
+        try:
+            token = int(key)
+        except ValueError:
+            token = -1
+        if not 0 <= token < n_vocab:
+            raise invalid_request(
+                f"Invalid key in 'logit_bias': {key!r} is not a token id of this model "
+                f"(0 to {n_vocab - 1}).",
+                param="logit_bias",
+            )
+        result[token] = float(value)
+    return result
+
+
+def stop_sequences(stop: str | list[str] | None) -> list[str]:
+    if stop is None:
+        return []
+    return [s for s in ([stop] if isinstance(stop, str) else stop) if s]
+
+
+def base_seed(seed: int | None) -> int:
+    """The request's seed, or a random one; choice ``i`` decodes with ``base + i``."""
+    return random.randrange(SEED_MASK) if seed is None else seed
+
+
+def output_budget(
+    prompt_tokens: int, requested: int | None, context_size: int, *, param: str
+) -> int:
+    """Tokens a choice may generate; a 400 ``context_length_exceeded`` when it cannot fit."""
+    if prompt_tokens >= context_size:
+        raise _too_long(
+            f"This model's maximum context length is {context_size} tokens. However, your "
+            f"{param} resulted in {prompt_tokens} tokens. Please reduce the length of the "
+            f"{param}.",
+            param,
+        )
+    if requested is not None and prompt_tokens + requested > context_size:
+        raise _too_long(
+            f"This model's maximum context length is {context_size} tokens. However, you "
+            f"requested {prompt_tokens + requested} tokens ({prompt_tokens} in the {param}, "
+            f"{requested} in the completion). Please reduce the length of the {param} or "
+            "completion.",
+            param,
+        )
+    return requested if requested is not None else context_size - prompt_tokens
+
+
+def _too_long(message: str, param: str) -> APIError:
+    return invalid_request(message, param=param, code="context_length_exceeded")
