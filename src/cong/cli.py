@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any, TypeVar
 
-from cong import __version__
+from cong import __version__, cli_channels
+from cong.cli_output import print_table
 from cong.protocol.errors import APIError
 from cong.services.accounts import Accounts
 from cong.services.credentials import load_or_create_secret
@@ -36,13 +37,6 @@ def _accounts_call(settings: Settings, action: Callable[[Accounts], Awaitable[T]
 
     migrate(settings.effective_database_url)
     return asyncio.run(run())
-
-
-def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
-    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
-    for row in rows:
-        print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -77,7 +71,7 @@ def cmd_users_create(args: argparse.Namespace) -> int:
 
 def cmd_users_list(args: argparse.Namespace) -> int:
     users = _accounts_call(Settings.load(), lambda a: a.list_users())
-    _print_table([asdict(u) for u in users], ["id", "name", "role", "enabled", "created_at"])
+    print_table([asdict(u) for u in users], ["id", "name", "role", "enabled", "created_at"])
     return 0
 
 
@@ -106,7 +100,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
         }
         for k in keys
     ]
-    _print_table(rows, ["id", "name", "user", "masked", "models", "state", "created_at"])
+    print_table(rows, ["id", "name", "user", "masked", "models", "state", "created_at"])
     return 0
 
 
@@ -131,7 +125,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
         {"id": alias, "kind": catalog.routes[target][0].kind, "upstream": f"alias of {target}"}
         for alias, target in catalog.aliases.items()
     ]
-    _print_table(rows, ["id", "kind", "upstream", "upstream_model"])
+    print_table(rows, ["id", "kind", "upstream", "upstream_model"])
     return 0
 
 
@@ -192,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     krevoke.add_argument("id", help="the key id shown by 'cong keys list'")
     krevoke.set_defaults(func=cmd_keys_revoke)
 
+    cli_channels.register(sub)
+
     models = sub.add_parser("models", help="inspect the model catalog").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
@@ -209,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     except APIError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 1
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

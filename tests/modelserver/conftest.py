@@ -22,6 +22,7 @@ CHAT_MODEL = "smollm2-135m-instruct"
 EMBEDDING_MODEL = "all-minilm-l6-v2"
 CONTEXT_SIZE = 2048
 MAX_QUEUE = 2
+KEEPALIVE_SECONDS = 0.5
 START_TIMEOUT = 120.0
 
 
@@ -52,7 +53,8 @@ def _start() -> RunningModelServer:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "cong.modelserver", "--host", "127.0.0.1", "--port", "0",
-         "--context-size", str(CONTEXT_SIZE), "--max-queue", str(MAX_QUEUE)],
+         "--context-size", str(CONTEXT_SIZE), "--max-queue", str(MAX_QUEUE),
+         "--keepalive-seconds", str(KEEPALIVE_SECONDS)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         text=True, env=env, start_new_session=True,
     )

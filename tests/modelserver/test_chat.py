@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from openai import BadRequestError, NotFoundError
 
 from tests.modelserver.conftest import CHAT_MODEL, CONTEXT_SIZE, RunningModelServer
 
-HELLO = [{"role": "user", "content": "Say hello to the world."}]
-WEATHER_TOOL = {
+HELLO: Any = [{"role": "user", "content": "Say hello to the world."}]
+WEATHER_TOOL: Any = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -22,7 +23,7 @@ WEATHER_TOOL = {
         },
     },
 }
-WEATHER_QUESTION = [{"role": "user", "content": "What is the weather in Paris?"}]
+WEATHER_QUESTION: Any = [{"role": "user", "content": "What is the weather in Paris?"}]
 
 
 def test_health_and_models(modelserver: RunningModelServer) -> None:
@@ -101,7 +102,7 @@ def test_same_seed_same_text_and_seed_matters(modelserver: RunningModelServer) -
 
 def test_stop_sequence_is_honoured(modelserver: RunningModelServer) -> None:
     client = modelserver.client()
-    messages = [{"role": "user", "content": "Write a sentence about cats."}]
+    messages: Any = [{"role": "user", "content": "Write a sentence about cats."}]
     free = client.chat.completions.create(
         model=CHAT_MODEL, messages=messages, max_tokens=30, temperature=0
     ).choices[0].message.content or ""
@@ -144,7 +145,7 @@ def test_json_object_output_parses(modelserver: RunningModelServer) -> None:
 
 
 def test_json_schema_output_matches(modelserver: RunningModelServer) -> None:
-    schema = {
+    schema: Any = {
         "type": "object",
         "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
         "required": ["name", "age"],
@@ -162,7 +163,7 @@ def test_json_schema_output_matches(modelserver: RunningModelServer) -> None:
 
 def test_tools_auto_never_errors(modelserver: RunningModelServer) -> None:
     response = modelserver.client().chat.completions.create(
-        model=CHAT_MODEL, messages=WEATHER_QUESTION, tools=[WEATHER_TOOL],  # type: ignore[list-item]
+        model=CHAT_MODEL, messages=WEATHER_QUESTION, tools=[WEATHER_TOOL],
         max_tokens=10, seed=1,
     )
     choice = response.choices[0]
@@ -173,11 +174,11 @@ def test_tools_auto_never_errors(modelserver: RunningModelServer) -> None:
     "required", {"type": "function", "function": {"name": "get_weather"}},
 ])
 def test_tool_choice_forces_a_valid_call(
-    modelserver: RunningModelServer, tool_choice: object
+    modelserver: RunningModelServer, tool_choice: Any
 ) -> None:
     response = modelserver.client().chat.completions.create(
-        model=CHAT_MODEL, messages=WEATHER_QUESTION, tools=[WEATHER_TOOL],  # type: ignore[list-item]
-        tool_choice=tool_choice,  # type: ignore[arg-type]
+        model=CHAT_MODEL, messages=WEATHER_QUESTION, tools=[WEATHER_TOOL],
+        tool_choice=tool_choice,
         max_tokens=80, seed=1,
     )
     choice = response.choices[0]
@@ -185,13 +186,13 @@ def test_tool_choice_forces_a_valid_call(
     assert choice.message.content is None
     (call,) = choice.message.tool_calls or []
     assert call.id.startswith("call_") and call.type == "function"
-    assert call.function.name == "get_weather"  # type: ignore[union-attr]
-    assert isinstance(json.loads(call.function.arguments)["city"], str)  # type: ignore[union-attr]
+    assert call.function.name == "get_weather"
+    assert isinstance(json.loads(call.function.arguments)["city"], str)
 
 
 def test_streamed_forced_tool_call(modelserver: RunningModelServer) -> None:
     stream = modelserver.client().chat.completions.create(
-        model=CHAT_MODEL, messages=WEATHER_QUESTION, tools=[WEATHER_TOOL],  # type: ignore[list-item]
+        model=CHAT_MODEL, messages=WEATHER_QUESTION, tools=[WEATHER_TOOL],
         tool_choice="required", max_tokens=80, seed=1, stream=True,
     )
     chunks = list(stream)
@@ -204,7 +205,7 @@ def test_streamed_forced_tool_call(modelserver: RunningModelServer) -> None:
 
 
 def test_tool_history_is_accepted(modelserver: RunningModelServer) -> None:
-    messages = [
+    messages: Any = [
         {"role": "developer", "content": "You are terse."},
         *WEATHER_QUESTION,
         {"role": "assistant", "content": None, "tool_calls": [{
@@ -214,7 +215,7 @@ def test_tool_history_is_accepted(modelserver: RunningModelServer) -> None:
         {"role": "user", "content": [{"type": "text", "text": "So?"}]},
     ]
     response = modelserver.client().chat.completions.create(
-        model=CHAT_MODEL, messages=messages, tools=[WEATHER_TOOL],  # type: ignore[arg-type, list-item]
+        model=CHAT_MODEL, messages=messages, tools=[WEATHER_TOOL],
         max_tokens=5, seed=1,
     )
     assert response.choices[0].finish_reason in ("stop", "length", "tool_calls")
@@ -265,7 +266,7 @@ def test_context_length_exceeded(modelserver: RunningModelServer) -> None:
     {"model": CHAT_MODEL, "messages": HELLO, "logit_bias": {"99999999": 5}},
     {"model": CHAT_MODEL, "messages": HELLO, "top_k": -1},
 ])
-def test_invalid_requests_are_400(modelserver: RunningModelServer, body: dict) -> None:
+def test_invalid_requests_are_400(modelserver: RunningModelServer, body: dict[str, Any]) -> None:
     response = modelserver.post("/v1/chat/completions", body)
     assert response.status_code == 400, response.text
     error = response.json()["error"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,9 +11,9 @@ import pytest
 from tests.modelserver.conftest import EMBEDDING_MODEL, RunningModelServer
 
 
-def _vectors(server: RunningModelServer, texts: list[str], **extra: object) -> np.ndarray:
+def _vectors(server: RunningModelServer, texts: list[str], **extra: Any) -> np.ndarray:
     response = server.client().embeddings.create(
-        model=EMBEDDING_MODEL, input=texts, encoding_format="float", **extra  # type: ignore[arg-type]
+        model=EMBEDDING_MODEL, input=texts, encoding_format="float", **extra
     )
     assert [d.index for d in response.data] == list(range(len(texts)))
     return np.array([d.embedding for d in response.data])

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.modelserver.conftest import CHAT_MODEL, MAX_QUEUE, RunningModelServer
 
@@ -18,7 +21,7 @@ LONG = {
 }
 
 
-def _wait_idle(server: RunningModelServer, timeout: float = 30) -> dict:
+def _wait_idle(server: RunningModelServer, timeout: float = 30) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         chat = server.health()["chat"]
@@ -81,11 +84,43 @@ async def test_full_queue_answers_503_and_health_stays_fast(
     _wait_idle(modelserver, timeout=10)
 
 
-async def _until(client: httpx.AsyncClient, predicate: object, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
+async def test_queued_stream_gets_keepalives(modelserver: RunningModelServer) -> None:
+    _wait_idle(modelserver)
+    async with httpx.AsyncClient(base_url=modelserver.url, timeout=60) as client:
+        async def stream_until_cancelled() -> None:
+            async with client.stream("POST", "/v1/chat/completions", json=LONG) as response:
+                async for _line in response.aiter_lines():
+                    pass
+
+        running = asyncio.create_task(stream_until_cancelled())
+        await _until(client, lambda chat: chat["active"])
+        lines: list[str] = []
+        async with client.stream("POST", "/v1/chat/completions", json=LONG) as queued:
+            assert queued.status_code == 200
+            async for line in queued.aiter_lines():
+                lines.append(line)
+                if len([x for x in lines if x.startswith(":")]) >= 2:
+                    break
+        assert not [x for x in lines if x.startswith("data:")]
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    _wait_idle(modelserver, timeout=10)
+
+
+def test_non_stream_disconnect_stops_generation(modelserver: RunningModelServer) -> None:
+    _wait_idle(modelserver)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(modelserver.url + "/v1/chat/completions", json={**LONG, "stream": False},
+                   timeout=httpx.Timeout(60, read=1.0))
+    stats = _wait_idle(modelserver, timeout=5)
+    assert stats["jobs_cancelled"] >= 1
+
+
+async def _until(client: httpx.AsyncClient, predicate: Callable[[dict[str, Any]], bool]) -> None:
+    deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         chat = (await client.get("/health")).json()["chat"]
-        if predicate(chat):  # type: ignore[operator]
+        if predicate(chat):
             return
         await asyncio.sleep(0.02)
     raise AssertionError("condition not reached")

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cong import __version__
-from cong.http import openai_routes, system_routes
+from cong.http import admin_routes, openai_routes, system_routes
 from cong.http.context import Services
 from cong.http.middleware import EdgeMiddleware
 from cong.http.responses import error_response
@@ -90,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.router.routes.extend(openai_routes.routes)
     app.include_router(system_routes.router)
+    app.include_router(admin_routes.router)
     app.add_exception_handler(APIError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

@@ -68,6 +68,13 @@ async def embeddings(request: Request) -> Any:
     return await services_of(request).gateway.embed(principal, data)
 
 
+@openai_endpoint
+async def image_generations(request: Request) -> Any:
+    principal = await authenticate(request)
+    data = parse_json_object(await read_body(request))
+    return await services_of(request).gateway.images(principal, data)
+
+
 def _card(card: ModelCard) -> dict[str, Any]:
     return {"id": card.id, "object": "model", "created": card.created, "owned_by": card.owned_by}
 
@@ -90,6 +97,7 @@ routes = [
     Route("/v1/chat/completions", chat_completions, methods=["POST"]),
     Route("/v1/completions", completions, methods=["POST"]),
     Route("/v1/embeddings", embeddings, methods=["POST"]),
+    Route("/v1/images/generations", image_generations, methods=["POST"]),
     Route("/v1/models", list_models, methods=["GET"]),
     Route("/v1/models/{model:path}", retrieve_model, methods=["GET"]),
 ]

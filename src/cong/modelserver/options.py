@@ -26,6 +26,7 @@ class ServerOptions:
     embedding_batch_size: int = 32
     chat: bool = True
     embeddings: bool = True
+    keepalive_seconds: float = 15.0
     log_level: str = "warning"
 
     @property
@@ -56,6 +57,13 @@ def _non_negative(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
     return value
 
 
@@ -136,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="embeddings",
         action="store_false",
         help="do not load the embedding model (embeddings answer 404)",
+    )
+    add(
+        "--keepalive-seconds",
+        type=_positive_float,
+        default=15.0,
+        help="seconds between SSE keep-alive comments while a stream waits for the model "
+        "(default: %(default)s)",
     )
     add(
         "--log-level",

@@ -16,8 +16,6 @@ from cong.protocol.errors import APIError, invalid_request, model_not_found, ups
 
 log = logging.getLogger("cong.modelserver")
 
-KEEPALIVE_SECONDS = 15.0
-
 
 class ModelRuntime:
     def __init__(
@@ -30,7 +28,7 @@ class ModelRuntime:
         self.chat = chat
         self.embeddings = embeddings
         self.created = int(time.time())
-        self.keepalive = KEEPALIVE_SECONDS
+        self.keepalive = options.keepalive_seconds
         self.template = (
             ChatTemplate(chat.chat_template, bos_token=chat.bos_text, eos_token=chat.eos_text)
             if chat is not None

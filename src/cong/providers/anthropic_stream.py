@@ -91,8 +91,12 @@ class StreamTranslator:
             return {"reasoning_content": block["thinking"]}
         if kind == "tool_use":
             position = self.tool_calls[index] = len(self.tool_calls)
-            call = {"index": position, "id": str(block.get("id", "")), "type": "function",
-                    "function": {"name": str(block.get("name", "")), "arguments": ""}}
+            call = {
+                "index": position,
+                "id": str(block.get("id", "")),
+                "type": "function",
+                "function": {"name": str(block.get("name", "")), "arguments": ""},
+            }
             return {"tool_calls": [call]}
         return None
 
@@ -103,8 +107,10 @@ class StreamTranslator:
         if kind == "thinking_delta" and delta.get("thinking"):
             return {"reasoning_content": delta["thinking"]}
         if kind == "input_json_delta" and delta.get("partial_json") and index in self.tool_calls:
-            call = {"index": self.tool_calls[index],
-                    "function": {"arguments": delta["partial_json"]}}
+            call = {
+                "index": self.tool_calls[index],
+                "function": {"arguments": delta["partial_json"]},
+            }
             return {"tool_calls": [call]}
         return None  # signature_delta, citations_delta, empty deltas
 
@@ -129,13 +135,17 @@ class StreamTranslator:
         return [*chunks, final]
 
     def _base(self) -> Chunk:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                "model": self.model, "system_fingerprint": None}
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": None,
+        }
 
     def _chunk(self, delta: dict[str, Any], finish: str | None) -> Chunk:
         chunk = self._base()
-        chunk["choices"] = [{"index": 0, "delta": delta, "logprobs": None,
-                             "finish_reason": finish}]
+        chunk["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
         chunk["usage"] = None
         return chunk
 

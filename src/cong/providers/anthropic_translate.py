@@ -188,6 +188,8 @@ def _messages(messages: list[Any]) -> tuple[list[str], list[dict[str, Any]]]:
             turns.append({"role": role, "content": blocks})
     if turns and turns[-1]["role"] == "assistant":
         _trim_prefill(turns[-1]["content"])
+        if not turns[-1]["content"]:
+            turns.pop()
     return system, turns
 
 
@@ -340,6 +342,8 @@ def openai_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def from_anthropic_response(resp: dict[str, Any], model: str) -> dict[str, Any]:
+    """A Message → ``chat.completion``. ``system_fingerprint`` is left out (clients read it
+    as null): the OpenAI spec types it as a string, and Anthropic has no equivalent."""
     texts: list[str] = []
     thinking: list[str] = []
     calls: list[dict[str, Any]] = []
@@ -376,7 +380,6 @@ def from_anthropic_response(resp: dict[str, Any], model: str) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "system_fingerprint": None,
         "choices": [
             {
                 "index": 0,

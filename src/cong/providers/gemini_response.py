@@ -13,7 +13,12 @@ from typing import Any
 
 import orjson
 
-from cong.protocol.errors import APIError, upstream_error, upstream_timeout
+from cong.protocol.errors import (
+    APIError,
+    upstream_credentials_rejected,
+    upstream_error,
+    upstream_timeout,
+)
 from cong.providers.upstream_errors import scrub
 
 JSON = dict[str, Any]
@@ -48,13 +53,20 @@ def from_gemini_response(resp: JSON, model: str) -> JSON:
             message["reasoning_content"] = thoughts
         if calls:
             message["tool_calls"] = calls
-        choices.append({
-            "index": candidate.get("index", position), "message": message,
-            "logprobs": None, "finish_reason": finish or "stop",
-        })
+        choices.append(
+            {
+                "index": candidate.get("index", position),
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish or "stop",
+            }
+        )
     return {
-        "id": _completion_id(resp), "object": "chat.completion", "created": int(time.time()),
-        "model": model, "choices": sorted(choices, key=lambda c: c["index"]),
+        "id": _completion_id(resp),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": sorted(choices, key=lambda c: c["index"]),
         "usage": usage_of(resp.get("usageMetadata")),
     }
 
@@ -66,7 +78,9 @@ def _raise_if_blocked(resp: JSON) -> None:
             400,
             f"The prompt was blocked by the upstream's safety filters (block reason: {reason}). "
             "Rephrase the request.",
-            type="invalid_request_error", param="messages", code="content_filter",
+            type="invalid_request_error",
+            param="messages",
+            code="content_filter",
         )
 
 
@@ -90,8 +104,11 @@ def _tool_call(part: JSON) -> JSON:
     if part.get("thoughtSignature"):
         call_id += SIGNATURE_SEP + str(part["thoughtSignature"])
     arguments = orjson.dumps(call.get("args") or {}).decode()
-    return {"id": call_id, "type": "function",
-            "function": {"name": str(call.get("name") or ""), "arguments": arguments}}
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": str(call.get("name") or ""), "arguments": arguments},
+    }
 
 
 def finish_reason(reason: str | None, called_tools: bool) -> str | None:
@@ -112,7 +129,8 @@ def usage_of(meta: JSON | None) -> JSON:
     thoughts = int(meta.get("thoughtsTokenCount") or 0)
     completion = int(meta.get("candidatesTokenCount") or 0) + thoughts
     return {
-        "prompt_tokens": prompt, "completion_tokens": completion,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": int(meta.get("cachedContentTokenCount") or 0)},
         "completion_tokens_details": {"reasoning_tokens": thoughts},
@@ -166,15 +184,26 @@ class GeminiStream:
         return chunks
 
     def finish(self) -> JSON:
-        return {"id": self.id or _completion_id({}), "object": "chat.completion.chunk",
-                "created": self.created, "model": self.model, "choices": [],
-                "usage": usage_of(self.usage)}
+        return {
+            "id": self.id or _completion_id({}),
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [],
+            "usage": usage_of(self.usage),
+        }
 
     def _chunk(self, index: int, delta: JSON, finish: str | None) -> JSON:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                "model": self.model, "usage": None,
-                "choices": [{"index": index, "delta": delta, "logprobs": None,
-                             "finish_reason": finish}]}
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "usage": None,
+            "choices": [
+                {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+            ],
+        }
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -189,11 +218,16 @@ def gemini_error(status: int, raw: bytes, headers: Mapping[str, str], label: str
     details = [d for d in error.get("details") or [] if isinstance(d, dict)]
     reasons = {str(d.get("reason")) for d in details}
     if status in (401, 403) or any(r.startswith("API_KEY_") for r in reasons):
-        return upstream_error(f"The upstream {label} rejected the gateway's credentials.")
+        return upstream_credentials_rejected(label)
     if status == 429:
         retry = headers.get("retry-after") or _retry_delay(details)
-        return APIError(429, text, type="rate_limit_exceeded", code="rate_limit_exceeded",
-                        headers={"retry-after": retry} if retry else None)
+        return APIError(
+            429,
+            text,
+            type="rate_limit_exceeded",
+            code="rate_limit_exceeded",
+            headers={"retry-after": retry} if retry else None,
+        )
     if status == 404:
         return APIError(404, text, type="invalid_request_error", code="model_not_found")
     if 400 <= status < 500:
@@ -201,8 +235,13 @@ def gemini_error(status: int, raw: bytes, headers: Mapping[str, str], label: str
         return APIError(status, text, type="invalid_request_error", code=code)
     if status == 503:
         retry = headers.get("retry-after")
-        return APIError(503, text, type="server_error", code="service_unavailable",
-                        headers={"retry-after": retry} if retry else None)
+        return APIError(
+            503,
+            text,
+            type="server_error",
+            code="service_unavailable",
+            headers={"retry-after": retry} if retry else None,
+        )
     if status == 504:
         return upstream_timeout(f"The upstream {label} timed out: {text}")
     return upstream_error(f"The upstream {label} failed (HTTP {status}): {text}")

@@ -1,5 +1,6 @@
-"""OpenAI chat and embedding shapes <-> the Gemini API (``generateContent``,
-``streamGenerateContent?alt=sse``, ``batchEmbedContents``). Pure functions, no I/O.
+"""OpenAI -> Gemini: chat.completions bodies to ``GenerateContentRequest``, embeddings
+to ``batchEmbedContents`` (and the answers back). Pure functions, no I/O. The Gemini ->
+OpenAI direction of chat lives in :mod:`cong.providers.gemini_response` (re-exported here).
 
 Gemini's ``thoughtSignature`` on a function call must come back with the next turn
 (Gemini 3 rejects the turn otherwise), so it travels inside the tool-call id
@@ -11,42 +12,81 @@ import base64
 import math
 import mimetypes
 import re
-import secrets
 import struct
-import time
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from cong.protocol.errors import APIError, invalid_request, upstream_error, upstream_timeout
-from cong.providers.gemini_schema import clean_schema
-from cong.providers.upstream_errors import scrub
+from cong.protocol.errors import invalid_request, upstream_error
+from cong.providers.gemini_response import (
+    SIGNATURE_SEP,
+    GeminiStream,
+    finish_reason,
+    from_gemini_response,
+    gemini_error,
+    usage_of,
+)
+
+__all__ = [
+    "GeminiStream",
+    "clean_schema",
+    "finish_reason",
+    "from_gemini_embed_response",
+    "from_gemini_response",
+    "gemini_error",
+    "model_path",
+    "to_gemini_embed_request",
+    "to_gemini_request",
+    "usage_of",
+]
 
 JSON = dict[str, Any]
-SIGNATURE_SEP = "__thought__"
 # Google's documented stand-in when a replayed Gemini 3 function call lost its signature.
 SKIP_SIGNATURE = "skip_thought_signature_validator"
-FINISH_REASONS = {
-    "STOP": "stop",
-    "MAX_TOKENS": "length",
-    **dict.fromkeys(
-        ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"),
-        "content_filter",
-    ),
-}
 THINKING_BUDGETS = {
-    "none": 0, "minimal": 512, "low": 1024, "medium": 8192,
-    "high": 24576, "xhigh": 24576, "max": 24576,
+    "none": 0,
+    "minimal": 512,
+    "low": 1024,
+    "medium": 8192,
+    "high": 24576,
+    "xhigh": 24576,
+    "max": 24576,
 }
 TOOL_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 _GENERATION_FIELDS = (
-    ("temperature", "temperature"), ("top_p", "topP"), ("n", "candidateCount"),
-    ("seed", "seed"), ("presence_penalty", "presencePenalty"),
+    ("temperature", "temperature"),
+    ("top_p", "topP"),
+    ("n", "candidateCount"),
+    ("seed", "seed"),
+    ("presence_penalty", "presencePenalty"),
     ("frequency_penalty", "frequencyPenalty"),
 )
 _DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[^;,]*)*;base64,(?P<data>.*)", re.S)
-_GOOGLE_KEY = re.compile(r"AIza[0-9A-Za-z_\-]{10,}")
+# The OpenAPI-subset Schema fields Gemini accepts (anything else is a 400 there).
+_SCHEMA_KEYS = frozenset(
+    (
+        "type",
+        "format",
+        "title",
+        "description",
+        "nullable",
+        "enum",
+        "maxItems",
+        "minItems",
+        "required",
+        "minProperties",
+        "maxProperties",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "example",
+        "propertyOrdering",
+        "default",
+        "minimum",
+        "maximum",
+    )
+)
+_FORMATS = frozenset(("enum", "date-time", "int32", "int64", "float", "double"))
 
 
 def model_path(model: str) -> str:
@@ -138,7 +178,8 @@ def _user_parts(content: Any, i: int) -> list[JSON]:
         else:
             raise invalid_request(
                 f"Content parts of type `{kind}` are not supported by this model's upstream.",
-                param=where, code="unsupported_by_upstream",
+                param=where,
+                code="unsupported_by_upstream",
             )
     return parts
 
@@ -202,8 +243,10 @@ def _function_response(message: JSON, names: dict[str, str], i: int) -> JSON:
             )
         name = names[call_id]
     content = message.get("content")
-    text = content if isinstance(content, str) else "".join(
-        p.get("text", "") for p in content or [] if isinstance(p, dict)
+    text = (
+        content
+        if isinstance(content, str)
+        else "".join(p.get("text", "") for p in content or [] if isinstance(p, dict))
     )
     try:
         value: Any = orjson.loads(text)
@@ -219,7 +262,8 @@ def _declarations(body: JSON, choice: Any) -> list[JSON]:
         if tool.get("type") != "function":
             raise invalid_request(
                 "Only function tools are supported by this model's upstream.",
-                param="tools", code="unsupported_by_upstream",
+                param="tools",
+                code="unsupported_by_upstream",
             )
         functions.append(tool["function"])
     functions.extend(body.get("functions") or [])
@@ -255,7 +299,8 @@ def _tool_config(choice: Any) -> JSON | None:
         return {"mode": "ANY", "allowedFunctionNames": [_tool_name(choice)]}
     raise invalid_request(
         f"tool_choice of type `{kind}` is not supported by this model's upstream.",
-        param="tool_choice", code="unsupported_by_upstream",
+        param="tool_choice",
+        code="unsupported_by_upstream",
     )
 
 
@@ -280,6 +325,49 @@ def _generation_config(body: JSON) -> JSON:
     return config
 
 
+def clean_schema(schema: Any, defs: JSON | None = None, depth: int = 0) -> JSON:
+    """A JSON Schema -> Gemini's Schema subset: ``$ref`` inlined, ``const`` -> ``enum``,
+    ``["T", "null"]`` -> ``nullable``, ``oneOf`` -> ``anyOf``, ``allOf`` merged, and
+    fields Gemini rejects (``additionalProperties``, ``$schema``, ``strict``, ...) dropped."""
+    if not isinstance(schema, dict) or depth > 24:
+        return {}
+    if defs is None:
+        defs = {**(schema.get("definitions") or {}), **(schema.get("$defs") or {})}
+    if isinstance(schema.get("$ref"), str):
+        target = defs.get(schema["$ref"].rsplit("/", 1)[-1]) or {}
+        rest = {k: v for k, v in schema.items() if k != "$ref"}
+        return clean_schema({**target, **rest}, defs, depth + 1)
+    out: JSON = {}
+    for key, value in schema.items():
+        if key == "properties" and isinstance(value, dict) and value:
+            out[key] = {name: clean_schema(sub, defs, depth + 1) for name, sub in value.items()}
+        elif key == "items":
+            out[key] = clean_schema(value, defs, depth + 1)
+        elif key in ("anyOf", "oneOf") and isinstance(value, list):
+            out["anyOf"] = [clean_schema(sub, defs, depth + 1) for sub in value]
+        elif key == "allOf" and isinstance(value, list):
+            for sub in value:
+                merged = clean_schema(sub, defs, depth + 1)
+                out["properties"] = {**out.get("properties", {}), **merged.pop("properties", {})}
+                out["required"] = [*out.get("required", []), *merged.pop("required", [])]
+                out.update(merged)
+        elif key == "const":
+            out["enum"] = [value]
+        elif key == "type" and isinstance(value, list):
+            kinds = [kind for kind in value if kind != "null"]
+            if len(kinds) < len(value):
+                out["nullable"] = True
+            if len(kinds) == 1:
+                out["type"] = kinds[0]
+            elif kinds:
+                out["anyOf"] = [{"type": kind} for kind in kinds]
+        elif key == "format" and value not in _FORMATS:
+            continue
+        elif key in _SCHEMA_KEYS:
+            out[key] = value
+    return {k: v for k, v in out.items() if v not in ({}, [])}
+
+
 # --- embeddings -----------------------------------------------------------------------
 
 
@@ -289,7 +377,8 @@ def to_gemini_embed_request(body: JSON) -> JSON:
     if not all(isinstance(text, str) for text in inputs):
         raise invalid_request(
             "This embedding model takes text only, not token arrays.",
-            param="input", code="unsupported_by_upstream",
+            param="input",
+            code="unsupported_by_upstream",
         )
     model = model_path(str(body["model"]))
     requests = []
@@ -320,7 +409,9 @@ def from_gemini_embed_response(resp: JSON, model: str, body: JSON) -> JSON:
             vector = base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode()
         data.append({"object": "embedding", "index": index, "embedding": vector})
     tokens = sum(max(1, math.ceil(len(text) / 4)) for text in inputs)
-    return {"object": "list", "data": data, "model": model,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
-
-
+    return {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }

@@ -202,8 +202,28 @@ class Channels:
         return {up.name for up in self._settings.upstreams} | {"embedded"}
 
     async def list_all(self) -> list[ChannelView]:
+        """Config-file channels (read-only, ``id`` null) then database channels."""
+        configured = [
+            ChannelView(
+                id=None,
+                name=c.name,
+                type=c.type,
+                base_url=c.base_url,
+                keys=[_mask(k[-4:]) if k else _mask("") for k in c.keys],
+                models=list(c.models),
+                embedding_models=list(c.embedding_models),
+                image_models=list(c.image_models),
+                model_map=c.model_map,
+                priority=c.priority,
+                weight=c.weight,
+                groups=list(c.groups) if c.groups is not None else None,
+                enabled=True,
+                source="config",
+            )
+            for c in config_channels(self._settings)
+        ]
         async with self._db.session() as session:
-            return [_view(c) for c in await queries.list_channels(session)]
+            return configured + [_view(c) for c in await queries.list_channels(session)]
 
     async def get(self, ref: str) -> ChannelView:
         async with self._db.session() as session:
@@ -271,28 +291,35 @@ class Channels:
 
     async def configs(self) -> list[ChannelConfig]:
         """Every enabled database channel, keys decrypted, for building providers."""
-        base = default_timeouts(self._settings)
         async with self._db.session() as session:
             rows = await queries.list_channels(session)
-        return [
-            ChannelConfig(
-                name=c.name,
-                type=c.type,
-                base_url=c.base_url,
-                keys=tuple(self._box.decrypt(k) for k in c.keys_encrypted) or (None,),
-                models=tuple(c.models),
-                embedding_models=tuple(c.embedding_models),
-                image_models=tuple(c.image_models),
-                text_only_models=tuple(c.text_only_models),
-                model_map=dict(c.model_map),
-                api_version=c.api_version,
-                priority=c.priority,
-                weight=c.weight,
-                groups=tuple(c.groups) if c.groups is not None else None,
-                timeouts=_timeouts(base, c.timeouts),
-                owned_by=c.name,
-                source="database",
-            )
-            for c in rows
-            if c.enabled
-        ]
+        return [self._config(c) for c in rows if c.enabled]
+
+    async def config_of(self, ref: str) -> ChannelConfig:
+        """One channel (database or config file) ready for a test request."""
+        for channel in config_channels(self._settings):
+            if channel.name == ref:
+                return channel
+        async with self._db.session() as session:
+            return self._config(await self._find(session, ref))
+
+    def _config(self, c: Channel) -> ChannelConfig:
+        base = default_timeouts(self._settings)
+        return ChannelConfig(
+            name=c.name,
+            type=c.type,
+            base_url=c.base_url,
+            keys=tuple(self._box.decrypt(k) for k in c.keys_encrypted) or (None,),
+            models=tuple(c.models),
+            embedding_models=tuple(c.embedding_models),
+            image_models=tuple(c.image_models),
+            text_only_models=tuple(c.text_only_models),
+            model_map=dict(c.model_map),
+            api_version=c.api_version,
+            priority=c.priority,
+            weight=c.weight,
+            groups=tuple(c.groups) if c.groups is not None else None,
+            timeouts=_timeouts(base, c.timeouts),
+            owned_by=c.name,
+            source="database",
+        )
