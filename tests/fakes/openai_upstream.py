@@ -28,6 +28,13 @@ class Recorder:
     headers: list[dict[str, str]] = field(default_factory=list)
     slow_chunks_sent: int = 0
     slow_finished: bool = False
+    # When set, every chat request is answered with this status (a failing upstream).
+    force_status: int | None = None
+    force_retry_after: str | None = None
+
+    @property
+    def chat_count(self) -> int:
+        return sum(1 for r in self.requests if "messages" in r)
 
 
 def _error(status: int, message: str, kind: str, code: str | None,
@@ -81,6 +88,9 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
         recorder.requests.append(body)
         recorder.headers.append(dict(request.headers))
         model = body.get("model", "")
+        if recorder.force_status is not None:
+            headers = {"retry-after": recorder.force_retry_after} if recorder.force_retry_after else None
+            return _error(recorder.force_status, "forced failure", "server_error", None, headers)
         if model == "fake-500":
             return _error(500, "The server had an error", "server_error", None)
         if model == "fake-429":

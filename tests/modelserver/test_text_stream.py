@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -48,9 +50,10 @@ def test_incomplete_utf8_waits_for_the_rest() -> None:
     assert assembler.feed(snake[2:]) == "🐍"
 
 
-def test_earliest_stop_wins() -> None:
-    assembler = TextAssembler(["b", "abc"])
-    assert feed_all(assembler, [b"xxabc"]) == "xxa"
+def test_first_completed_stop_wins() -> None:
+    # Within one piece the earliest match wins; across pieces, the first one completed.
+    assert feed_all(TextAssembler(["b", "abc"]), [b"xxabc"]) == "xx"
+    assert feed_all(TextAssembler(["b", "abc"]), [b"xxa", b"b", b"c"]) == "xxa"
 
 
 @given(
@@ -63,6 +66,6 @@ def test_any_split_gives_the_text_before_the_first_stop(
 ) -> None:
     data = text.encode()
     bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
-    pieces = [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
     expected = text[: text.index(stop)] if stop in text else text
     assert feed_all(TextAssembler([stop]), pieces) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import orjson
@@ -283,7 +284,7 @@ def test_any_conversation_translates_to_valid_alternating_turns(roles: list[str]
             messages.append({"role": role, "content": f"m{i}"})
     out = translate(messages)
     turns = [m["role"] for m in out["messages"]]
-    assert all(a != b for a, b in zip(turns, turns[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(turns))
 
 
 def test_whitespace_only_prefill_is_dropped() -> None:
