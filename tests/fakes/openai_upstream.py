@@ -37,40 +37,64 @@ class Recorder:
         return sum(1 for r in self.requests if "messages" in r)
 
 
-def _error(status: int, message: str, kind: str, code: str | None,
-           headers: dict[str, str] | None = None) -> Response:
+def _error(
+    status: int, message: str, kind: str, code: str | None, headers: dict[str, str] | None = None
+) -> Response:
     body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
-    return Response(orjson.dumps(body), status_code=status, headers=headers,
-                    media_type="application/json")
+    return Response(
+        orjson.dumps(body), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def _usage(prompt: int, completion: int) -> dict[str, Any]:
     return {
-        "prompt_tokens": prompt, "completion_tokens": completion,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                      "accepted_prediction_tokens": 0,
-                                      "rejected_prediction_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
     }
 
 
 def _completion(model: str, content: str) -> dict[str, Any]:
     return {
-        "id": "chatcmpl-fake123", "object": "chat.completion", "created": int(time.time()),
-        "model": model, "system_fingerprint": "fp_fake",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content,
-                                             "refusal": None, "annotations": []},
-                     "logprobs": None, "finish_reason": "stop"}],
-        "usage": _usage(9, 3), "service_tier": "default",
+        "id": "chatcmpl-fake123",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "fp_fake",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": content,
+                    "refusal": None,
+                    "annotations": [],
+                },
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": _usage(9, 3),
+        "service_tier": "default",
     }
 
 
-def _chunk(model: str, delta: dict[str, Any], finish: str | None,
-           with_usage: bool) -> dict[str, Any]:
+def _chunk(
+    model: str, delta: dict[str, Any], finish: str | None, with_usage: bool
+) -> dict[str, Any]:
     chunk: dict[str, Any] = {
-        "id": "chatcmpl-fake123", "object": "chat.completion.chunk",
-        "created": int(time.time()), "model": model, "system_fingerprint": "fp_fake",
+        "id": "chatcmpl-fake123",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "fp_fake",
         "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
     }
     if with_usage:
@@ -89,23 +113,35 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
         recorder.headers.append(dict(request.headers))
         model = body.get("model", "")
         if recorder.force_status is not None:
-            headers = {"retry-after": recorder.force_retry_after} if recorder.force_retry_after else None
+            headers = (
+                {"retry-after": recorder.force_retry_after} if recorder.force_retry_after else None
+            )
             return _error(recorder.force_status, "forced failure", "server_error", None, headers)
         if model == "fake-500":
             return _error(500, "The server had an error", "server_error", None)
         if model == "fake-429":
-            return _error(429, "Rate limit reached", "requests", "rate_limit_exceeded",
-                          {"retry-after": "7"})
+            return _error(
+                429, "Rate limit reached", "requests", "rate_limit_exceeded", {"retry-after": "7"}
+            )
         if model == "fake-400":
-            return _error(400, "This model's maximum context length is 10 tokens.",
-                          "invalid_request_error", "context_length_exceeded")
+            return _error(
+                400,
+                "This model's maximum context length is 10 tokens.",
+                "invalid_request_error",
+                "context_length_exceeded",
+            )
         if model == "fake-401":
-            return _error(401, "Incorrect API key provided: sk-upstr*****cret.",
-                          "invalid_request_error", "invalid_api_key")
+            return _error(
+                401,
+                "Incorrect API key provided: sk-upstr*****cret.",
+                "invalid_request_error",
+                "invalid_api_key",
+            )
         content = orjson.dumps(body).decode() if model == "fake-echo" else "Hello from fake"
         if not body.get("stream"):
-            return Response(orjson.dumps(_completion(model, content)),
-                            media_type="application/json")
+            return Response(
+                orjson.dumps(_completion(model, content)), media_type="application/json"
+            )
         usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return StreamingResponse(_stream(model, content, usage), media_type="text/event-stream")
 
@@ -122,32 +158,59 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
             for i, piece in enumerate(pieces):
                 yield _sse(_chunk(model, {"content": piece}, None, usage))
                 if model == "fake-midstream-error" and i == 1:
-                    yield _sse({"error": {"message": "upstream overloaded", "type": "server_error",
-                                          "param": None, "code": None}})
+                    yield _sse(
+                        {
+                            "error": {
+                                "message": "upstream overloaded",
+                                "type": "server_error",
+                                "param": None,
+                                "code": None,
+                            }
+                        }
+                    )
                     return
         yield _sse(_chunk(model, {}, "stop", usage))
         if usage:
-            yield _sse({"id": "chatcmpl-fake123", "object": "chat.completion.chunk",
-                        "created": int(time.time()), "model": model,
-                        "system_fingerprint": "fp_fake", "choices": [], "usage": _usage(9, 3)})
+            yield _sse(
+                {
+                    "id": "chatcmpl-fake123",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": model,
+                    "system_fingerprint": "fp_fake",
+                    "choices": [],
+                    "usage": _usage(9, 3),
+                }
+            )
         yield b"data: [DONE]\n\n"
 
     async def embeddings(request: Request) -> Response:
         body = orjson.loads(await request.body())
         recorder.requests.append(body)
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]}
-                for i in range(len(inputs))]
-        return Response(orjson.dumps({"object": "list", "data": data, "model": body["model"],
-                                      "usage": {"prompt_tokens": 4, "total_tokens": 4}}),
-                        media_type="application/json")
+        data = [
+            {"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]}
+            for i in range(len(inputs))
+        ]
+        return Response(
+            orjson.dumps(
+                {
+                    "object": "list",
+                    "data": data,
+                    "model": body["model"],
+                    "usage": {"prompt_tokens": 4, "total_tokens": 4},
+                }
+            ),
+            media_type="application/json",
+        )
 
     async def models(_request: Request) -> Response:
-        return Response(orjson.dumps({"object": "list", "data": []}),
-                        media_type="application/json")
+        return Response(orjson.dumps({"object": "list", "data": []}), media_type="application/json")
 
-    return Starlette(routes=[
-        Route("/v1/chat/completions", chat, methods=["POST"]),
-        Route("/v1/embeddings", embeddings, methods=["POST"]),
-        Route("/v1/models", models, methods=["GET"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat, methods=["POST"]),
+            Route("/v1/embeddings", embeddings, methods=["POST"]),
+            Route("/v1/models", models, methods=["GET"]),
+        ]
+    )

@@ -18,9 +18,15 @@ from tests.support.gateway import RunningGateway, fresh_database, start_gateway
 from tests.support.servers import ServerThread
 
 HI = [{"role": "user", "content": "hi"}]
-FAST_ROUTING = {"backoff_base": 0.01, "backoff_max": 0.05, "cooldown": 1.0,
-                "failure_threshold": 2, "failure_window": 30.0, "max_attempts": 4,
-                "retries_per_channel": 1}
+FAST_ROUTING = {
+    "backoff_base": 0.01,
+    "backoff_max": 0.05,
+    "cooldown": 1.0,
+    "failure_threshold": 2,
+    "failure_window": 30.0,
+    "max_attempts": 4,
+    "retries_per_channel": 1,
+}
 
 
 @pytest.fixture
@@ -30,30 +36,41 @@ def two_upstreams() -> Iterator[tuple[ServerThread, Recorder, ServerThread, Reco
         yield sa, a, sb, b
 
 
-def _gateway(tmp_path: Path, channels: list[dict[str, Any]],
-             routing: dict[str, Any] | None = None) -> tuple[RunningGateway, ServerThread]:
+def _gateway(
+    tmp_path: Path, channels: list[dict[str, Any]], routing: dict[str, Any] | None = None
+) -> tuple[RunningGateway, ServerThread]:
     return start_gateway(
-        fresh_database("sqlite", tmp_path, None), tmp_path / "data", upstreams=channels,
-        model_server={"enabled": False}, routing={**FAST_ROUTING, **(routing or {})},
+        fresh_database("sqlite", tmp_path, None),
+        tmp_path / "data",
+        upstreams=channels,
+        model_server={"enabled": False},
+        routing={**FAST_ROUTING, **(routing or {})},
     )
 
 
 def _channel(name: str, server: ServerThread, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "base_url": server.url + "/v1", "api_key": f"sk-{name}-key",
-            "models": ["fake-model", "fake-midstream-error", "fake-400"], **extra}
+    return {
+        "name": name,
+        "base_url": server.url + "/v1",
+        "api_key": f"sk-{name}-key",
+        "models": ["fake-model", "fake-midstream-error", "fake-400"],
+        **extra,
+    }
 
 
 def _chat(gw: RunningGateway, model: str = "fake-model", **extra: Any) -> httpx.Response:
-    return httpx.post(gw.base_url + "/chat/completions",
-                      json={"model": model, "messages": HI, **extra},
-                      headers={"authorization": f"Bearer {gw.admin_token}"}, timeout=30)
+    return httpx.post(
+        gw.base_url + "/chat/completions",
+        json={"model": model, "messages": HI, **extra},
+        headers={"authorization": f"Bearer {gw.admin_token}"},
+        timeout=30,
+    )
 
 
 def test_failover_to_lower_priority_channel(tmp_path: Path, two_upstreams: Any) -> None:
     sa, a, sb, b = two_upstreams
     a.force_status = 503
-    gw, server = _gateway(tmp_path, [_channel("primary", sa, priority=10),
-                                     _channel("backup", sb)])
+    gw, server = _gateway(tmp_path, [_channel("primary", sa, priority=10), _channel("backup", sb)])
     try:
         response = _chat(gw)
     finally:
@@ -66,8 +83,11 @@ def test_failover_to_lower_priority_channel(tmp_path: Path, two_upstreams: Any) 
 def test_retry_budget_bounds_upstream_attempts(tmp_path: Path, two_upstreams: Any) -> None:
     sa, a, sb, b = two_upstreams
     a.force_status = b.force_status = 500
-    gw, server = _gateway(tmp_path, [_channel("one", sa), _channel("two", sb)],
-                          {"max_attempts": 3, "failure_threshold": 100})
+    gw, server = _gateway(
+        tmp_path,
+        [_channel("one", sa), _channel("two", sb)],
+        {"max_attempts": 3, "failure_threshold": 100},
+    )
     try:
         response = _chat(gw)
     finally:
@@ -105,10 +125,13 @@ def test_rejected_channel_key_cools_it_and_fails_over(tmp_path: Path, two_upstre
 
 
 def test_cooldown_then_half_open_probe_recovers(tmp_path: Path, two_upstreams: Any) -> None:
-    sa, a, sb, b = two_upstreams
+    sa, a, sb, _b = two_upstreams
     a.force_status = 503
-    gw, server = _gateway(tmp_path, [_channel("flaky", sa, priority=1), _channel("steady", sb)],
-                          {"retries_per_channel": 0})
+    gw, server = _gateway(
+        tmp_path,
+        [_channel("flaky", sa, priority=1), _channel("steady", sb)],
+        {"retries_per_channel": 0},
+    )
     try:
         for _ in range(4):
             assert _chat(gw).status_code == 200
@@ -130,7 +153,7 @@ def test_cooldown_then_half_open_probe_recovers(tmp_path: Path, two_upstreams: A
 
 
 def test_retry_after_is_respected(tmp_path: Path, two_upstreams: Any) -> None:
-    sa, a, sb, b = two_upstreams
+    sa, a, sb, _b = two_upstreams
     a.force_status, a.force_retry_after = 429, "5"
     gw, server = _gateway(tmp_path, [_channel("limited", sa, priority=1), _channel("spare", sb)])
     try:
@@ -175,9 +198,17 @@ def test_weighted_order_first_pick_matches_weights() -> None:
     from cong.services.routing import weighted_order
 
     def route(channel: str, weight: float, priority: int = 0) -> ModelRoute:
-        return ModelRoute(id="m", provider=None, upstream_model="m", kind="chat",  # type: ignore[arg-type]
-                          vision=True, owned_by="x", channel=channel, priority=priority,
-                          weight=weight)
+        return ModelRoute(
+            id="m",
+            provider=None,
+            upstream_model="m",
+            kind="chat",  # type: ignore[arg-type]
+            vision=True,
+            owned_by="x",
+            channel=channel,
+            priority=priority,
+            weight=weight,
+        )
 
     rng = random.Random(7)
     routes = [route("a", 1), route("b", 3), route("c", 6), route("low", 100, priority=-1)]
@@ -189,18 +220,23 @@ def test_weighted_order_first_pick_matches_weights() -> None:
 
 def test_weighted_distribution_through_the_gateway(tmp_path: Path, two_upstreams: Any) -> None:
     sa, a, sb, b = two_upstreams
-    gw, server = _gateway(tmp_path, [_channel("light", sa, weight=1),
-                                     _channel("heavy", sb, weight=3)])
+    gw, server = _gateway(
+        tmp_path, [_channel("light", sa, weight=1), _channel("heavy", sb, weight=3)]
+    )
 
     async def hammer() -> None:
-        async with httpx.AsyncClient(headers={"authorization": f"Bearer {gw.admin_token}"},
-                                     limits=httpx.Limits(max_connections=16)) as client:
+        async with httpx.AsyncClient(
+            headers={"authorization": f"Bearer {gw.admin_token}"},
+            limits=httpx.Limits(max_connections=16),
+        ) as client:
             semaphore = asyncio.Semaphore(16)
 
             async def one() -> None:
                 async with semaphore:
-                    r = await client.post(gw.base_url + "/chat/completions",
-                                          json={"model": "fake-model", "messages": HI})
+                    r = await client.post(
+                        gw.base_url + "/chat/completions",
+                        json={"model": "fake-model", "messages": HI},
+                    )
                     assert r.status_code == 200
 
             await asyncio.gather(*(one() for _ in range(2000)))
