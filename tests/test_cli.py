@@ -81,3 +81,26 @@ def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_help_is_available(tmp_path: Path, command: list[str]) -> None:
     result = cong(tmp_path, *command, "--help")
     assert "usage: cong" in result.stdout
+
+
+def test_channels_commands(tmp_path: Path, fake_openai: tuple[str, object]) -> None:
+    url = fake_openai[0]
+    added = cong(tmp_path, "channels", "add", "lab", "--base-url", url + "/v1",
+                 "--key", "sk-lab-cli-secret-9876", "--models", "lab/qwen",
+                 "--model-map", "lab/qwen=fake-model", "--priority", "3")
+    assert "Added channel lab" in added.stdout
+    listed = cong(tmp_path, "channels", "list").stdout
+    assert "lab" in listed and "…9876" in listed and "sk-lab-cli-secret" not in listed
+    tested = cong(tmp_path, "channels", "test", "lab")
+    assert tested.stdout.startswith("OK: lab/qwen answered in")
+    assert "disabled" in cong(tmp_path, "channels", "disable", "lab").stdout
+    assert "disabled" in cong(tmp_path, "channels", "list").stdout
+    assert "enabled" in cong(tmp_path, "channels", "enable", "lab").stdout
+    cong(tmp_path, "channels", "add", "dead", "--base-url", "http://127.0.0.1:9/v1",
+         "--models", "x")
+    failed = cong(tmp_path, "channels", "test", "dead", check=False)
+    assert failed.returncode == 1 and "FAILED" in failed.stderr
+    assert "Removed" in cong(tmp_path, "channels", "remove", "lab").stdout
+    assert "lab/qwen" not in cong(tmp_path, "channels", "list").stdout
+    secret_file = (tmp_path / "data" / "cong.db").read_bytes()
+    assert b"sk-lab-cli-secret-9876" not in secret_file

@@ -61,7 +61,7 @@ def create_fake_azure(recorder: AzureRecorder) -> Starlette:
         name, operation = request.path_params["deployment"], request.path_params["operation"]
         body = orjson.loads(await request.body())
         recorder.requests.append(body)
-        recorder.paths.append(f"{request.url.path}?{request.url.query}")
+        recorder.paths.append(request.scope["raw_path"].decode() + "?" + request.url.query)
         recorder.headers.append(dict(request.headers))
         if request.headers.get("api-key") != API_KEY:
             return _error(401, "401", "Access denied due to invalid subscription key or wrong "

@@ -133,7 +133,7 @@ def create_fake_gemini(recorder: GeminiRecorder) -> Starlette:
         model, _, method = target.rpartition(":")
         body = orjson.loads(await request.body())
         recorder.requests.append(body)
-        recorder.paths.append(f"{request.url.path}?{request.url.query}")
+        recorder.paths.append(request.scope["raw_path"].decode() + "?" + request.url.query)
         recorder.headers.append(dict(request.headers))
         if request.headers.get("x-goog-api-key") != API_KEY:
             reason = {"@type": "type.googleapis.com/google.rpc.ErrorInfo",
