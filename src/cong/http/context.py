@@ -45,7 +45,8 @@ def bearer_token(request: Request) -> str:
 
 
 async def authenticate(request: Request) -> Principal:
-    return await services_of(request).accounts.authenticate(bearer_token(request))
+    client = request.client.host if request.client else None
+    return await services_of(request).accounts.authenticate(bearer_token(request), client)
 
 
 async def read_body(request: Request) -> bytes:

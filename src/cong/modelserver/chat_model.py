@@ -7,6 +7,7 @@ the vocabulary) is safe from the event loop.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 from collections.abc import Callable
@@ -143,6 +144,16 @@ class ChatModel:
     def advance(self, token: int) -> None:
         """Append one sampled token to the context."""
         self.llm.eval([token])
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one model per process, lives forever
+    def grammar_compiles(self, grammar: str) -> bool:
+        sampler = llama_cpp.llama_sampler_init_grammar(
+            self._vocab, grammar.encode("utf-8"), b"root"
+        )
+        if not sampler:
+            return False
+        llama_cpp.llama_sampler_free(sampler)
+        return True
 
     def sampler(self, params: SamplingParams, *, seed: int, grammar: str | None) -> Sampler:
         return Sampler(self.llm._model, self.llm.ctx, params, seed=seed, grammar=grammar)

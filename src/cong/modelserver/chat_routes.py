@@ -19,7 +19,12 @@ from cong.modelserver.generation import (
     JobFailed,
     TextDelta,
 )
-from cong.modelserver.grammar import response_format_grammar, tool_call_grammar
+from cong.modelserver.grammar import (
+    JSON_OBJECT_GBNF,
+    any_tool_call_grammar,
+    response_format_grammar,
+    tool_call_grammar,
+)
 from cong.modelserver.payloads import (
     ResponseHeader,
     UsageCounter,
@@ -93,8 +98,12 @@ def _prepare(body: ChatCompletionRequest, model: ChatModel, template: ChatTempla
     params = sampling_params(body, n_vocab=model.n_vocab)
     if plan.active and plan.mode == "required":
         grammar: str | None = tool_call_grammar(plan.tools)
+        if not model.grammar_compiles(grammar):
+            grammar = any_tool_call_grammar()
     else:
         grammar = response_format_grammar(body.response_format)
+        if grammar is not None and not model.grammar_compiles(grammar):
+            grammar = JSON_OBJECT_GBNF
     seed = base_seed(body.seed)
     tasks = [ChoiceTask(i, prompt, seed + i, budget) for i in range(body.n or 1)]
     job = GenerationJob(tasks, params, stop_sequences(body.stop), grammar)

@@ -17,7 +17,7 @@ log = logging.getLogger("cong.modelserver")
 
 # Any JSON object. Whitespace is bounded so a small model cannot loop in it forever.
 JSON_OBJECT_GBNF = r"""
-root   ::= object
+root ::= object
 value  ::= object | array | string | number | ("true" | "false" | "null")
 object ::= "{" ws ( string ws ":" ws value ( ws "," ws string ws ":" ws value )* )? ws "}"
 array  ::= "[" ws ( value ( ws "," ws value )* )? ws "]"
@@ -73,6 +73,12 @@ def tool_call_grammar(tools: tuple[FunctionDefinition, ...]) -> str:
     schema = variants[0] if len(variants) == 1 else {"anyOf": variants}
     call = schema_grammar(orjson.dumps(schema).decode())
     call = _ROOT_RULE.sub("tool-call-object ::=", call)
+    return 'root ::= "<tool_call>\\n" tool-call-object "\\n</tool_call>"\n' + call
+
+
+def any_tool_call_grammar() -> str:
+    """The fallback when a tool's schema gives no usable grammar: any JSON object."""
+    call = _ROOT_RULE.sub("tool-call-object ::=", JSON_OBJECT_GBNF)
     return 'root ::= "<tool_call>\\n" tool-call-object "\\n</tool_call>"\n' + call
 
 

@@ -17,7 +17,8 @@ from collections.abc import AsyncGenerator, AsyncIterable
 from typing import Any
 
 from cong.protocol.errors import upstream_error
-from cong.providers.anthropic_translate import finish_reason, openai_usage, stream_error
+from cong.providers.anthropic_errors import stream_error
+from cong.providers.anthropic_translate import finish_reason, openai_usage
 
 Chunk = dict[str, Any]
 
@@ -140,7 +141,6 @@ class StreamTranslator:
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
-            "system_fingerprint": None,
         }
 
     def _chunk(self, delta: dict[str, Any], finish: str | None) -> Chunk:

@@ -15,6 +15,9 @@ Best-effort parts (Anthropic has no equivalent):
 - ``reasoning_effort`` becomes extended thinking with a token budget (low/minimal 1024,
   medium 4096, high 16384); ``max_tokens`` is raised by the budget when it would not
   leave room for the answer, and sampling parameters are dropped as Anthropic requires.
+  Thinking is left off when a tool choice is forced and while a tool-use loop is under
+  way (Anthropic would demand the signed thinking blocks back, which OpenAI clients
+  cannot send); ``reasoning_content`` in requests is ignored for the same reason.
 - ``temperature`` is clamped to Anthropic's 0..1; ``top_p`` of 1 (a no-op) is dropped.
 - Ignored: ``seed``, ``presence_penalty``, ``frequency_penalty``, ``logit_bias``,
   ``service_tier``, ``store``, ``metadata`` (except that ``user`` → ``metadata.user_id``).
@@ -28,15 +31,13 @@ from typing import Any
 
 import orjson
 
-from cong.protocol.errors import (
-    APIError,
-    invalid_request,
-    upstream_credentials_rejected,
-    upstream_error,
-)
-from cong.providers.upstream_errors import scrub
+from cong.protocol.errors import APIError, invalid_request
+from cong.providers.anthropic_errors import anthropic_error
+
+__all__ = ["anthropic_error", "from_anthropic_response", "to_anthropic_request"]
 
 DEFAULT_MAX_TOKENS = 4096
+TOOL_CHOICES = {"auto": "auto", "none": "none", "required": "any"}
 THINKING_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16384}
 FINISH_REASONS = {
     "end_turn": "stop",
@@ -78,19 +79,28 @@ def to_anthropic_request(body: dict[str, Any]) -> dict[str, Any]:
     stops = [s for s in stops if isinstance(s, str) and s.strip()]
     if stops:
         out["stop_sequences"] = stops
+    if isinstance(body.get("user"), str) and body["user"]:
+        out["metadata"] = {"user_id": body["user"]}
+    _tools(body, out)
     budget = THINKING_BUDGETS.get(str(body.get("reasoning_effort") or ""))
-    if budget:
+    if budget and _thinking_allowed(out):
         out["thinking"] = {"type": "enabled", "budget_tokens": budget}
         if out["max_tokens"] <= budget:
             out["max_tokens"] += budget
     else:
         _sampling(body, out)
-    if isinstance(body.get("user"), str) and body["user"]:
-        out["metadata"] = {"user_id": body["user"]}
-    _tools(body, out)
     if body.get("stream"):
         out["stream"] = True
     return out
+
+
+def _thinking_allowed(out: dict[str, Any]) -> bool:
+    """Anthropic refuses thinking with a forced tool choice, and in a tool-use loop whose
+    assistant turn lacks the signed thinking blocks (OpenAI clients cannot send them back)."""
+    if (out.get("tool_choice") or {}).get("type") in ("any", "tool"):
+        return False
+    assistant = [m for m in out["messages"] if m["role"] == "assistant"]
+    return not (assistant and any(b["type"] == "tool_use" for b in assistant[-1]["content"]))
 
 
 def _sampling(body: dict[str, Any], out: dict[str, Any]) -> None:
@@ -132,12 +142,8 @@ def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
     out["tools"] = [_tool(tool) for tool in tools]
     choice = body.get("tool_choice")
     translated: dict[str, Any] | None = None
-    if choice == "auto":
-        translated = {"type": "auto"}
-    elif choice == "none":
-        translated = {"type": "none"}
-    elif choice == "required":
-        translated = {"type": "any"}
+    if isinstance(choice, str) and choice in TOOL_CHOICES:
+        translated = {"type": TOOL_CHOICES[choice]}
     elif isinstance(choice, dict):
         name = (choice.get("function") or {}).get("name")
         if choice.get("type") != "function" or not name:
@@ -390,77 +396,3 @@ def from_anthropic_response(resp: dict[str, Any], model: str) -> dict[str, Any]:
         ],
         "usage": openai_usage(resp.get("usage") or {}),
     }
-
-
-# ---------------------------------------------------------------- errors
-
-
-def _error_fields(raw: bytes) -> tuple[str | None, str | None]:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None, None
-    error = data.get("error") if isinstance(data, dict) else None
-    if not isinstance(error, dict):
-        return None, None
-    message, kind = error.get("message"), error.get("type")
-    return (str(message) if message else None), (str(kind) if kind else None)
-
-
-def anthropic_error(status: int, raw: bytes, headers: Mapping[str, str], label: str) -> APIError:
-    """An Anthropic HTTP error (``{"type": "error", "error": {type, message}}``) in the
-    OpenAI envelope. Credentials failures never reach the client as such."""
-    message, kind = _error_fields(raw)
-    return error_for(status, kind, message, headers.get("retry-after"), label)
-
-
-def stream_error(event: Mapping[str, Any], label: str) -> APIError:
-    """An ``error`` event received mid-stream (the HTTP status was already 200)."""
-    error = event.get("error")
-    error = error if isinstance(error, dict) else {}
-    kind = str(error.get("type") or "api_error")
-    status = {
-        "invalid_request_error": 400,
-        "authentication_error": 401,
-        "permission_error": 403,
-        "not_found_error": 404,
-        "request_too_large": 413,
-        "rate_limit_error": 429,
-        "overloaded_error": 529,
-    }.get(kind, 500)
-    message = error.get("message")
-    return error_for(status, kind, str(message) if message else None, None, label)
-
-
-def error_for(
-    status: int, kind: str | None, message: str | None, retry_after: str | None, label: str
-) -> APIError:
-    text = scrub(message) if message else f"The upstream {label} answered HTTP {status}."
-    retry = {"retry-after": retry_after} if retry_after else None
-    if status in (401, 403):
-        return upstream_credentials_rejected(label)
-    if status == 429:
-        return APIError(
-            429, text, type="rate_limit_exceeded", code="rate_limit_exceeded", headers=retry
-        )
-    if status == 529 or kind == "overloaded_error" or status == 503:
-        return APIError(
-            503,
-            f"The upstream {label} is overloaded; try again shortly.",
-            type="server_error",
-            code="service_unavailable",
-            headers=retry or {"retry-after": "1"},
-        )
-    if status == 404:
-        return APIError(404, text, type="invalid_request_error", code="not_found")
-    if status == 413:
-        return APIError(413, text, type="invalid_request_error", code="request_too_large")
-    if status == 402:
-        return upstream_error(f"The upstream {label} refused the request for billing reasons.")
-    if 400 <= status < 500:
-        return APIError(status, text, type="invalid_request_error", code=None)
-    if status == 504:
-        return APIError(
-            504, f"The upstream {label} timed out.", type="server_error", code="upstream_timeout"
-        )
-    return upstream_error(f"The upstream {label} failed (HTTP {status}): {text}")

@@ -21,37 +21,26 @@ from cong.protocol.errors import invalid_request, upstream_error
 from cong.providers.gemini_response import (
     SIGNATURE_SEP,
     GeminiStream,
-    finish_reason,
     from_gemini_response,
     gemini_error,
-    usage_of,
 )
 
 __all__ = [
     "GeminiStream",
     "clean_schema",
-    "finish_reason",
     "from_gemini_embed_response",
     "from_gemini_response",
     "gemini_error",
     "model_path",
     "to_gemini_embed_request",
     "to_gemini_request",
-    "usage_of",
 ]
 
 JSON = dict[str, Any]
 # Google's documented stand-in when a replayed Gemini 3 function call lost its signature.
 SKIP_SIGNATURE = "skip_thought_signature_validator"
-THINKING_BUDGETS = {
-    "none": 0,
-    "minimal": 512,
-    "low": 1024,
-    "medium": 8192,
-    "high": 24576,
-    "xhigh": 24576,
-    "max": 24576,
-}
+_MOST = dict.fromkeys(("high", "xhigh", "max"), 24576)  # 2.5 Flash's ceiling
+THINKING_BUDGETS = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, **_MOST}
 TOOL_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 _GENERATION_FIELDS = (
     ("temperature", "temperature"),
@@ -63,29 +52,11 @@ _GENERATION_FIELDS = (
 )
 _DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[^;,]*)*;base64,(?P<data>.*)", re.S)
 # The OpenAPI-subset Schema fields Gemini accepts (anything else is a 400 there).
-_SCHEMA_KEYS = frozenset(
-    (
-        "type",
-        "format",
-        "title",
-        "description",
-        "nullable",
-        "enum",
-        "maxItems",
-        "minItems",
-        "required",
-        "minProperties",
-        "maxProperties",
-        "minLength",
-        "maxLength",
-        "pattern",
-        "example",
-        "propertyOrdering",
-        "default",
-        "minimum",
-        "maximum",
-    )
+_SCHEMA_FIELDS = (
+    "type format title description nullable enum maxItems minItems required minProperties "
+    "maxProperties minLength maxLength pattern example propertyOrdering default minimum maximum"
 )
+_SCHEMA_KEYS = frozenset(_SCHEMA_FIELDS.split())
 _FORMATS = frozenset(("enum", "date-time", "int32", "int64", "float", "double"))
 
 
@@ -160,7 +131,7 @@ def _user_parts(content: Any, i: int) -> list[JSON]:
     for part in content:
         kind = part.get("type")
         if kind == "text":
-            parts.append({"text": part["text"]})
+            parts.extend(_text_parts([part]))
         elif kind == "image_url":
             parts.append(_media(part["image_url"]["url"], where))
         elif kind == "input_audio":
@@ -327,8 +298,9 @@ def _generation_config(body: JSON) -> JSON:
 
 def clean_schema(schema: Any, defs: JSON | None = None, depth: int = 0) -> JSON:
     """A JSON Schema -> Gemini's Schema subset: ``$ref`` inlined, ``const`` -> ``enum``,
-    ``["T", "null"]`` -> ``nullable``, ``oneOf`` -> ``anyOf``, ``allOf`` merged, and
-    fields Gemini rejects (``additionalProperties``, ``$schema``, ``strict``, ...) dropped."""
+    ``["T", "null"]`` and ``anyOf: [T, null]`` -> ``nullable``, ``oneOf`` -> ``anyOf``,
+    ``allOf`` merged, and fields Gemini rejects (``additionalProperties``, ``$schema``,
+    ``strict``, ...) or leaves empty dropped."""
     if not isinstance(schema, dict) or depth > 24:
         return {}
     if defs is None:
@@ -344,7 +316,14 @@ def clean_schema(schema: Any, defs: JSON | None = None, depth: int = 0) -> JSON:
         elif key == "items":
             out[key] = clean_schema(value, defs, depth + 1)
         elif key in ("anyOf", "oneOf") and isinstance(value, list):
-            out["anyOf"] = [clean_schema(sub, defs, depth + 1) for sub in value]
+            options = [clean_schema(sub, defs, depth + 1) for sub in value]
+            kept = [option for option in options if option != {"type": "null"}]
+            if len(kept) < len(options):
+                out["nullable"] = True
+            if len(kept) == 1:  # Optional[X] as pydantic writes it
+                out.update(kept[0])
+            elif kept:
+                out["anyOf"] = kept
         elif key == "allOf" and isinstance(value, list):
             for sub in value:
                 merged = clean_schema(sub, defs, depth + 1)
@@ -365,7 +344,7 @@ def clean_schema(schema: Any, defs: JSON | None = None, depth: int = 0) -> JSON:
             continue
         elif key in _SCHEMA_KEYS:
             out[key] = value
-    return {k: v for k, v in out.items() if v not in ({}, [])}
+    return {k: v for k, v in out.items() if v is not None and v not in ({}, [])}
 
 
 # --- embeddings -----------------------------------------------------------------------

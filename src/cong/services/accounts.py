@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from cong.protocol.errors import APIError, invalid_api_key, invalid_request, not_found
+from cong.protocol.errors import (
+    APIError,
+    invalid_api_key,
+    invalid_request,
+    not_found,
+    permission_denied,
+)
 from cong.services.credentials import NewKey, generate_key, hash_key, key_from_token, mask_key
 from cong.storage import accounts as queries
 from cong.storage.database import Database
 from cong.storage.tables import ApiKey, User
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 ROLES = ("admin", "user")
 
 
@@ -25,6 +33,17 @@ class Principal:
     key_id: str
     allowed_models: frozenset[str] | None
     group: str = "default"
+    group_models: frozenset[str] | None = None
+    multiplier_ppm: int = 1_000_000
+    key_pk: int | None = None
+    has_caps: bool = False
+    key_period: str | None = None
+    expires_at: float | None = None
+    ip_allow: tuple[IPNetwork, ...] | None = None
+    key_rpm: int | None = None
+    key_tpm: int | None = None
+    user_rpm: int | None = None
+    user_tpm: int | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -32,6 +51,9 @@ class Principal:
 
     def may_use(self, model: str) -> bool:
         return self.allowed_models is None or model in self.allowed_models
+
+    def group_allows(self, model: str) -> bool:
+        return self.group_models is None or model in self.group_models
 
 
 @dataclass(frozen=True)
@@ -79,7 +101,18 @@ class Accounts:
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Principal | APIError]] = {}
 
-    async def authenticate(self, token: str) -> Principal:
+    async def authenticate(self, token: str, client_ip: str | None = None) -> Principal:
+        principal = await self._principal(token)
+        if principal.expires_at is not None and principal.expires_at <= time.time():
+            raise invalid_api_key("This API key has expired.")
+        if principal.ip_allow is not None and not _ip_allowed(client_ip, principal.ip_allow):
+            raise permission_denied(
+                f"Requests from your IP address ({client_ip}) are not allowed for this API key.",
+                code="ip_not_allowed",
+            )
+        return principal
+
+    async def _principal(self, token: str) -> Principal:
         digest = hash_key(self._secret, token)
         now = time.monotonic()
         cached = self._cache.get(digest)
@@ -103,7 +136,7 @@ class Accounts:
             error = invalid_api_key()
             error.unknown = True  # type: ignore[attr-defined]
             return error
-        key, user = found
+        key, user, group = found
         if key.revoked_at is not None:
             return invalid_api_key("This API key has been revoked.")
         if not key.enabled:
@@ -116,6 +149,20 @@ class Accounts:
             role=user.role,
             key_id=key.public_id,
             allowed_models=frozenset(key.models) if key.models else None,
+            group=group.name if group else "default",
+            group_models=frozenset(group.models) if group and group.models is not None else None,
+            multiplier_ppm=group.multiplier_ppm if group else 1_000_000,
+            key_pk=key.id,
+            has_caps=key.spend_cap is not None or key.period_cap is not None,
+            key_period=key.period,
+            expires_at=key.expires_at.timestamp() if key.expires_at else None,
+            ip_allow=tuple(ipaddress.ip_network(n, strict=False) for n in key.ip_allow)
+            if key.ip_allow
+            else None,
+            key_rpm=key.rpm,
+            key_tpm=key.tpm,
+            user_rpm=group.rpm if group else None,
+            user_tpm=group.tpm if group else None,
         )
 
     def forget_cached(self) -> None:
@@ -203,6 +250,18 @@ class Accounts:
             await self.create_user("admin", "admin")
         new, _ = await self.create_key("admin", name="admin", token=token)
         return new.token
+
+
+def _ip_allowed(client_ip: str | None, networks: tuple[IPNetwork, ...]) -> bool:
+    if client_ip is None:
+        return False
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
 
 
 def _user_view(user: User) -> UserView:

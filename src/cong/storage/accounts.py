@@ -7,7 +7,12 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cong.storage.billing_tables import Group
 from cong.storage.tables import ApiKey, User, utcnow
+
+DEFAULT_GROUP = "default"
+
+DEFAULT_GROUP = "default"
 
 
 async def create_user(session: AsyncSession, name: str, role: str = "user") -> User:
@@ -56,14 +61,19 @@ async def add_key(
     return key
 
 
-async def find_key_by_hash(session: AsyncSession, key_hash: str) -> tuple[ApiKey, User] | None:
+async def find_key_by_hash(
+    session: AsyncSession, key_hash: str
+) -> tuple[ApiKey, User, Group | None] | None:
+    """The key, its user and the user's group (the ``default`` group when unset)."""
+    default = select(Group.id).where(Group.name == DEFAULT_GROUP).scalar_subquery()
     query = (
-        select(ApiKey, User)
+        select(ApiKey, User, Group)
         .join(User, ApiKey.user_id == User.id)
+        .outerjoin(Group, Group.id == func.coalesce(User.group_id, default))
         .where(ApiKey.key_hash == key_hash)
     )
     row = (await session.execute(query)).first()
-    return (row[0], row[1]) if row else None
+    return (row[0], row[1], row[2]) if row else None
 
 
 async def list_keys(

@@ -28,6 +28,12 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="user")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    # Wallet, in integer micro-units of the currency. balance == sum(ledger.amount).
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    credit_limit: Mapped[int] = mapped_column(BigInteger, default=0)
 
     keys: Mapped[list[ApiKey]] = relationship(back_populates="user")
 
@@ -47,6 +53,18 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Spend caps in micro-units: lifetime, and per period ("day" or "month").
+    spend_cap: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    period_cap: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    period: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    period_start: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    spent: Mapped[int] = mapped_column(BigInteger, default=0)
+    period_spent: Mapped[int] = mapped_column(BigInteger, default=0)
+    reserved: Mapped[int] = mapped_column(BigInteger, default=0)
+    ip_allow: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    rpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     user: Mapped[User] = relationship(back_populates="keys")
 
