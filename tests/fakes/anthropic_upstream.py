@@ -28,13 +28,32 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 API_KEY = "sk-ant-test"
-USAGE = {"input_tokens": 12, "cache_creation_input_tokens": 2, "cache_read_input_tokens": 4,
-         "output_tokens": 5}
-TOP_LEVEL = {"model", "messages", "max_tokens", "system", "stop_sequences", "stream",
-             "temperature", "top_p", "top_k", "tools", "tool_choice", "thinking", "metadata",
-             "service_tier"}
-BLOCKS = {"user": {"text", "image", "document", "tool_result"},
-          "assistant": {"text", "tool_use", "thinking", "redacted_thinking"}}
+USAGE = {
+    "input_tokens": 12,
+    "cache_creation_input_tokens": 2,
+    "cache_read_input_tokens": 4,
+    "output_tokens": 5,
+}
+TOP_LEVEL = {
+    "model",
+    "messages",
+    "max_tokens",
+    "system",
+    "stop_sequences",
+    "stream",
+    "temperature",
+    "top_p",
+    "top_k",
+    "tools",
+    "tool_choice",
+    "thinking",
+    "metadata",
+    "service_tier",
+}
+BLOCKS = {
+    "user": {"text", "image", "document", "tool_result"},
+    "assistant": {"text", "tool_use", "thinking", "redacted_thinking"},
+}
 
 
 @dataclass
@@ -49,12 +68,11 @@ class Invalid(Exception):
     pass
 
 
-def _error(status: int, kind: str, message: str,
-           headers: dict[str, str] | None = None) -> Response:
-    body = {"type": "error", "error": {"type": kind, "message": message},
-            "request_id": "req_fake"}
-    return Response(orjson.dumps(body), status_code=status, headers=headers,
-                    media_type="application/json")
+def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_fake"}
+    return Response(
+        orjson.dumps(body), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def check_request(body: dict[str, Any]) -> None:
@@ -120,12 +138,17 @@ def _check_content(message: dict[str, Any], i: int, following: dict[str, Any] | 
         seen_other = seen_other or kind != "tool_result"
     uses = [b["id"] for b in content if b.get("type") == "tool_use"]
     if uses:
-        results = [b.get("tool_use_id") for b in (following or {}).get("content") or []
-                   if isinstance(b, dict) and b.get("type") == "tool_result"]
+        results = [
+            b.get("tool_use_id")
+            for b in (following or {}).get("content") or []
+            if isinstance(b, dict) and b.get("type") == "tool_result"
+        ]
         missing = [u for u in uses if u not in results]
         if missing:
-            raise Invalid(f"messages.{i + 1}: tool_use ids were found without tool_result "
-                          f"blocks immediately after: {missing[0]}")
+            raise Invalid(
+                f"messages.{i + 1}: tool_use ids were found without tool_result "
+                f"blocks immediately after: {missing[0]}"
+            )
 
 
 def answer(model: str, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
@@ -133,10 +156,18 @@ def answer(model: str, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str]
     if model == "claude-tools":
         return [
             {"type": "text", "text": "Let me check both cities."},
-            {"type": "tool_use", "id": "toolu_01A", "name": "get_weather",
-             "input": {"city": "Paris", "unit": "c"}},
-            {"type": "tool_use", "id": "toolu_01B", "name": "get_weather",
-             "input": {"city": "Tokyo", "unit": "c"}},
+            {
+                "type": "tool_use",
+                "id": "toolu_01A",
+                "name": "get_weather",
+                "input": {"city": "Paris", "unit": "c"},
+            },
+            {
+                "type": "tool_use",
+                "id": "toolu_01B",
+                "name": "get_weather",
+                "input": {"city": "Tokyo", "unit": "c"},
+            },
         ], "tool_use"
     if model == "claude-thinking":
         return [
@@ -156,7 +187,7 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
 
 def _pieces(text: str, n: int = 3) -> list[str]:
     size = max(1, -(-len(text) // n))
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 def _deltas(block: dict[str, Any]) -> list[dict[str, Any]]:
@@ -164,11 +195,15 @@ def _deltas(block: dict[str, Any]) -> list[dict[str, Any]]:
     if kind == "text":
         return [{"type": "text_delta", "text": p} for p in _pieces(block["text"])]
     if kind == "thinking":
-        return [*({"type": "thinking_delta", "thinking": p} for p in _pieces(block["thinking"])),
-                {"type": "signature_delta", "signature": block["signature"]}]
+        return [
+            *({"type": "thinking_delta", "thinking": p} for p in _pieces(block["thinking"])),
+            {"type": "signature_delta", "signature": block["signature"]},
+        ]
     raw = orjson.dumps(block["input"]).decode()
-    return [{"type": "input_json_delta", "partial_json": ""},
-            *({"type": "input_json_delta", "partial_json": p} for p in _pieces(raw))]
+    return [
+        {"type": "input_json_delta", "partial_json": ""},
+        *({"type": "input_json_delta", "partial_json": p} for p in _pieces(raw)),
+    ]
 
 
 def _start_block(block: dict[str, Any]) -> dict[str, Any]:
@@ -198,80 +233,138 @@ def create_fake_anthropic(recorder: Recorder, api_key: str = API_KEY) -> Starlet
             return failure
         blocks, stop = answer(model, body)
         if body.get("stream"):
-            return StreamingResponse(_stream(model, blocks, stop),
-                                     media_type="text/event-stream")
-        message = {"id": "msg_01Fake", "type": "message", "role": "assistant", "model": model,
-                   "content": blocks, "stop_reason": stop, "stop_sequence": None,
-                   "usage": USAGE}
+            return StreamingResponse(_stream(model, blocks, stop), media_type="text/event-stream")
+        message = {
+            "id": "msg_01Fake",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": blocks,
+            "stop_reason": stop,
+            "stop_sequence": None,
+            "usage": USAGE,
+        }
         return Response(orjson.dumps(message), media_type="application/json")
 
-    async def _stream(model: str, blocks: list[dict[str, Any]],
-                      stop: str) -> AsyncIterator[bytes]:
+    async def _stream(model: str, blocks: list[dict[str, Any]], stop: str) -> AsyncIterator[bytes]:
         start_usage = {**USAGE, "output_tokens": 1}
-        yield _event("message_start", {"type": "message_start", "message": {
-            "id": "msg_01Fake", "type": "message", "role": "assistant", "model": model,
-            "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage}})
+        yield _event(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": "msg_01Fake",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": start_usage,
+                },
+            },
+        )
         if model == "claude-slow":
             async for chunk in _slow():
                 yield chunk
             return
         for index, block in enumerate(blocks):
-            yield _event("content_block_start", {"type": "content_block_start", "index": index,
-                                                 "content_block": _start_block(block)})
+            yield _event(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": _start_block(block),
+                },
+            )
             if index == 0:
                 yield _event("ping", {"type": "ping"})
             for delta in _deltas(block):
-                yield _event("content_block_delta", {"type": "content_block_delta",
-                                                     "index": index, "delta": delta})
+                yield _event(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": delta},
+                )
                 if model == "claude-midstream-error":
-                    yield _event("error", {"type": "error", "error": {
-                        "type": "overloaded_error", "message": "Overloaded"}})
+                    yield _event(
+                        "error",
+                        {
+                            "type": "error",
+                            "error": {"type": "overloaded_error", "message": "Overloaded"},
+                        },
+                    )
                     return
             yield _event("content_block_stop", {"type": "content_block_stop", "index": index})
-        yield _event("message_delta", {"type": "message_delta",
-                                       "delta": {"stop_reason": stop, "stop_sequence": None},
-                                       "usage": {"output_tokens": USAGE["output_tokens"]}})
+        yield _event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": USAGE["output_tokens"]},
+            },
+        )
         yield _event("message_stop", {"type": "message_stop"})
 
     async def _slow() -> AsyncIterator[bytes]:
-        yield _event("content_block_start", {"type": "content_block_start", "index": 0,
-                                             "content_block": {"type": "text", "text": ""}})
+        yield _event(
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+        )
         for i in range(50):
             await asyncio.sleep(0.1)
-            yield _event("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                 "delta": {"type": "text_delta",
-                                                           "text": f"t{i} "}})
+            yield _event(
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": f"t{i} "},
+                },
+            )
             recorder.slow_sent += 1
         recorder.slow_finished = True
         yield _event("content_block_stop", {"type": "content_block_stop", "index": 0})
-        yield _event("message_delta", {"type": "message_delta",
-                                       "delta": {"stop_reason": "end_turn",
-                                                 "stop_sequence": None},
-                                       "usage": {"output_tokens": 50}})
+        yield _event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 50},
+            },
+        )
         yield _event("message_stop", {"type": "message_stop"})
 
     async def models(request: Request) -> Response:
         if request.headers.get("x-api-key") != api_key:
             return _error(401, "authentication_error", "invalid x-api-key")
-        return Response(orjson.dumps({"data": [], "has_more": False}),
-                        media_type="application/json")
+        return Response(
+            orjson.dumps({"data": [], "has_more": False}), media_type="application/json"
+        )
 
-    return Starlette(routes=[
-        Route("/v1/messages", messages, methods=["POST"]),
-        Route("/v1/models", models, methods=["GET"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/v1/messages", messages, methods=["POST"]),
+            Route("/v1/models", models, methods=["GET"]),
+        ]
+    )
 
 
 def _failure(model: str) -> Response | None:
     if model == "claude-429":
-        return _error(429, "rate_limit_error",
-                      "Number of request tokens has exceeded your per-minute rate limit",
-                      {"retry-after": "7"})
+        return _error(
+            429,
+            "rate_limit_error",
+            "Number of request tokens has exceeded your per-minute rate limit",
+            {"retry-after": "7"},
+        )
     if model == "claude-529":
         return _error(529, "overloaded_error", "Overloaded", {"retry-after": "3"})
     if model == "claude-400":
-        return _error(400, "invalid_request_error",
-                      "prompt is too long: 250000 tokens > 200000 maximum")
+        return _error(
+            400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum"
+        )
     if model == "claude-404":
         return _error(404, "not_found_error", f"model: {model}")
     if model == "claude-500":

@@ -30,8 +30,9 @@ def fake() -> Iterator[tuple[str, Recorder]]:
 
 @pytest.fixture
 async def provider(fake: tuple[str, Recorder]) -> AsyncIterator[Anthropic]:
-    p = Anthropic(UpstreamConfig(name="claude", base_url=fake[0], api_key="sk-ant-test",
-                                 label="'claude'"))
+    p = Anthropic(
+        UpstreamConfig(name="claude", base_url=fake[0], api_key="sk-ant-test", label="'claude'")
+    )
     yield p
     await p.close()
 
@@ -41,8 +42,7 @@ async def collect(stream: AsyncIterator[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def text_of(chunks: list[dict[str, Any]]) -> str:
-    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks
-                   if c["choices"])
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
 
 
 async def test_registry_builds_the_provider(fake: tuple[str, Recorder]) -> None:
@@ -54,8 +54,14 @@ async def test_registry_builds_the_provider(fake: tuple[str, Recorder]) -> None:
 async def test_chat_sends_anthropic_headers_and_body(
     provider: Anthropic, fake: tuple[str, Recorder]
 ) -> None:
-    reply = await provider.chat({"model": "claude-sonnet-4-20250514", "messages": HI,
-                                 "temperature": 0.3, "stream_options": {"include_usage": True}})
+    reply = await provider.chat(
+        {
+            "model": "claude-sonnet-4-20250514",
+            "messages": HI,
+            "temperature": 0.3,
+            "stream_options": {"include_usage": True},
+        }
+    )
     validate_schema(reply, "CreateChatCompletionResponse")
     assert reply["choices"][0]["message"]["content"] == "Hello from Claude"
     assert reply["id"] == "chatcmpl-msg_01Fake"
@@ -64,15 +70,25 @@ async def test_chat_sends_anthropic_headers_and_body(
     assert headers["x-api-key"] == "sk-ant-test"
     assert headers["anthropic-version"] == "2023-06-01"
     assert "authorization" not in headers
-    assert body == {"model": "claude-sonnet-4-20250514", "max_tokens": 4096,
-                    "temperature": 0.3,
-                    "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}
+    assert body == {
+        "model": "claude-sonnet-4-20250514",
+        "max_tokens": 4096,
+        "temperature": 0.3,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+    }
 
 
 @pytest.mark.parametrize("suffix", ["", "/", "/v1", "/v1/"])
 async def test_base_url_with_or_without_v1(fake: tuple[str, Recorder], suffix: str) -> None:
-    p = Anthropic(UpstreamConfig(name="c", base_url=fake[0] + suffix, api_key="sk-ant-test",
-                                 api_version="2023-01-01", headers={"anthropic-beta": "x"}))
+    p = Anthropic(
+        UpstreamConfig(
+            name="c",
+            base_url=fake[0] + suffix,
+            api_key="sk-ant-test",
+            api_version="2023-01-01",
+            headers={"anthropic-beta": "x"},
+        )
+    )
     try:
         reply = await p.chat({"model": "claude-sonnet-4-20250514", "messages": HI})
         assert reply["choices"][0]["message"]["content"] == "Hello from Claude"
@@ -84,8 +100,9 @@ async def test_base_url_with_or_without_v1(fake: tuple[str, Recorder], suffix: s
 
 
 async def test_stream_text(provider: Anthropic, fake: tuple[str, Recorder]) -> None:
-    chunks = await collect(provider.stream_chat({"model": "claude-sonnet-4-20250514",
-                                                 "messages": HI, "stream": True}))
+    chunks = await collect(
+        provider.stream_chat({"model": "claude-sonnet-4-20250514", "messages": HI, "stream": True})
+    )
     for chunk in chunks:
         validate_schema(chunk, "CreateChatCompletionStreamResponse")
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
@@ -96,8 +113,13 @@ async def test_stream_text(provider: Anthropic, fake: tuple[str, Recorder]) -> N
 
 
 def tool_request(stream: bool) -> dict[str, Any]:
-    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {
-        "type": "object", "properties": {"city": {"type": "string"}}}}}
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
     return {"model": "claude-tools", "messages": HI, "tools": [tool], "stream": stream}
 
 
@@ -130,24 +152,36 @@ async def test_stream_tool_calls_reassemble(provider: Anthropic) -> None:
 
 
 async def test_thinking(provider: Anthropic, fake: tuple[str, Recorder]) -> None:
-    body = {"model": "claude-thinking", "messages": HI, "reasoning_effort": "medium",
-            "temperature": 0.5}
+    body = {
+        "model": "claude-thinking",
+        "messages": HI,
+        "reasoning_effort": "medium",
+        "temperature": 0.5,
+    }
     reply = await provider.chat(body)
     assert fake[1].requests[-1]["thinking"] == {"type": "enabled", "budget_tokens": 4096}
     assert reply["choices"][0]["message"]["reasoning_content"] == "2 plus 2 is 4."
     assert reply["choices"][0]["message"]["content"] == "The answer is 4."
     chunks = await collect(provider.stream_chat({**body, "stream": True}))
-    reasoning = "".join(c["choices"][0]["delta"].get("reasoning_content") or ""
-                        for c in chunks if c["choices"])
+    reasoning = "".join(
+        c["choices"][0]["delta"].get("reasoning_content") or "" for c in chunks if c["choices"]
+    )
     assert reasoning == "2 plus 2 is 4." and text_of(chunks) == "The answer is 4."
 
 
-@pytest.mark.parametrize(("model", "status", "retry_after"), [
-    ("claude-429", 429, "7"), ("claude-529", 503, "3"), ("claude-400", 400, None),
-    ("claude-404", 404, None), ("claude-500", 502, None),
-])
-async def test_errors(provider: Anthropic, model: str, status: int,
-                      retry_after: str | None) -> None:
+@pytest.mark.parametrize(
+    ("model", "status", "retry_after"),
+    [
+        ("claude-429", 429, "7"),
+        ("claude-529", 503, "3"),
+        ("claude-400", 400, None),
+        ("claude-404", 404, None),
+        ("claude-500", 502, None),
+    ],
+)
+async def test_errors(
+    provider: Anthropic, model: str, status: int, retry_after: str | None
+) -> None:
     for stream in (False, True):
         body = {"model": model, "messages": HI}
         with pytest.raises(APIError) as error:
@@ -162,8 +196,9 @@ async def test_errors(provider: Anthropic, model: str, status: int,
 
 
 async def test_wrong_key_is_the_gateways_problem(fake: tuple[str, Recorder]) -> None:
-    p = Anthropic(UpstreamConfig(name="c", base_url=fake[0], api_key="sk-ant-wrong-key-123",
-                                 label="'claude'"))
+    p = Anthropic(
+        UpstreamConfig(name="c", base_url=fake[0], api_key="sk-ant-wrong-key-123", label="'claude'")
+    )
     try:
         with pytest.raises(APIError) as error:
             await p.chat({"model": "claude-sonnet-4-20250514", "messages": HI})
@@ -177,16 +212,20 @@ async def test_invalid_request_is_rejected_before_sending(
 ) -> None:
     sent = len(fake[1].requests)
     with pytest.raises(APIError) as error:
-        await collect(provider.stream_chat({"model": "claude-sonnet-4-20250514", "n": 3,
-                                            "messages": HI, "stream": True}))
+        await collect(
+            provider.stream_chat(
+                {"model": "claude-sonnet-4-20250514", "n": 3, "messages": HI, "stream": True}
+            )
+        )
     assert error.value.status == 400 and len(fake[1].requests) == sent
 
 
 async def test_midstream_error_event_raises_after_the_first_chunks(provider: Anthropic) -> None:
     received: list[dict[str, Any]] = []
     with pytest.raises(APIError) as error:
-        async for chunk in provider.stream_chat({"model": "claude-midstream-error",
-                                                 "messages": HI, "stream": True}):
+        async for chunk in provider.stream_chat(
+            {"model": "claude-midstream-error", "messages": HI, "stream": True}
+        ):
             received.append(chunk)
     assert error.value.status == 503 and error.value.type == "server_error"
     assert received[0]["choices"][0]["delta"]["role"] == "assistant"
@@ -227,8 +266,14 @@ def free_port() -> int:
 
 
 async def test_unreachable_upstream() -> None:
-    p = Anthropic(UpstreamConfig(name="c", base_url=f"http://127.0.0.1:{free_port()}",
-                                 api_key="k", timeouts=Timeouts(connect=1)))
+    p = Anthropic(
+        UpstreamConfig(
+            name="c",
+            base_url=f"http://127.0.0.1:{free_port()}",
+            api_key="k",
+            timeouts=Timeouts(connect=1),
+        )
+    )
     try:
         assert await p.probe() is False
         with pytest.raises(APIError) as error:

@@ -29,30 +29,41 @@ def user(text: str = "hi") -> dict[str, Any]:
 
 def test_minimal_request_gets_default_max_tokens() -> None:
     assert translate([user()]) == {
-        "model": MODEL, "max_tokens": 4096,
+        "model": MODEL,
+        "max_tokens": 4096,
         "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
     }
 
 
 def test_system_and_developer_messages_become_top_level_system() -> None:
-    out = translate([
-        {"role": "system", "content": "Be brief."},
-        {"role": "developer", "content": [{"type": "text", "text": "Use French."}]},
-        user(),
-        {"role": "system", "content": "Late rule."},
-    ])
+    out = translate(
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "developer", "content": [{"type": "text", "text": "Use French."}]},
+            user(),
+            {"role": "system", "content": "Late rule."},
+        ]
+    )
     assert out["system"] == "Be brief.\n\nUse French.\n\nLate rule."
     assert [m["role"] for m in out["messages"]] == ["user"]
 
 
 def test_multi_turn_merges_consecutive_same_roles() -> None:
-    out = translate([user("a"), user("b"), {"role": "assistant", "content": "c"},
-                     {"role": "assistant", "content": "d"}, user("e")])
+    out = translate(
+        [
+            user("a"),
+            user("b"),
+            {"role": "assistant", "content": "c"},
+            {"role": "assistant", "content": "d"},
+            user("e"),
+        ]
+    )
     assert out["messages"] == [
-        {"role": "user", "content": [{"type": "text", "text": "a"},
-                                     {"type": "text", "text": "b"}]},
-        {"role": "assistant", "content": [{"type": "text", "text": "c"},
-                                          {"type": "text", "text": "d"}]},
+        {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "c"}, {"type": "text", "text": "d"}],
+        },
         {"role": "user", "content": [{"type": "text", "text": "e"}]},
     ]
 
@@ -63,131 +74,101 @@ def test_final_assistant_prefill_loses_trailing_whitespace() -> None:
 
 
 def test_images_data_urls_and_http_urls() -> None:
-    out = translate([{"role": "user", "content": [
-        {"type": "text", "text": "Compare"},
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
-        {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg",
-                                            "detail": "high"}},
-    ]}])
+    out = translate(
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Compare"},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="},
+                    },
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": "https://example.com/cat.jpg", "detail": "high"},
+                    },
+                ],
+            }
+        ]
+    )
     assert out["messages"][0]["content"] == [
         {"type": "text", "text": "Compare"},
-        {"type": "image", "source": {"type": "base64", "media_type": "image/png",
-                                     "data": "iVBORw0KGgo="}},
+        {
+            "type": "image",
+            "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="},
+        },
         {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}},
     ]
 
 
 def test_pdf_file_part_becomes_a_document() -> None:
-    out = translate([{"role": "user", "content": [
-        {"type": "file", "file": {"filename": "a.pdf",
-                                  "file_data": "data:application/pdf;base64,JVBERi0="}}]}])
+    out = translate(
+        [
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "file",
+                        "file": {
+                            "filename": "a.pdf",
+                            "file_data": "data:application/pdf;base64,JVBERi0=",
+                        },
+                    }
+                ],
+            }
+        ]
+    )
     assert out["messages"][0]["content"][0] == {
-        "type": "document", "title": "a.pdf",
-        "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}}
+        "type": "document",
+        "title": "a.pdf",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="},
+    }
 
 
 @pytest.mark.parametrize("url", ["data:image/png,notbase64", "ftp://x/y.png", "file:///etc"])
 def test_bad_image_urls_are_400(url: str) -> None:
     with pytest.raises(APIError) as error:
-        to_anthropic_request({"model": MODEL, "messages": [{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": url}}]}]})
+        to_anthropic_request(
+            {
+                "model": MODEL,
+                "messages": [
+                    {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}
+                ],
+            }
+        )
     assert error.value.status == 400 and error.value.param == "messages[0].content"
 
 
 def test_audio_parts_are_unsupported() -> None:
     with pytest.raises(APIError) as error:
-        to_anthropic_request({"model": MODEL, "messages": [{"role": "user", "content": [
-            {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}]})
+        to_anthropic_request(
+            {
+                "model": MODEL,
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "input_audio",
+                                "input_audio": {"data": "AAAA", "format": "wav"},
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
     assert error.value.status == 400 and error.value.code == "unsupported_by_upstream"
 
 
-WEATHER_TOOL = {"type": "function", "function": {
-    "name": "get_weather", "description": "Weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}
-
-
-def tool_conversation() -> list[dict[str, Any]]:
-    return [
-        user("Weather in Paris and Tokyo?"),
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function",
-             "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
-            {"id": "call_2", "type": "function",
-             "function": {"name": "get_weather", "arguments": '{"city": "Tokyo"}'}}]},
-        {"role": "tool", "tool_call_id": "call_1", "content": "18C"},
-        {"role": "tool", "tool_call_id": "call_2",
-         "content": [{"type": "text", "text": "25C"}]},
-        user("Thanks, which is warmer?"),
-    ]
-
-
-def test_tool_calls_and_parallel_tool_results() -> None:
-    out = translate(tool_conversation(), tools=[WEATHER_TOOL])
-    assert out["messages"][1] == {"role": "assistant", "content": [
-        {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}},
-        {"type": "tool_use", "id": "call_2", "name": "get_weather", "input": {"city": "Tokyo"}},
-    ]}
-    assert out["messages"][2] == {"role": "user", "content": [
-        {"type": "tool_result", "tool_use_id": "call_1", "content": "18C"},
-        {"type": "tool_result", "tool_use_id": "call_2", "content": "25C"},
-        {"type": "text", "text": "Thanks, which is warmer?"},
-    ]}
-    assert out["tools"] == [{"name": "get_weather", "description": "Weather for a city",
-                             "input_schema": WEATHER_TOOL["function"]["parameters"]}]
-    assert "tool_choice" not in out
-
-
-def test_assistant_text_with_tool_calls_keeps_both() -> None:
-    messages = tool_conversation()
-    messages[1]["content"] = "Checking."
-    out = translate(messages, tools=[WEATHER_TOOL])
-    assert out["messages"][1]["content"][0] == {"type": "text", "text": "Checking."}
-
-
-def test_tool_without_parameters_gets_an_empty_object_schema() -> None:
-    out = translate([user()], tools=[{"type": "function", "function": {"name": "now"}}])
-    assert out["tools"] == [{"name": "now",
-                             "input_schema": {"type": "object", "properties": {}}}]
-
-
-@pytest.mark.parametrize(("choice", "expected"), [
-    ("auto", {"type": "auto"}),
-    ("none", {"type": "none"}),
-    ("required", {"type": "any"}),
-    ({"type": "function", "function": {"name": "get_weather"}},
-     {"type": "tool", "name": "get_weather"}),
-])
-def test_tool_choice(choice: Any, expected: dict[str, Any]) -> None:
-    assert translate([user()], tools=[WEATHER_TOOL], tool_choice=choice)["tool_choice"] == expected
-
-
-def test_parallel_tool_calls_false_disables_parallel_use() -> None:
-    out = translate([user()], tools=[WEATHER_TOOL], parallel_tool_calls=False)
-    assert out["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
-    out = translate([user()], tools=[WEATHER_TOOL], tool_choice="required",
-                    parallel_tool_calls=False)
-    assert out["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
-    out = translate([user()], tools=[WEATHER_TOOL], tool_choice="none",
-                    parallel_tool_calls=False)
-    assert out["tool_choice"] == {"type": "none"}
-
-
-def test_tool_choice_without_tools_is_dropped() -> None:
-    assert "tool_choice" not in translate([user()], tool_choice="auto")
-
-
-def test_invalid_tool_arguments_are_400() -> None:
-    messages = tool_conversation()
-    messages[1]["tool_calls"][0]["function"]["arguments"] = "{not json"
-    with pytest.raises(APIError) as error:
-        to_anthropic_request({"model": MODEL, "messages": messages})
-    assert error.value.status == 400 and error.value.param == "messages[1].tool_calls"
-
-
-@pytest.mark.parametrize(("stop", "expected"), [
-    ("END", ["END"]), (["a", "b"], ["a", "b"]), (["\n", " x "], [" x "]),
-])
+@pytest.mark.parametrize(
+    ("stop", "expected"),
+    [
+        ("END", ["END"]),
+        (["a", "b"], ["a", "b"]),
+        (["\n", " x "], [" x "]),
+    ],
+)
 def test_stop_sequences(stop: Any, expected: list[str]) -> None:
     assert translate([user()], stop=stop)["stop_sequences"] == expected
 
@@ -215,8 +196,7 @@ def test_top_p_and_user() -> None:
     assert "top_p" not in translate([user()], top_p=1)
 
 
-@pytest.mark.parametrize(("effort", "budget"), [("low", 1024), ("medium", 4096),
-                                                 ("high", 16384)])
+@pytest.mark.parametrize(("effort", "budget"), [("low", 1024), ("medium", 4096), ("high", 16384)])
 def test_reasoning_effort_enables_thinking(effort: str, budget: int) -> None:
     out = translate([user()], reasoning_effort=effort, temperature=0.2, top_p=0.5)
     assert out["thinking"] == {"type": "enabled", "budget_tokens": budget}
@@ -232,24 +212,34 @@ def test_thinking_keeps_room_for_the_answer() -> None:
 
 
 def test_json_object_response_format_adds_an_instruction() -> None:
-    out = translate([{"role": "system", "content": "Be kind."}, user()],
-                    response_format={"type": "json_object"})
+    out = translate(
+        [{"role": "system", "content": "Be kind."}, user()], response_format={"type": "json_object"}
+    )
     assert out["system"].startswith("Be kind.\n\n")
     assert "JSON object" in out["system"]
 
 
 def test_json_schema_response_format_includes_the_schema() -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
-    out = translate([user()], response_format={
-        "type": "json_schema", "json_schema": {"name": "count", "schema": schema}})
+    out = translate(
+        [user()],
+        response_format={"type": "json_schema", "json_schema": {"name": "count", "schema": schema}},
+    )
     assert orjson.dumps(schema).decode() in out["system"]
     assert "'count'" in out["system"]
     assert "system" not in translate([user()], response_format={"type": "text"})
 
 
 def test_stream_flag_and_openai_only_fields_are_not_forwarded() -> None:
-    out = translate([user()], stream=True, stream_options={"include_usage": True},
-                    n=1, logprobs=False, service_tier="auto", store=False)
+    out = translate(
+        [user()],
+        stream=True,
+        stream_options={"include_usage": True},
+        n=1,
+        logprobs=False,
+        service_tier="auto",
+        store=False,
+    )
     assert out["stream"] is True
     assert "stream_options" not in out and "n" not in out
 
@@ -261,13 +251,6 @@ def test_unsupported_options_are_400(fields: dict[str, Any]) -> None:
     assert error.value.code == "unsupported_by_upstream"
 
 
-def test_non_function_tools_are_unsupported() -> None:
-    with pytest.raises(APIError) as error:
-        to_anthropic_request({"model": MODEL, "messages": [user()],
-                              "tools": [{"type": "custom", "custom": {"name": "x"}}]})
-    assert error.value.param == "tools"
-
-
 ROLES = st.sampled_from(["system", "developer", "user", "assistant", "tool_round"])
 
 
@@ -276,9 +259,19 @@ def test_any_conversation_translates_to_valid_alternating_turns(roles: list[str]
     messages: list[dict[str, Any]] = [user("start")]
     for i, role in enumerate(roles):
         if role == "tool_round":
-            messages.append({"role": "assistant", "content": None, "tool_calls": [
-                {"id": f"c{i}", "type": "function",
-                 "function": {"name": "f", "arguments": "{}"}}]})
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": f"c{i}",
+                            "type": "function",
+                            "function": {"name": "f", "arguments": "{}"},
+                        }
+                    ],
+                }
+            )
             messages.append({"role": "tool", "tool_call_id": f"c{i}", "content": "ok"})
         else:
             messages.append({"role": role, "content": f"m{i}"})

@@ -15,12 +15,25 @@ Event = dict[str, Any]
 
 
 def start(usage: dict[str, Any] | None = None) -> Event:
-    return {"type": "message_start", "message": {
-        "id": "msg_01S", "type": "message", "role": "assistant",
-        "model": "claude-sonnet-4-20250514", "content": [], "stop_reason": None,
-        "stop_sequence": None,
-        "usage": usage or {"input_tokens": 10, "cache_read_input_tokens": 3,
-                           "cache_creation_input_tokens": 0, "output_tokens": 1}}}
+    return {
+        "type": "message_start",
+        "message": {
+            "id": "msg_01S",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-sonnet-4-20250514",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": usage
+            or {
+                "input_tokens": 10,
+                "cache_read_input_tokens": 3,
+                "cache_creation_input_tokens": 0,
+                "output_tokens": 1,
+            },
+        },
+    }
 
 
 def block_start(index: int, block: dict[str, Any]) -> Event:
@@ -40,9 +53,14 @@ def stop(index: int) -> Event:
 
 
 def message_end(reason: str, output: int = 7) -> list[Event]:
-    return [{"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": None},
-             "usage": {"output_tokens": output}},
-            {"type": "message_stop"}]
+    return [
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": reason, "stop_sequence": None},
+            "usage": {"output_tokens": output},
+        },
+        {"type": "message_stop"},
+    ]
 
 
 def translate(events: list[Event]) -> list[dict[str, Any]]:
@@ -58,16 +76,31 @@ def deltas(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [c["choices"][0]["delta"] for c in chunks if c["choices"]]
 
 
-TEXT_EVENTS = [start(), block_start(0, {"type": "text", "text": ""}), {"type": "ping"},
-               text(0, "Hel"), text(0, "lo"), stop(0), *message_end("end_turn")]
+TEXT_EVENTS = [
+    start(),
+    block_start(0, {"type": "text", "text": ""}),
+    {"type": "ping"},
+    text(0, "Hel"),
+    text(0, "lo"),
+    stop(0),
+    *message_end("end_turn"),
+]
 
 
 def test_text_stream() -> None:
     chunks = translate(TEXT_EVENTS)
-    assert deltas(chunks) == [{"role": "assistant", "content": ""}, {"content": "Hel"},
-                              {"content": "lo"}, {}]
+    assert deltas(chunks) == [
+        {"role": "assistant", "content": ""},
+        {"content": "Hel"},
+        {"content": "lo"},
+        {},
+    ]
     assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]] == [
-        None, None, None, "stop"]
+        None,
+        None,
+        None,
+        "stop",
+    ]
     assert {c["id"] for c in chunks} == {"chatcmpl-msg_01S"}
     assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
     assert len({c["created"] for c in chunks}) == 1
@@ -83,11 +116,16 @@ def test_final_chunk_carries_usage_and_no_choices() -> None:
 
 
 def test_message_delta_usage_updates_input_tokens_when_given() -> None:
-    events = [start({"input_tokens": 0, "output_tokens": 0}), text(0, "x"),
-              {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
-               "usage": {"input_tokens": 40, "output_tokens": 2,
-                         "cache_read_input_tokens": None}},
-              {"type": "message_stop"}]
+    events = [
+        start({"input_tokens": 0, "output_tokens": 0}),
+        text(0, "x"),
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn"},
+            "usage": {"input_tokens": 40, "output_tokens": 2, "cache_read_input_tokens": None},
+        },
+        {"type": "message_stop"},
+    ]
     usage = translate(events)[-1]["usage"]
     assert (usage["prompt_tokens"], usage["completion_tokens"]) == (40, 2)
 
@@ -95,15 +133,15 @@ def test_message_delta_usage_updates_input_tokens_when_given() -> None:
 def test_parallel_tool_calls_stream() -> None:
     events = [
         start(),
-        block_start(0, {"type": "text", "text": ""}), text(0, "Checking."), stop(0),
-        block_start(1, {"type": "tool_use", "id": "toolu_A", "name": "get_weather",
-                        "input": {}}),
+        block_start(0, {"type": "text", "text": ""}),
+        text(0, "Checking."),
+        stop(0),
+        block_start(1, {"type": "tool_use", "id": "toolu_A", "name": "get_weather", "input": {}}),
         delta(1, {"type": "input_json_delta", "partial_json": ""}),
         delta(1, {"type": "input_json_delta", "partial_json": '{"city": '}),
         delta(1, {"type": "input_json_delta", "partial_json": '"Paris"}'}),
         stop(1),
-        block_start(2, {"type": "tool_use", "id": "toolu_B", "name": "get_weather",
-                        "input": {}}),
+        block_start(2, {"type": "tool_use", "id": "toolu_B", "name": "get_weather", "input": {}}),
         delta(2, {"type": "input_json_delta", "partial_json": '{"city": "Tokyo"}'}),
         stop(2),
         *message_end("tool_use"),
@@ -111,12 +149,28 @@ def test_parallel_tool_calls_stream() -> None:
     chunks = translate(events)
     assert deltas(chunks)[1:] == [
         {"content": "Checking."},
-        {"tool_calls": [{"index": 0, "id": "toolu_A", "type": "function",
-                         "function": {"name": "get_weather", "arguments": ""}}]},
+        {
+            "tool_calls": [
+                {
+                    "index": 0,
+                    "id": "toolu_A",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": ""},
+                }
+            ]
+        },
         {"tool_calls": [{"index": 0, "function": {"arguments": '{"city": '}}]},
         {"tool_calls": [{"index": 0, "function": {"arguments": '"Paris"}'}}]},
-        {"tool_calls": [{"index": 1, "id": "toolu_B", "type": "function",
-                         "function": {"name": "get_weather", "arguments": ""}}]},
+        {
+            "tool_calls": [
+                {
+                    "index": 1,
+                    "id": "toolu_B",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": ""},
+                }
+            ]
+        },
         {"tool_calls": [{"index": 1, "function": {"arguments": '{"city": "Tokyo"}'}}]},
         {},
     ]
@@ -131,18 +185,25 @@ def test_thinking_stream_becomes_reasoning_content() -> None:
         delta(0, {"type": "thinking_delta", "thinking": " is four."}),
         delta(0, {"type": "signature_delta", "signature": "EqQBCgIYAhIM"}),
         stop(0),
-        block_start(1, {"type": "redacted_thinking", "data": "abc"}), stop(1),
-        block_start(2, {"type": "text", "text": ""}), text(2, "4"), stop(2),
+        block_start(1, {"type": "redacted_thinking", "data": "abc"}),
+        stop(1),
+        block_start(2, {"type": "text", "text": ""}),
+        text(2, "4"),
+        stop(2),
         *message_end("end_turn"),
     ]
     assert deltas(translate(events))[1:] == [
-        {"reasoning_content": "Two plus two"}, {"reasoning_content": " is four."},
-        {"content": "4"}, {}]
+        {"reasoning_content": "Two plus two"},
+        {"reasoning_content": " is four."},
+        {"content": "4"},
+        {},
+    ]
 
 
-@pytest.mark.parametrize(("reason", "finish"), [("max_tokens", "length"),
-                                                ("refusal", "content_filter"),
-                                                ("stop_sequence", "stop")])
+@pytest.mark.parametrize(
+    ("reason", "finish"),
+    [("max_tokens", "length"), ("refusal", "content_filter"), ("stop_sequence", "stop")],
+)
 def test_stream_stop_reasons(reason: str, finish: str) -> None:
     chunks = translate([start(), text(0, "x"), *message_end(reason)])
     assert chunks[-2]["choices"][0]["finish_reason"] == finish
@@ -174,9 +235,16 @@ def test_stream_cut_before_the_end_is_an_error() -> None:
     assert error.value.status == 502 and "ended the stream early" in error.value.message
 
 
-@pytest.mark.parametrize(("kind", "status"), [
-    ("overloaded_error", 503), ("api_error", 502), ("rate_limit_error", 429),
-    ("invalid_request_error", 400), ("authentication_error", 502)])
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [
+        ("overloaded_error", 503),
+        ("api_error", 502),
+        ("rate_limit_error", 429),
+        ("invalid_request_error", 400),
+        ("authentication_error", 502),
+    ],
+)
 def test_error_event_raises(kind: str, status: int) -> None:
     translator = StreamTranslator("m", "'claude'")
     translator.feed(start())
