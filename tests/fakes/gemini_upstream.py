@@ -35,29 +35,46 @@ class GeminiRecorder:
     headers: list[dict[str, str]] = field(default_factory=list)
 
 
-def _error(status: int, state: str, message: str, details: list[JSON] | None = None,
-           headers: dict[str, str] | None = None) -> Response:
-    body = {"error": {"code": status, "message": message, "status": state,
-                      **({"details": details} if details else {})}}
-    return Response(orjson.dumps(body), status_code=status, headers=headers,
-                    media_type="application/json")
+def _error(
+    status: int,
+    state: str,
+    message: str,
+    details: list[JSON] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = {
+        "error": {
+            "code": status,
+            "message": message,
+            "status": state,
+            **({"details": details} if details else {}),
+        }
+    }
+    return Response(
+        orjson.dumps(body), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def _usage(prompt: int, candidates: int, thoughts: int = 0) -> JSON:
-    usage = {"promptTokenCount": prompt, "candidatesTokenCount": candidates,
-             "totalTokenCount": prompt + candidates + thoughts}
+    usage = {
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": candidates,
+        "totalTokenCount": prompt + candidates + thoughts,
+    }
     if thoughts:
         usage["thoughtsTokenCount"] = thoughts
     return usage
 
 
-def _response(parts: list[JSON], finish: str | None, usage: JSON | None,
-              index: int = 0) -> JSON:
+def _response(parts: list[JSON], finish: str | None, usage: JSON | None, index: int = 0) -> JSON:
     candidate: JSON = {"content": {"role": "model", "parts": parts}, "index": index}
     if finish:
         candidate["finishReason"] = finish
-    answer: JSON = {"candidates": [candidate], "modelVersion": "gemini-fake-001",
-                    "responseId": "fakeResp123"}
+    answer: JSON = {
+        "candidates": [candidate],
+        "modelVersion": "gemini-fake-001",
+        "responseId": "fakeResp123",
+    }
     if usage:
         answer["usageMetadata"] = usage
     return answer
@@ -66,25 +83,48 @@ def _response(parts: list[JSON], finish: str | None, usage: JSON | None,
 def _events(model: str, request: JSON) -> list[JSON]:
     """The answer as a list of stream events (the last one finishing)."""
     if model == "gemini-blocked":
-        return [{"promptFeedback": {"blockReason": "SAFETY", "safetyRatings": []},
-                 "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5}}]
+        return [
+            {
+                "promptFeedback": {"blockReason": "SAFETY", "safetyRatings": []},
+                "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5},
+            }
+        ]
     if model == "gemini-tool":
-        call = {"functionCall": {"name": "get_weather", "args": {"city": "Hanoi"}},
-                "thoughtSignature": "c2lnLTE="}
+        call = {
+            "functionCall": {"name": "get_weather", "args": {"city": "Hanoi"}},
+            "thoughtSignature": "c2lnLTE=",
+        }
         return [_response([call], "STOP", _usage(20, 7))]
     if model == "gemini-unsafe":
-        return [_response([{"text": "Well"}], None, _usage(6, 1)),
-                {"candidates": [{"finishReason": "SAFETY", "index": 0,
-                                 "safetyRatings": [{"category": "HARM_CATEGORY_HARASSMENT",
-                                                    "probability": "HIGH"}]}],
-                 "usageMetadata": _usage(6, 1)}]
+        return [
+            _response([{"text": "Well"}], None, _usage(6, 1)),
+            {
+                "candidates": [
+                    {
+                        "finishReason": "SAFETY",
+                        "index": 0,
+                        "safetyRatings": [
+                            {"category": "HARM_CATEGORY_HARASSMENT", "probability": "HIGH"}
+                        ],
+                    }
+                ],
+                "usageMetadata": _usage(6, 1),
+            },
+        ]
     if model == "gemini-thinking":
-        return [_response([{"text": "Let me think.", "thought": True}], None, _usage(8, 0, 30)),
-                _response([{"text": "42"}], "STOP", _usage(8, 1, 30))]
+        return [
+            _response([{"text": "Let me think.", "thought": True}], None, _usage(8, 0, 30)),
+            _response([{"text": "42"}], "STOP", _usage(8, 1, 30)),
+        ]
     if model == "gemini-two":
         first = _response([{"text": "one"}], "STOP", _usage(4, 2))
-        first["candidates"].append({"content": {"role": "model", "parts": [{"text": "two"}]},
-                                    "finishReason": "MAX_TOKENS", "index": 1})
+        first["candidates"].append(
+            {
+                "content": {"role": "model", "parts": [{"text": "two"}]},
+                "finishReason": "MAX_TOKENS",
+                "index": 1,
+            }
+        )
         return [first]
     text = [orjson.dumps(request).decode()] if model == "gemini-echo" else TEXT
     events = [_response([{"text": piece}], None, _usage(9, i + 1)) for i, piece in enumerate(text)]
@@ -118,8 +158,12 @@ def _failure(model: str) -> Response | None:
     if model == "gemini-503":
         return _error(503, "UNAVAILABLE", "The model is overloaded. Please try again later.")
     if model == "gemini-missing":
-        return _error(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta, "
-                      "or is not supported for generateContent.")
+        return _error(
+            404,
+            "NOT_FOUND",
+            f"models/{model} is not found for API version v1beta, "
+            "or is not supported for generateContent.",
+        )
     return None
 
 
@@ -136,10 +180,14 @@ def create_fake_gemini(recorder: GeminiRecorder) -> Starlette:
         recorder.paths.append(request.scope["raw_path"].decode() + "?" + request.url.query)
         recorder.headers.append(dict(request.headers))
         if request.headers.get("x-goog-api-key") != API_KEY:
-            reason = {"@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                      "reason": "API_KEY_INVALID", "domain": "googleapis.com"}
-            return _error(400, "INVALID_ARGUMENT",
-                          "API key not valid. Please pass a valid API key.", [reason])
+            reason = {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+            }
+            return _error(
+                400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", [reason]
+            )
         if method == "batchEmbedContents":
             return _embed(model, body)
         failure = _failure(model)
@@ -156,8 +204,15 @@ def create_fake_gemini(recorder: GeminiRecorder) -> Starlette:
         for i, event in enumerate(events):
             yield _sse(event)
             if model == "gemini-midstream-error" and i == 0:
-                yield _sse({"error": {"code": 503, "message": "The model is overloaded.",
-                                      "status": "UNAVAILABLE"}})
+                yield _sse(
+                    {
+                        "error": {
+                            "code": 503,
+                            "message": "The model is overloaded.",
+                            "status": "UNAVAILABLE",
+                        }
+                    }
+                )
                 return
 
     def _embed(model: str, body: JSON) -> Response:
@@ -173,11 +228,14 @@ def create_fake_gemini(recorder: GeminiRecorder) -> Starlette:
     async def models(request: Request) -> Response:
         if request.headers.get("x-goog-api-key") != API_KEY:
             return _error(400, "INVALID_ARGUMENT", "API key not valid.")
-        listed = [{"name": "models/gemini-2.5-flash", "supportedGenerationMethods":
-                   ["generateContent"]}]
+        listed = [
+            {"name": "models/gemini-2.5-flash", "supportedGenerationMethods": ["generateContent"]}
+        ]
         return Response(orjson.dumps({"models": listed}), media_type="application/json")
 
-    return Starlette(routes=[
-        Route("/v1beta/models", models, methods=["GET"]),
-        Route("/v1beta/models/{target:path}", model_call, methods=["POST"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/v1beta/models", models, methods=["GET"]),
+            Route("/v1beta/models/{target:path}", model_call, methods=["POST"]),
+        ]
+    )

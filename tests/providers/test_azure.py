@@ -20,7 +20,7 @@ from tests.support.gateway import RunningGateway, fresh_database, start_gateway
 from tests.support.openapi_spec import validate_schema
 from tests.support.servers import ServerThread
 
-HI = [{"role": "user", "content": "hi"}]
+HI: list[Any] = [{"role": "user", "content": "hi"}]
 FAILING = ["dep-429", "dep-500", "dep-filtered"]
 
 
@@ -32,8 +32,7 @@ def fake_azure() -> Iterator[tuple[str, AzureRecorder]]:
 
 
 def provider(url: str, key: str = API_KEY, version: str | None = None) -> AzureOpenAI:
-    config = UpstreamConfig(name="az", base_url=url, api_key=key, api_version=version,
-                            label="'az'")
+    config = UpstreamConfig(name="az", base_url=url, api_key=key, api_version=version, label="'az'")
     built = build_provider("azure", config)
     assert isinstance(built, AzureOpenAI)
     return built
@@ -50,7 +49,8 @@ async def test_chat_url_headers_and_body(fake_azure: tuple[str, AzureRecorder]) 
     validate_schema(answer, "CreateChatCompletionResponse")
     assert answer["choices"][0]["message"]["content"] == "Hello from Azure"
     assert recorder.paths[-1] == (
-        f"/openai/deployments/gpt4o%20prod/chat/completions?api-version={DEFAULT_API_VERSION}")
+        f"/openai/deployments/gpt4o%20prod/chat/completions?api-version={DEFAULT_API_VERSION}"
+    )
     headers = recorder.headers[-1]
     assert headers["api-key"] == API_KEY and "authorization" not in headers
     assert recorder.requests[-1] == {"messages": HI, "temperature": 0}
@@ -61,21 +61,35 @@ async def test_streams_drop_the_filter_preamble_and_end_with_usage(
 ) -> None:
     url, recorder = fake_azure
     azure = provider(url, version="2025-01-01-preview")
-    body: dict[str, Any] = {"model": "gpt4o", "messages": HI, "stream": True,
-                            "stream_options": {"include_usage": True}}
+    body: dict[str, Any] = {
+        "model": "gpt4o",
+        "messages": HI,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     try:
         chunks = [c async for c in azure.stream_chat(body)]
         bare = [c async for c in azure.stream_chat({**body, "model": "dep-nousage"})]
-        text = [c async for c in azure.stream_completion(
-            {"model": "gpt35", "prompt": "x", "stream": True,
-             "stream_options": {"include_usage": True}})]
+        text = [
+            c
+            async for c in azure.stream_completion(
+                {
+                    "model": "gpt35",
+                    "prompt": "x",
+                    "stream": True,
+                    "stream_options": {"include_usage": True},
+                }
+            )
+        ]
     finally:
         await azure.close()
     assert "api-version=2025-01-01-preview" in recorder.paths[-1]
     for chunk in chunks + bare:
         validate_schema(chunk, "CreateChatCompletionStreamResponse")
-    assert "".join(c["choices"][0]["delta"].get("content") or ""
-                   for c in chunks if c["choices"]) == "Hello from Azure"
+    assert (
+        "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+        == "Hello from Azure"
+    )
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["total_tokens"] == 14
     assert bare[-1]["choices"] == [] and bare[-1]["usage"]["total_tokens"] == 0
     assert bare[-1]["id"] == "chatcmpl-azure1"
@@ -92,6 +106,10 @@ async def test_completions_embeddings_and_errors(fake_azure: tuple[str, AzureRec
         completion = await azure.completion({"model": "gpt35", "prompt": "x"})
         vectors = await azure.embed({"model": "embed-small", "input": ["a", "b"]})
         assert recorder.paths[-1].startswith("/openai/deployments/embed-small/embeddings?")
+        image = await azure.images({"model": "dall-e-3", "prompt": "a cat"})
+        assert recorder.paths[-1].startswith("/openai/deployments/dall-e-3/images/generations?")
+        assert recorder.requests[-1] == {"prompt": "a cat"}
+        assert image["data"][0]["revised_prompt"] == "a cat"
         errors = {}
         for deployment in ("dep-429", "dep-500", "dep-filtered", "dep-missing"):
             with pytest.raises(APIError) as error:
@@ -121,14 +139,22 @@ def azure_gateway(
     url, recorder = fake_azure
     tmp: Path = tmp_path_factory.mktemp("azgw")
     base = {"type": "azure", "base_url": url, "api_key": API_KEY, "api_version": "2024-10-21"}
-    channels: list[dict[str, object]] = [{
-        **base, "name": "az", "models": ["gpt-4o", "dep-echo"],
-        "embedding_models": ["text-embedding-3-small"],
-        "model_map": {"gpt-4o": "gpt4o-prod", "text-embedding-3-small": "embed-small"}}]
+    channels: list[dict[str, object]] = [
+        {
+            **base,
+            "name": "az",
+            "models": ["gpt-4o", "dep-echo"],
+            "embedding_models": ["text-embedding-3-small"],
+            "model_map": {"gpt-4o": "gpt4o-prod", "text-embedding-3-small": "embed-small"},
+        }
+    ]
     channels += [{**base, "name": dep, "models": [dep]} for dep in FAILING]
     running, server = start_gateway(
-        fresh_database("sqlite", tmp, None), tmp / "data", upstreams=channels,
-        model_server={"enabled": False}, routing={"retries_per_channel": 0},
+        fresh_database("sqlite", tmp, None),
+        tmp / "data",
+        upstreams=channels,
+        model_server={"enabled": False},
+        routing={"retries_per_channel": 0},
     )
     try:
         yield running, recorder
@@ -143,29 +169,37 @@ def test_gateway_end_to_end(azure_gateway: tuple[RunningGateway, AzureRecorder])
     answer = raw.http_response.json()
     validate_schema(answer, "CreateChatCompletionResponse")
     assert answer["model"] == "gpt-4o"
-    assert recorder.paths[-1] == "/openai/deployments/gpt4o-prod/chat/completions" \
+    assert (
+        recorder.paths[-1] == "/openai/deployments/gpt4o-prod/chat/completions"
         "?api-version=2024-10-21"
+    )
     assert "model" not in recorder.requests[-1]
 
-    chunks = list(sdk.chat.completions.create(model="gpt-4o", messages=HI, stream=True,
-                                              stream_options={"include_usage": True}))
+    chunks = list(
+        sdk.chat.completions.create(
+            model="gpt-4o", messages=HI, stream=True, stream_options={"include_usage": True}
+        )
+    )
     for chunk in chunks:
         validate_schema(chunk.model_dump(exclude_unset=True), "CreateChatCompletionStreamResponse")
         assert chunk.model == "gpt-4o" and chunk.object == "chat.completion.chunk"
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == \
-        "Hello from Azure"
+    assert (
+        "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello from Azure"
+    )
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 14
 
     echoed = sdk.chat.completions.create(model="dep-echo", messages=HI, max_tokens=5)
     assert orjson.loads(echoed.choices[0].message.content or "") == {
-        "messages": HI, "max_tokens": 5}
+        "messages": HI,
+        "max_tokens": 5,
+    }
 
     vectors = sdk.embeddings.with_raw_response.create(
-        model="text-embedding-3-small", input=["a", "b"], encoding_format="float")
+        model="text-embedding-3-small", input=["a", "b"], encoding_format="float"
+    )
     validate_schema(vectors.http_response.json(), "CreateEmbeddingResponse")
     assert recorder.paths[-1].startswith("/openai/deployments/embed-small/embeddings?")
-    assert sdk.completions.create(model="gpt-4o", prompt="x").choices[0].text == \
-        "Hello from Azure"
+    assert sdk.completions.create(model="gpt-4o", prompt="x").choices[0].text == "Hello from Azure"
 
     with pytest.raises(openai.RateLimitError):
         sdk.chat.completions.create(model="dep-429", messages=HI)

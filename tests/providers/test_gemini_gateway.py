@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -14,28 +15,48 @@ from tests.support.gateway import RunningGateway, fresh_database, start_gateway
 from tests.support.openapi_spec import validate_schema
 from tests.support.servers import ServerThread
 
-HI = [{"role": "user", "content": "hi"}]
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "parameters": {
-        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
-        "additionalProperties": False}, "strict": True}}
+HI: list[Any] = [{"role": "user", "content": "hi"}]
+WEATHER: Any = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+}
 # Failure scenarios each on a channel of their own (a failing channel cools down).
 FAILING = ["gemini-blocked", "gemini-429", "gemini-500"]
 
 
 def _channels(url: str) -> list[dict[str, object]]:
     base = {"type": "gemini", "base_url": url + "/v1beta", "api_key": API_KEY}
-    channels: list[dict[str, object]] = [{
-        **base, "name": "gem",
-        "models": ["google/gemini-2.5-flash", "gemini-tool", "gemini-thinking", "gemini-echo"],
-        "embedding_models": ["google/text-embedding-004"],
-        "model_map": {"google/gemini-2.5-flash": "gemini-2.5-flash",
-                      "google/text-embedding-004": "text-embedding-004"},
-    }]
+    channels: list[dict[str, object]] = [
+        {
+            **base,
+            "name": "gem",
+            "models": ["google/gemini-2.5-flash", "gemini-tool", "gemini-thinking", "gemini-echo"],
+            "embedding_models": ["google/text-embedding-004"],
+            "model_map": {
+                "google/gemini-2.5-flash": "gemini-2.5-flash",
+                "google/text-embedding-004": "text-embedding-004",
+            },
+        }
+    ]
     channels += [{**base, "name": model, "models": [model]} for model in FAILING]
-    channels.append({**base, "name": "gem-badkey", "api_key": "AIzaWRONGwrongWRONGwrong",
-                     "models": ["google/gemini-badkey"],
-                     "model_map": {"google/gemini-badkey": "gemini-2.5-flash"}})
+    channels.append(
+        {
+            **base,
+            "name": "gem-badkey",
+            "api_key": "AIzaWRONGwrongWRONGwrong",
+            "models": ["google/gemini-badkey"],
+            "model_map": {"google/gemini-badkey": "gemini-2.5-flash"},
+        }
+    )
     return channels
 
 
@@ -47,8 +68,11 @@ def gemini_gateway(
     tmp: Path = tmp_path_factory.mktemp("gemgw")
     with ServerThread(create_fake_gemini(recorder)) as fake:
         running, server = start_gateway(
-            fresh_database("sqlite", tmp, None), tmp / "data", upstreams=_channels(fake.url),
-            model_server={"enabled": False}, routing={"retries_per_channel": 0},
+            fresh_database("sqlite", tmp, None),
+            tmp / "data",
+            upstreams=_channels(fake.url),
+            model_server={"enabled": False},
+            routing={"retries_per_channel": 0},
         )
         try:
             yield running, recorder
@@ -64,7 +88,8 @@ def test_chat_and_stream(gemini_gateway: tuple[RunningGateway, GeminiRecorder]) 
     gw, recorder = gemini_gateway
     sdk = client(gw)
     reply = sdk.chat.completions.with_raw_response.create(
-        model="google/gemini-2.5-flash", messages=HI, max_tokens=20)
+        model="google/gemini-2.5-flash", messages=HI, max_tokens=20
+    )
     answer = reply.http_response.json()
     validate_schema(answer, "CreateChatCompletionResponse")
     assert answer["model"] == "google/gemini-2.5-flash"
@@ -72,50 +97,75 @@ def test_chat_and_stream(gemini_gateway: tuple[RunningGateway, GeminiRecorder]) 
     assert recorder.requests[-1]["generationConfig"] == {"maxOutputTokens": 20}
     assert recorder.paths[-1].startswith("/v1beta/models/gemini-2.5-flash:generateContent")
 
-    stream = sdk.chat.completions.create(model="google/gemini-2.5-flash", messages=HI,
-                                         stream=True, stream_options={"include_usage": True})
+    stream = sdk.chat.completions.create(
+        model="google/gemini-2.5-flash",
+        messages=HI,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     chunks = list(stream)
     for chunk in chunks:
         validate_schema(chunk.model_dump(exclude_unset=True), "CreateChatCompletionStreamResponse")
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == \
-        "Hello from Gemini"
+    assert (
+        "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        == "Hello from Gemini"
+    )
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
     assert chunks[-1].usage.total_tokens == 12
-    hidden = list(sdk.chat.completions.create(model="google/gemini-2.5-flash", messages=HI,
-                                              stream=True))
+    hidden = list(
+        sdk.chat.completions.create(model="google/gemini-2.5-flash", messages=HI, stream=True)
+    )
     assert all(c.usage is None and c.choices for c in hidden)
 
 
 def test_tool_round_trip(gemini_gateway: tuple[RunningGateway, GeminiRecorder]) -> None:
     gw, recorder = gemini_gateway
     sdk = client(gw)
-    first = sdk.chat.completions.create(model="gemini-tool", messages=HI, tools=[WEATHER],
-                                        tool_choice="auto")
-    call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
+    first = sdk.chat.completions.create(
+        model="gemini-tool", messages=HI, tools=[WEATHER], tool_choice="auto"
+    )
+    calls: Any = first.choices[0].message.tool_calls
+    call = calls[0]
     assert first.choices[0].finish_reason == "tool_calls"
-    assert json.loads(call.function.arguments) == {"city": "Hanoi"}  # type: ignore[union-attr]
+    assert json.loads(call.function.arguments) == {"city": "Hanoi"}
     sent = recorder.requests[-1]
     assert sent["tools"][0]["functionDeclarations"][0]["parameters"] == {
-        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    }
     assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "AUTO"}}
-    sdk.chat.completions.create(model="gemini-echo", tools=[WEATHER], messages=[
-        *HI, first.choices[0].message.model_dump(exclude_none=True),  # type: ignore[list-item]
-        {"role": "tool", "tool_call_id": call.id, "content": '{"temp": 31}'}])
+    assistant: Any = first.choices[0].message.model_dump(exclude_none=True)
+    result: Any = {"role": "tool", "tool_call_id": call.id, "content": '{"temp": 31}'}
+    sdk.chat.completions.create(
+        model="gemini-echo", tools=[WEATHER], messages=[*HI, assistant, result]
+    )
     contents = recorder.requests[-1]["contents"]
     assert contents[1]["parts"][0]["thoughtSignature"] == "c2lnLTE="
     assert contents[2]["parts"][0]["functionResponse"] == {
-        "name": "get_weather", "response": {"temp": 31}}
+        "name": "get_weather",
+        "response": {"temp": 31},
+    }
 
 
 def test_reasoning_stream(gemini_gateway: tuple[RunningGateway, GeminiRecorder]) -> None:
     gw, recorder = gemini_gateway
-    chunks = list(client(gw).chat.completions.create(
-        model="gemini-thinking", messages=HI, stream=True, reasoning_effort="medium",
-        stream_options={"include_usage": True}))
+    chunks = list(
+        client(gw).chat.completions.create(
+            model="gemini-thinking",
+            messages=HI,
+            stream=True,
+            reasoning_effort="medium",
+            stream_options={"include_usage": True},
+        )
+    )
     assert recorder.requests[-1]["generationConfig"]["thinkingConfig"] == {
-        "thinkingBudget": 8192, "includeThoughts": True}
-    thought = "".join(getattr(c.choices[0].delta, "reasoning_content", None) or ""
-                      for c in chunks if c.choices)
+        "thinkingBudget": 8192,
+        "includeThoughts": True,
+    }
+    thought = "".join(
+        getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices
+    )
     assert thought == "Let me think."
     usage = chunks[-1].usage
     assert usage is not None and usage.completion_tokens == 31
@@ -126,13 +176,15 @@ def test_reasoning_stream(gemini_gateway: tuple[RunningGateway, GeminiRecorder])
 def test_embeddings(gemini_gateway: tuple[RunningGateway, GeminiRecorder]) -> None:
     gw, recorder = gemini_gateway
     sdk = client(gw)
-    packed = sdk.embeddings.create(model="google/text-embedding-004", input=["a", "bcd"],
-                                   dimensions=4)  # the SDK asks for base64 and decodes it
+    packed = sdk.embeddings.create(
+        model="google/text-embedding-004", input=["a", "bcd"], dimensions=4
+    )  # the SDK asks for base64 and decodes it
     assert packed.model == "google/text-embedding-004"
     assert [len(d.embedding) for d in packed.data] == [4, 4]
     assert recorder.requests[-1]["requests"][0]["outputDimensionality"] == 4
     raw = sdk.embeddings.with_raw_response.create(
-        model="google/text-embedding-004", input="hello", encoding_format="float")
+        model="google/text-embedding-004", input="hello", encoding_format="float"
+    )
     answer = raw.http_response.json()
     validate_schema(answer, "CreateEmbeddingResponse")
     assert answer["data"][0]["embedding"] == [5.0, 0.5, 0.5, 0.5]

@@ -16,7 +16,7 @@ from tests.fakes.gemini_upstream import API_KEY, GeminiRecorder, create_fake_gem
 from tests.support.openapi_spec import validate_schema
 from tests.support.servers import ServerThread
 
-HI = [{"role": "user", "content": "hi"}]
+HI: list[Any] = [{"role": "user", "content": "hi"}]
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,9 @@ async def test_chat_sends_the_key_header_and_translates(
     url, recorder = fake_gemini
     gemini = provider(url)
     try:
-        answer = await gemini.chat({"model": "gemini-2.5-flash", "messages": HI,
-                                    "temperature": 0.5})
+        answer = await gemini.chat(
+            {"model": "gemini-2.5-flash", "messages": HI, "temperature": 0.5}
+        )
         assert await gemini.probe()
     finally:
         await gemini.close()
@@ -54,16 +55,19 @@ async def test_chat_sends_the_key_header_and_translates(
     assert recorder.paths[-1] == "/v1beta/models/gemini-2.5-flash:generateContent?"
     assert recorder.headers[-1]["x-goog-api-key"] == API_KEY
     assert "authorization" not in recorder.headers[-1]
-    assert recorder.requests[-1] == {"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
-                                     "generationConfig": {"temperature": 0.5}}
+    assert recorder.requests[-1] == {
+        "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+        "generationConfig": {"temperature": 0.5},
+    }
 
 
 async def test_stream_ends_with_usage(fake_gemini: tuple[str, GeminiRecorder]) -> None:
     url, recorder = fake_gemini
     gemini = provider(url)
     try:
-        chunks = await collect(gemini, {"model": "gemini-2.5-flash", "messages": HI,
-                                        "stream": True})
+        chunks = await collect(
+            gemini, {"model": "gemini-2.5-flash", "messages": HI, "stream": True}
+        )
     finally:
         await gemini.close()
     assert recorder.paths[-1].endswith(":streamGenerateContent?alt=sse")
@@ -79,8 +83,15 @@ async def test_tool_call_thinking_and_candidates(fake_gemini: tuple[str, GeminiR
     gemini = provider(fake_gemini[0])
     try:
         tool = await gemini.chat({"model": "gemini-tool", "messages": HI})
-        thinking = await collect(gemini, {"model": "gemini-thinking", "messages": HI,
-                                          "stream": True, "reasoning_effort": "high"})
+        thinking = await collect(
+            gemini,
+            {
+                "model": "gemini-thinking",
+                "messages": HI,
+                "stream": True,
+                "reasoning_effort": "high",
+            },
+        )
         two = await gemini.chat({"model": "gemini-two", "messages": HI, "n": 2})
     finally:
         await gemini.close()
@@ -89,8 +100,9 @@ async def test_tool_call_thinking_and_candidates(fake_gemini: tuple[str, GeminiR
     assert call["function"]["name"] == "get_weather"
     assert orjson.loads(call["function"]["arguments"]) == {"city": "Hanoi"}
     assert call["id"].endswith("__thought__c2lnLTE=")
-    reasoning = "".join(c["choices"][0]["delta"].get("reasoning_content") or ""
-                        for c in thinking if c["choices"])
+    reasoning = "".join(
+        c["choices"][0]["delta"].get("reasoning_content") or "" for c in thinking if c["choices"]
+    )
     assert reasoning == "Let me think."
     assert thinking[-1]["usage"]["completion_tokens_details"]["reasoning_tokens"] == 30
     assert [c["message"]["content"] for c in two["choices"]] == ["one", "two"]
@@ -105,8 +117,9 @@ async def test_safety_outcomes(fake_gemini: tuple[str, GeminiRecorder]) -> None:
         with pytest.raises(APIError) as blocked_stream:
             await collect(gemini, {"model": "gemini-blocked", "messages": HI, "stream": True})
         unsafe = await gemini.chat({"model": "gemini-unsafe", "messages": HI})
-        unsafe_stream = await collect(gemini, {"model": "gemini-unsafe", "messages": HI,
-                                               "stream": True})
+        unsafe_stream = await collect(
+            gemini, {"model": "gemini-unsafe", "messages": HI, "stream": True}
+        )
     finally:
         await gemini.close()
     for error in (blocked.value, blocked_stream.value):
@@ -116,12 +129,15 @@ async def test_safety_outcomes(fake_gemini: tuple[str, GeminiRecorder]) -> None:
     assert unsafe_stream[-2]["choices"][0]["finish_reason"] == "content_filter"
 
 
-@pytest.mark.parametrize(("model", "status", "code"), [
-    ("gemini-429", 429, "rate_limit_exceeded"),
-    ("gemini-500", 502, "upstream_error"),
-    ("gemini-503", 503, "service_unavailable"),
-    ("gemini-missing", 404, "model_not_found"),
-])
+@pytest.mark.parametrize(
+    ("model", "status", "code"),
+    [
+        ("gemini-429", 429, "rate_limit_exceeded"),
+        ("gemini-500", 502, "upstream_error"),
+        ("gemini-503", 503, "service_unavailable"),
+        ("gemini-missing", 404, "model_not_found"),
+    ],
+)
 async def test_upstream_errors(
     fake_gemini: tuple[str, GeminiRecorder], model: str, status: int, code: str
 ) -> None:
@@ -150,8 +166,9 @@ async def test_bad_key_midstream_error_and_unsupported(
             await wrong.chat({"model": "gemini-2.5-flash", "messages": HI})
         chunks: list[dict[str, Any]] = []
         with pytest.raises(APIError) as midstream:
-            async for chunk in gemini.stream_chat({"model": "gemini-midstream-error",
-                                                   "messages": HI, "stream": True}):
+            async for chunk in gemini.stream_chat(
+                {"model": "gemini-midstream-error", "messages": HI, "stream": True}
+            ):
                 chunks.append(chunk)
         with pytest.raises(APIError) as legacy:
             await gemini.completion({"model": "gemini-2.5-flash", "prompt": "x"})
@@ -174,8 +191,9 @@ async def test_embeddings(fake_gemini: tuple[str, GeminiRecorder]) -> None:
     url, recorder = fake_gemini
     gemini = provider(url)
     try:
-        answer = await gemini.embed({"model": "text-embedding-004", "input": ["hi", "there"],
-                                     "dimensions": 3})
+        answer = await gemini.embed(
+            {"model": "text-embedding-004", "input": ["hi", "there"], "dimensions": 3}
+        )
     finally:
         await gemini.close()
     validate_schema(answer, "CreateEmbeddingResponse")
