@@ -88,6 +88,24 @@ class RoutingSettings(BaseModel):
     refresh_seconds: float = Field(5.0, gt=0, description="how often workers reload channels")
 
 
+class BillingSettings(BaseModel):
+    currency: str = Field("USD", description="the currency wallets and prices are in")
+    unpriced: Literal["free", "reject"] = Field(
+        "free", description="models with no price: serve free, or refuse with 403"
+    )
+    default_output_tokens: int = Field(
+        4096, ge=1, description="output budget reserved when a request sets no max_tokens"
+    )
+    reservation_ttl: float = Field(
+        1200.0, gt=0, description="the sweeper releases reservations older than this (s)"
+    )
+    sweep_interval: float = Field(60.0, gt=0)
+    drain_seconds: float = Field(
+        10.0, ge=0, description="after a client disconnects, read upstream this long for usage"
+    )
+    usage_retention_days: int = Field(90, ge=1)
+
+
 class TimeoutSettings(BaseModel):
     connect: float = Field(10.0, gt=0)
     first_byte: float = Field(300.0, gt=0)
@@ -134,6 +152,10 @@ class Settings(BaseSettings):
     model_server: ModelServerSettings = Field(default_factory=ModelServerSettings)
     timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    billing: BillingSettings = Field(default_factory=BillingSettings)
+    redis_url: str | None = Field(
+        None, description="rate limits shared by several gateway processes"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -172,6 +194,8 @@ class Settings(BaseSettings):
         """The effective settings as plain data, with every secret masked."""
         data = self.model_dump(mode="json")
         data["database_url"] = mask_url(self.effective_database_url)
+        if self.redis_url:
+            data["redis_url"] = mask_url(self.redis_url)
         for upstream in data.get("upstreams", []):
             upstream["base_url"] = mask_url(upstream["base_url"])
         return data
@@ -188,7 +212,7 @@ def _config_file(init_settings: PydanticBaseSettingsSource) -> Path | None:
     return default if default.is_file() else None
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>://[^:/@]+:)(?P<password>[^@]+)(?P<tail>@)")
+_URL_PASSWORD = re.compile(r"(?P<head>://[^:/@]*:)(?P<password>[^@]+)(?P<tail>@)")
 
 
 def mask_url(url: str) -> str:

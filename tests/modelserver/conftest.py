@@ -36,8 +36,7 @@ class RunningModelServer:
         return OpenAI(base_url=self.url + "/v1", api_key="unused", max_retries=0, timeout=60)
 
     def async_client(self) -> AsyncOpenAI:
-        return AsyncOpenAI(base_url=self.url + "/v1", api_key="unused", max_retries=0,
-                           timeout=60)
+        return AsyncOpenAI(base_url=self.url + "/v1", api_key="unused", max_retries=0, timeout=60)
 
     def health(self) -> dict[str, Any]:
         response = httpx.get(self.url + "/health", timeout=10)
@@ -52,11 +51,27 @@ class RunningModelServer:
 def _start() -> RunningModelServer:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "cong.modelserver", "--host", "127.0.0.1", "--port", "0",
-         "--context-size", str(CONTEXT_SIZE), "--max-queue", str(MAX_QUEUE),
-         "--keepalive-seconds", str(KEEPALIVE_SECONDS)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        text=True, env=env, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "cong.modelserver",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--context-size",
+            str(CONTEXT_SIZE),
+            "--max-queue",
+            str(MAX_QUEUE),
+            "--keepalive-seconds",
+            str(KEEPALIVE_SECONDS),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        start_new_session=True,
     )
     lines: queue.Queue[str] = queue.Queue()
     output: list[str] = []

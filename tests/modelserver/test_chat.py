@@ -62,7 +62,11 @@ def test_non_stream_shape_and_exact_usage(modelserver: RunningModelServer) -> No
 def test_stream_chunks_and_usage(modelserver: RunningModelServer) -> None:
     client = modelserver.client()
     stream = client.chat.completions.create(
-        model=CHAT_MODEL, messages=HELLO, max_tokens=8, seed=7, stream=True,
+        model=CHAT_MODEL,
+        messages=HELLO,
+        max_tokens=8,
+        seed=7,
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
@@ -79,8 +83,7 @@ def test_stream_chunks_and_usage(modelserver: RunningModelServer) -> None:
     assert all(c.choices[0].finish_reason is None for c in chunks[:-2])
     text = "".join(c.choices[0].delta.content or "" for c in chunks[:-1])
     # The same seed gives the same text, streamed or not.
-    again = client.chat.completions.create(model=CHAT_MODEL, messages=HELLO, max_tokens=8,
-                                           seed=7)
+    again = client.chat.completions.create(model=CHAT_MODEL, messages=HELLO, max_tokens=8, seed=7)
     assert again.choices[0].message.content == text
     assert again.usage is not None and again.usage.prompt_tokens == last.usage.prompt_tokens
 
@@ -90,8 +93,11 @@ def test_same_seed_same_text_and_seed_matters(modelserver: RunningModelServer) -
 
     def run(seed: int) -> str:
         response = client.chat.completions.create(
-            model=CHAT_MODEL, messages=[{"role": "user", "content": "Tell me a story."}],
-            max_tokens=20, seed=seed, temperature=1.0,
+            model=CHAT_MODEL,
+            messages=[{"role": "user", "content": "Tell me a story."}],
+            max_tokens=20,
+            seed=seed,
+            temperature=1.0,
         )
         return response.choices[0].message.content or ""
 
@@ -103,9 +109,14 @@ def test_same_seed_same_text_and_seed_matters(modelserver: RunningModelServer) -
 def test_stop_sequence_is_honoured(modelserver: RunningModelServer) -> None:
     client = modelserver.client()
     messages: Any = [{"role": "user", "content": "Write a sentence about cats."}]
-    free = client.chat.completions.create(
-        model=CHAT_MODEL, messages=messages, max_tokens=30, temperature=0
-    ).choices[0].message.content or ""
+    free = (
+        client.chat.completions.create(
+            model=CHAT_MODEL, messages=messages, max_tokens=30, temperature=0
+        )
+        .choices[0]
+        .message.content
+        or ""
+    )
     words = free.split()
     assert len(words) > 4, free
     stop = " " + words[3]
@@ -116,7 +127,11 @@ def test_stop_sequence_is_honoured(modelserver: RunningModelServer) -> None:
     assert stopped.choices[0].message.content == expected
     assert stopped.choices[0].finish_reason == "stop"
     stream = client.chat.completions.create(
-        model=CHAT_MODEL, messages=messages, max_tokens=30, temperature=0, stop=stop,
+        model=CHAT_MODEL,
+        messages=messages,
+        max_tokens=30,
+        temperature=0,
+        stop=stop,
         stream=True,
     )
     chunks = list(stream)
@@ -137,7 +152,9 @@ def test_json_object_output_parses(modelserver: RunningModelServer) -> None:
     response = modelserver.client().chat.completions.create(
         model=CHAT_MODEL,
         messages=[{"role": "user", "content": "Describe a cat as a JSON object."}],
-        response_format={"type": "json_object"}, max_tokens=300, seed=1,
+        response_format={"type": "json_object"},
+        max_tokens=300,
+        seed=1,
     )
     choice = response.choices[0]
     assert choice.finish_reason == "stop", choice.message.content
@@ -153,9 +170,12 @@ def test_json_schema_output_matches(modelserver: RunningModelServer) -> None:
     response = modelserver.client().chat.completions.create(
         model=CHAT_MODEL,
         messages=[{"role": "user", "content": "Describe a person."}],
-        response_format={"type": "json_schema",
-                         "json_schema": {"name": "person", "schema": schema}},
-        max_tokens=100, seed=1,
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "person", "schema": schema},
+        },
+        max_tokens=100,
+        seed=1,
     )
     value = json.loads(response.choices[0].message.content or "")
     assert isinstance(value["name"], str) and isinstance(value["age"], int)
@@ -163,23 +183,31 @@ def test_json_schema_output_matches(modelserver: RunningModelServer) -> None:
 
 def test_tools_auto_never_errors(modelserver: RunningModelServer) -> None:
     response = modelserver.client().chat.completions.create(
-        model=CHAT_MODEL, messages=WEATHER_QUESTION, tools=[WEATHER_TOOL],
-        max_tokens=10, seed=1,
+        model=CHAT_MODEL,
+        messages=WEATHER_QUESTION,
+        tools=[WEATHER_TOOL],
+        max_tokens=10,
+        seed=1,
     )
     choice = response.choices[0]
     assert choice.finish_reason in ("stop", "length", "tool_calls")
 
 
-@pytest.mark.parametrize("tool_choice", [
-    "required", {"type": "function", "function": {"name": "get_weather"}},
-])
-def test_tool_choice_forces_a_valid_call(
-    modelserver: RunningModelServer, tool_choice: Any
-) -> None:
+@pytest.mark.parametrize(
+    "tool_choice",
+    [
+        "required",
+        {"type": "function", "function": {"name": "get_weather"}},
+    ],
+)
+def test_tool_choice_forces_a_valid_call(modelserver: RunningModelServer, tool_choice: Any) -> None:
     response = modelserver.client().chat.completions.create(
-        model=CHAT_MODEL, messages=WEATHER_QUESTION, tools=[WEATHER_TOOL],
+        model=CHAT_MODEL,
+        messages=WEATHER_QUESTION,
+        tools=[WEATHER_TOOL],
         tool_choice=tool_choice,
-        max_tokens=80, seed=1,
+        max_tokens=80,
+        seed=1,
     )
     choice = response.choices[0]
     assert choice.finish_reason == "tool_calls"
@@ -192,8 +220,13 @@ def test_tool_choice_forces_a_valid_call(
 
 def test_streamed_forced_tool_call(modelserver: RunningModelServer) -> None:
     stream = modelserver.client().chat.completions.create(
-        model=CHAT_MODEL, messages=WEATHER_QUESTION, tools=[WEATHER_TOOL],
-        tool_choice="required", max_tokens=80, seed=1, stream=True,
+        model=CHAT_MODEL,
+        messages=WEATHER_QUESTION,
+        tools=[WEATHER_TOOL],
+        tool_choice="required",
+        max_tokens=80,
+        seed=1,
+        stream=True,
     )
     chunks = list(stream)
     calls = [tc for c in chunks for tc in (c.choices[0].delta.tool_calls or [])]
@@ -208,15 +241,26 @@ def test_tool_history_is_accepted(modelserver: RunningModelServer) -> None:
     messages: Any = [
         {"role": "developer", "content": "You are terse."},
         *WEATHER_QUESTION,
-        {"role": "assistant", "content": None, "tool_calls": [{
-            "id": "call_1", "type": "function",
-            "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 C"},
         {"role": "user", "content": [{"type": "text", "text": "So?"}]},
     ]
     response = modelserver.client().chat.completions.create(
-        model=CHAT_MODEL, messages=messages, tools=[WEATHER_TOOL],
-        max_tokens=5, seed=1,
+        model=CHAT_MODEL,
+        messages=messages,
+        tools=[WEATHER_TOOL],
+        max_tokens=5,
+        seed=1,
     )
     assert response.choices[0].finish_reason in ("stop", "length", "tool_calls")
 
@@ -224,11 +268,17 @@ def test_tool_history_is_accepted(modelserver: RunningModelServer) -> None:
 def test_image_input_is_rejected(modelserver: RunningModelServer) -> None:
     with pytest.raises(BadRequestError) as caught:
         modelserver.client().chat.completions.create(
-            model=CHAT_MODEL, max_tokens=5,
-            messages=[{"role": "user", "content": [
-                {"type": "text", "text": "What is this?"},
-                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
-            ]}],
+            model=CHAT_MODEL,
+            max_tokens=5,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "What is this?"},
+                        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+                    ],
+                }
+            ],
         )
     error = caught.value.body
     assert isinstance(error, dict)
@@ -251,21 +301,29 @@ def test_context_length_exceeded(modelserver: RunningModelServer) -> None:
         )
     assert isinstance(caught.value.body, dict)
     assert caught.value.body["code"] == "context_length_exceeded"
-    response = modelserver.post("/v1/chat/completions", {
-        "model": CHAT_MODEL, "messages": HELLO, "max_tokens": CONTEXT_SIZE,
-    })
+    response = modelserver.post(
+        "/v1/chat/completions",
+        {
+            "model": CHAT_MODEL,
+            "messages": HELLO,
+            "max_tokens": CONTEXT_SIZE,
+        },
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "context_length_exceeded"
 
 
-@pytest.mark.parametrize("body", [
-    {"model": CHAT_MODEL, "messages": HELLO, "temperature": 5},
-    {"model": CHAT_MODEL, "messages": []},
-    {"model": CHAT_MODEL},
-    {"model": CHAT_MODEL, "messages": HELLO, "stop": ["a", "b", "c", "d", "e"]},
-    {"model": CHAT_MODEL, "messages": HELLO, "logit_bias": {"99999999": 5}},
-    {"model": CHAT_MODEL, "messages": HELLO, "top_k": -1},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"model": CHAT_MODEL, "messages": HELLO, "temperature": 5},
+        {"model": CHAT_MODEL, "messages": []},
+        {"model": CHAT_MODEL},
+        {"model": CHAT_MODEL, "messages": HELLO, "stop": ["a", "b", "c", "d", "e"]},
+        {"model": CHAT_MODEL, "messages": HELLO, "logit_bias": {"99999999": 5}},
+        {"model": CHAT_MODEL, "messages": HELLO, "top_k": -1},
+    ],
+)
 def test_invalid_requests_are_400(modelserver: RunningModelServer, body: dict[str, Any]) -> None:
     response = modelserver.post("/v1/chat/completions", body)
     assert response.status_code == 400, response.text
@@ -275,17 +333,26 @@ def test_invalid_requests_are_400(modelserver: RunningModelServer, body: dict[st
 
 
 def test_unknown_fields_are_ignored_and_extras_apply(modelserver: RunningModelServer) -> None:
-    response = modelserver.post("/v1/chat/completions", {
-        "model": CHAT_MODEL, "messages": HELLO, "max_completion_tokens": 3,
-        "something_new": {"x": 1}, "top_k": 1, "min_p": 0.1, "repetition_penalty": 1.1,
-    })
+    response = modelserver.post(
+        "/v1/chat/completions",
+        {
+            "model": CHAT_MODEL,
+            "messages": HELLO,
+            "max_completion_tokens": 3,
+            "something_new": {"x": 1},
+            "top_k": 1,
+            "min_p": 0.1,
+            "repetition_penalty": 1.1,
+        },
+    )
     assert response.status_code == 200, response.text
     assert response.json()["usage"]["completion_tokens"] <= 3
 
 
 def test_embedding_model_is_not_a_chat_model(modelserver: RunningModelServer) -> None:
-    response = modelserver.post("/v1/chat/completions",
-                                {"model": "all-minilm-l6-v2", "messages": HELLO})
+    response = modelserver.post(
+        "/v1/chat/completions", {"model": "all-minilm-l6-v2", "messages": HELLO}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "model"
 

@@ -20,9 +20,7 @@ def model() -> Iterator[ChatModel]:
 
 
 def _prompt(model: ChatModel, question: str) -> list[int]:
-    return model.tokenize_prompt(
-        f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
-    )
+    return model.tokenize_prompt(f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n")
 
 
 def _generate(model: ChatModel, prompt: list[int], *, grammar: str | None = None) -> str:
@@ -39,8 +37,10 @@ def _generate(model: ChatModel, prompt: list[int], *, grammar: str | None = None
 
 
 def test_grammars_compile(model: ChatModel) -> None:
-    weather = FunctionDefinition(name="get_weather", parameters={
-        "type": "object", "properties": {"city": {"type": "string"}}})
+    weather = FunctionDefinition(
+        name="get_weather",
+        parameters={"type": "object", "properties": {"city": {"type": "string"}}},
+    )
     for grammar in (JSON_OBJECT_GBNF, any_tool_call_grammar(), tool_call_grammar((weather,))):
         assert model.grammar_compiles(grammar), grammar
     assert not model.grammar_compiles("root ::= (")

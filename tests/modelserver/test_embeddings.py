@@ -20,8 +20,11 @@ def _vectors(server: RunningModelServer, texts: list[str], **extra: Any) -> np.n
 
 
 def test_unit_vectors_and_similarity(modelserver: RunningModelServer) -> None:
-    texts = ["A cat sits on the mat.", "A kitten is sitting on a rug.",
-             "Quarterly tax filings are due in April."]
+    texts = [
+        "A cat sits on the mat.",
+        "A kitten is sitting on a rug.",
+        "Quarterly tax filings are due in April.",
+    ]
     vectors = _vectors(modelserver, texts)
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -34,8 +37,10 @@ def test_shape_usage_and_base64(modelserver: RunningModelServer) -> None:
     floats = modelserver.post("/v1/embeddings", body).json()
     assert floats["object"] == "list" and floats["model"] == EMBEDDING_MODEL
     assert floats["data"][0]["object"] == "embedding"
-    counts = [modelserver.post("/tokenize", {"model": EMBEDDING_MODEL, "text": t}).json()
-              ["count"] for t in body["input"]]
+    counts = [
+        modelserver.post("/tokenize", {"model": EMBEDDING_MODEL, "text": t}).json()["count"]
+        for t in body["input"]
+    ]
     assert floats["usage"] == {"prompt_tokens": sum(counts), "total_tokens": sum(counts)}
     packed = modelserver.post("/v1/embeddings", {**body, "encoding_format": "base64"}).json()
     for as_float, as_b64 in zip(floats["data"], packed["data"], strict=True):
@@ -49,16 +54,18 @@ def test_dimensions_truncate_and_renormalise(modelserver: RunningModelServer) ->
     assert short.shape == (128,)
     assert np.isclose(np.linalg.norm(short), 1.0, atol=1e-5)
     assert np.allclose(short, full[:128] / np.linalg.norm(full[:128]), atol=1e-5)
-    too_many = modelserver.post("/v1/embeddings", {"model": EMBEDDING_MODEL, "input": "x",
-                                                  "dimensions": 385})
+    too_many = modelserver.post(
+        "/v1/embeddings", {"model": EMBEDDING_MODEL, "input": "x", "dimensions": 385}
+    )
     assert too_many.status_code == 400
     assert too_many.json()["error"]["param"] == "dimensions"
 
 
 def test_token_arrays_are_decoded(modelserver: RunningModelServer) -> None:
     # "hello world" in the model's own WordPiece ids.
-    tokens = modelserver.post("/v1/embeddings", {"model": EMBEDDING_MODEL,
-                                                "input": [[7592, 2088]]}).json()
+    tokens = modelserver.post(
+        "/v1/embeddings", {"model": EMBEDDING_MODEL, "input": [[7592, 2088]]}
+    ).json()
     text = _vectors(modelserver, ["hello world"])[0]
     assert np.allclose(tokens["data"][0]["embedding"], text, atol=1e-5)
     bad = modelserver.post("/v1/embeddings", {"model": EMBEDDING_MODEL, "input": [10**6]})

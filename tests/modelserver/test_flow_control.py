@@ -10,7 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.modelserver.conftest import CHAT_MODEL, MAX_QUEUE, RunningModelServer
+from tests.modelserver.conftest import (
+    CHAT_MODEL,
+    EMBEDDING_MODEL,
+    MAX_QUEUE,
+    RunningModelServer,
+)
 
 LONG = {
     "model": CHAT_MODEL,
@@ -33,9 +38,10 @@ def _wait_idle(server: RunningModelServer, timeout: float = 30) -> dict[str, Any
 
 def test_disconnect_stops_generation(modelserver: RunningModelServer) -> None:
     _wait_idle(modelserver)
-    with httpx.Client(timeout=30) as client, client.stream(
-        "POST", modelserver.url + "/v1/chat/completions", json=LONG
-    ) as response:
+    with (
+        httpx.Client(timeout=30) as client,
+        client.stream("POST", modelserver.url + "/v1/chat/completions", json=LONG) as response,
+    ):
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         received = 0
@@ -49,9 +55,14 @@ def test_disconnect_stops_generation(modelserver: RunningModelServer) -> None:
     time.sleep(0.3)
     assert modelserver.health()["chat"]["tokens_generated"] == stats["tokens_generated"]
     started = time.monotonic()
-    quick = modelserver.post("/v1/chat/completions", {
-        "model": CHAT_MODEL, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3,
-    })
+    quick = modelserver.post(
+        "/v1/chat/completions",
+        {
+            "model": CHAT_MODEL,
+            "messages": [{"role": "user", "content": "Hi"}],
+            "max_tokens": 3,
+        },
+    )
     assert quick.status_code == 200
     assert time.monotonic() - started < 5
 
@@ -61,6 +72,7 @@ async def test_full_queue_answers_503_and_health_stays_fast(
 ) -> None:
     _wait_idle(modelserver)
     async with httpx.AsyncClient(base_url=modelserver.url, timeout=60) as client:
+
         async def stream_until_cancelled() -> None:
             async with client.stream("POST", "/v1/chat/completions", json=LONG) as response:
                 async for _line in response.aiter_lines():
@@ -74,6 +86,12 @@ async def test_full_queue_answers_503_and_health_stays_fast(
         started = time.monotonic()
         assert (await client.get("/health")).status_code == 200
         assert time.monotonic() - started < 1.0
+        # Embeddings have their own thread: they do not wait behind the chat queue.
+        embedded = await client.post(
+            "/v1/embeddings", json={"model": EMBEDDING_MODEL, "input": "while chatting"}
+        )
+        assert embedded.status_code == 200
+        assert (await client.get("/health")).json()["chat"]["queued"] == MAX_QUEUE
         refused = await client.post("/v1/chat/completions", json={**LONG, "stream": False})
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "1"
@@ -87,6 +105,7 @@ async def test_full_queue_answers_503_and_health_stays_fast(
 async def test_queued_stream_gets_keepalives(modelserver: RunningModelServer) -> None:
     _wait_idle(modelserver)
     async with httpx.AsyncClient(base_url=modelserver.url, timeout=60) as client:
+
         async def stream_until_cancelled() -> None:
             async with client.stream("POST", "/v1/chat/completions", json=LONG) as response:
                 async for _line in response.aiter_lines():
@@ -110,8 +129,11 @@ async def test_queued_stream_gets_keepalives(modelserver: RunningModelServer) ->
 def test_non_stream_disconnect_stops_generation(modelserver: RunningModelServer) -> None:
     _wait_idle(modelserver)
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(modelserver.url + "/v1/chat/completions", json={**LONG, "stream": False},
-                   timeout=httpx.Timeout(60, read=1.0))
+        httpx.post(
+            modelserver.url + "/v1/chat/completions",
+            json={**LONG, "stream": False},
+            timeout=httpx.Timeout(60, read=1.0),
+        )
     stats = _wait_idle(modelserver, timeout=5)
     assert stats["jobs_cancelled"] >= 1
 

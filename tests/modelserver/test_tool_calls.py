@@ -86,28 +86,51 @@ def test_tool_plans() -> None:
     assert not plan_tools(_request(tool_choice="none")).active
     named = plan_tools(_request(tool_choice={"type": "function", "function": {"name": "search"}}))
     assert named.mode == "required" and named.names == {"search"}
-    allowed = plan_tools(_request(tool_choice={"type": "allowed_tools", "allowed_tools": {
-        "mode": "required", "tools": [{"type": "function", "function": {"name": "search"}}]}}))
+    allowed = plan_tools(
+        _request(
+            tool_choice={
+                "type": "allowed_tools",
+                "allowed_tools": {
+                    "mode": "required",
+                    "tools": [{"type": "function", "function": {"name": "search"}}],
+                },
+            }
+        )
+    )
     assert allowed.mode == "required" and allowed.names == {"search"}
-    legacy = ChatCompletionRequest.model_validate({
-        "model": "m", "messages": [{"role": "user", "content": "x"}],
-        "functions": [{"name": "search"}], "function_call": {"name": "search"},
-    })
+    legacy = ChatCompletionRequest.model_validate(
+        {
+            "model": "m",
+            "messages": [{"role": "user", "content": "x"}],
+            "functions": [{"name": "search"}],
+            "function_call": {"name": "search"},
+        }
+    )
     plan = plan_tools(legacy)
     assert plan.legacy_functions and plan.mode == "required"
     assert "<tools>" in plan.system_prompt() and '"name":"search"' in plan.system_prompt()
 
 
 def test_grammars() -> None:
-    weather = FunctionDefinition(name="get_weather", parameters={
-        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
+    weather = FunctionDefinition(
+        name="get_weather",
+        parameters={
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    )
     grammar = tool_call_grammar((weather, FunctionDefinition(name="search")))
     assert grammar.startswith('root ::= "<tool_call>\\n" tool-call-object')
     assert "\nroot ::=" not in grammar and '"\\"get_weather\\""' in grammar
     assert "\\x00-\\x1F" in schema_grammar('{"type": "object", "properties": {"a": {}}}')
     # A schema the converter cannot handle falls back to any JSON object.
     assert schema_grammar('{"$ref": "https://example.com/x.json"}') == JSON_OBJECT_GBNF
-    text = ChatCompletionRequest.model_validate({
-        "model": "m", "messages": [{"role": "user", "content": "x"}],
-        "response_format": {"type": "text"}})
+    text = ChatCompletionRequest.model_validate(
+        {
+            "model": "m",
+            "messages": [{"role": "user", "content": "x"}],
+            "response_format": {"type": "text"},
+        }
+    )
     assert response_format_grammar(text.response_format) is None

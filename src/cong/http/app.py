@@ -31,9 +31,16 @@ from cong.services.channel_health import ChannelHealth
 from cong.services.channels import Channels
 from cong.services.credentials import load_or_create_secret
 from cong.services.gateway import Gateway
+from cong.services.metered_stream import MeteredStreams
+from cong.services.metering import Metering
+from cong.services.pricing import Prices
+from cong.services.rate_limits import build_rate_limiter
 from cong.services.routing import Router
 from cong.services.secrets_box import SecretBox
 from cong.services.status import StatusService
+from cong.services.sweeper import Sweeper, ensure_embedded_prices
+from cong.services.usage_log import UsageWriter
+from cong.services.wallets import Wallets
 from cong.settings import Settings
 from cong.storage.database import Database
 
@@ -54,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
         loader = CatalogLoader(settings, channels)
         await loader.reload(force=True)
         loader.start()
+        await ensure_embedded_prices(db, settings)
         policy = settings.routing
         health = ChannelHealth(
             threshold=policy.failure_threshold,
@@ -61,22 +69,40 @@ def create_app(settings: Settings) -> FastAPI:
             cooldown=policy.cooldown,
             listener=loader.persist_health,
         )
+        billing = settings.billing
+        wallets = Wallets(db, Prices(db), unpriced=billing.unpriced)
+        usage = UsageWriter(db, retention_days=billing.usage_retention_days)
+        usage.start()
+        limiter = build_rate_limiter(settings.redis_url)
+        metering = Metering(wallets, usage, limiter)
+        streams = MeteredStreams(metering, billing.drain_seconds)
+        sweeper = Sweeper(wallets, billing.reservation_ttl, billing.sweep_interval)
+        sweeper.start()
         app.state.services = Services(
             settings=settings,
             accounts=Accounts(db, secret, settings.key_cache_seconds),
-            gateway=Gateway(loader, Router(policy, health)),
+            gateway=Gateway(
+                loader, Router(policy, health), metering, streams, billing.default_output_tokens
+            ),
             channels=channels,
             loader=loader,
+            wallets=wallets,
+            limiter=limiter,
             status=StatusService(
                 loader,
                 health,
                 model_server_enabled=settings.model_server.enabled,
                 data_dir=settings.data_dir,
+                limiter=limiter,
             ),
         )
         try:
             yield
         finally:
+            await sweeper.close()
+            await streams.close()
+            await usage.close()
+            await limiter.close()
             await loader.close()
             await db.close()
 

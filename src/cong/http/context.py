@@ -12,7 +12,9 @@ from cong.services.accounts import Accounts, Principal
 from cong.services.catalog_loader import CatalogLoader
 from cong.services.channels import Channels
 from cong.services.gateway import Gateway
+from cong.services.rate_limits import RateLimiter
 from cong.services.status import StatusService
+from cong.services.wallets import Wallets
 from cong.settings import Settings
 
 
@@ -23,6 +25,8 @@ class Services:
     gateway: Gateway
     channels: Channels
     loader: CatalogLoader
+    wallets: Wallets
+    limiter: RateLimiter
     status: StatusService
 
 
@@ -47,6 +51,11 @@ def bearer_token(request: Request) -> str:
 async def authenticate(request: Request) -> Principal:
     client = request.client.host if request.client else None
     return await services_of(request).accounts.authenticate(bearer_token(request), client)
+
+
+def request_id(request: Request) -> str:
+    value: str = request.scope["state"]["request_id"]
+    return value
 
 
 async def read_body(request: Request) -> bytes:

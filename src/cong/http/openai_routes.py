@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from cong.http.context import authenticate, read_body, services_of
+from cong.http.context import authenticate, read_body, request_id, services_of
 from cong.http.responses import EventStream, JSONResponse, error_response
 from cong.protocol.errors import APIError
 from cong.protocol.validation import parse_json_object
@@ -29,11 +29,17 @@ class _ASGIResponse(Response):
         await self._app(scope, receive, send)
 
 
-def _render(request: Request, result: dict[str, Any] | AsyncIterator[dict[str, Any]]) -> Response:
+def _render(request: Request, result: Any) -> Response:
     if isinstance(result, dict):
         return JSONResponse(result)
+    if isinstance(result.payload, dict):
+        return JSONResponse(result.payload, headers=result.headers)
     keepalive = services_of(request).settings.keepalive_seconds
-    return _ASGIResponse(EventStream(result, keepalive=keepalive, commit_after=keepalive))
+    return _ASGIResponse(
+        EventStream(
+            result.payload, keepalive=keepalive, commit_after=keepalive, headers=result.headers
+        )
+    )
 
 
 def openai_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -51,28 +57,28 @@ def openai_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]
 async def chat_completions(request: Request) -> Any:
     principal = await authenticate(request)
     data = parse_json_object(await read_body(request))
-    return await services_of(request).gateway.chat(principal, data)
+    return await services_of(request).gateway.chat(principal, data, request_id(request))
 
 
 @openai_endpoint
 async def completions(request: Request) -> Any:
     principal = await authenticate(request)
     data = parse_json_object(await read_body(request))
-    return await services_of(request).gateway.completion(principal, data)
+    return await services_of(request).gateway.completion(principal, data, request_id(request))
 
 
 @openai_endpoint
 async def embeddings(request: Request) -> Any:
     principal = await authenticate(request)
     data = parse_json_object(await read_body(request))
-    return await services_of(request).gateway.embed(principal, data)
+    return await services_of(request).gateway.embed(principal, data, request_id(request))
 
 
 @openai_endpoint
 async def image_generations(request: Request) -> Any:
     principal = await authenticate(request)
     data = parse_json_object(await read_body(request))
-    return await services_of(request).gateway.images(principal, data)
+    return await services_of(request).gateway.images(principal, data, request_id(request))
 
 
 def _card(card: ModelCard) -> dict[str, Any]:

@@ -46,9 +46,17 @@ class EventStream:
     disconnect cancels the upstream iteration (which stops generation upstream)."""
 
     def __init__(
-        self, chunks: AsyncIterator[dict[str, Any]], *, keepalive: float, commit_after: float
+        self,
+        chunks: AsyncIterator[dict[str, Any]],
+        *,
+        keepalive: float,
+        commit_after: float,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.chunks = chunks
+        self.headers = SSE_HEADERS + [
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()
+        ]
         self.keepalive = keepalive
         self.commit_after = commit_after
         self.started = False
@@ -113,7 +121,7 @@ class EventStream:
 
     async def _start(self, send: Send) -> None:
         self.started = True
-        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        await send({"type": "http.response.start", "status": 200, "headers": self.headers})
 
     async def _write(self, send: Send, data: bytes) -> None:
         self.last_write = asyncio.get_running_loop().time()

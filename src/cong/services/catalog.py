@@ -74,6 +74,11 @@ class Catalog:
         routes = self._routes_for(model)
         if not self._allowed(principal, model, routes[0]):
             raise permission_denied(f"This API key is not allowed to use the model `{model}`.")
+        if not (principal.group_allows(model) or principal.group_allows(routes[0].id)):
+            raise permission_denied(
+                f"The model `{model}` is not enabled for your group ({principal.group}).",
+                code="model_not_in_group",
+            )
         usable = [r for r in routes if self._in_group(principal, r)]
         if not usable:
             raise permission_denied(
@@ -85,8 +90,11 @@ class Catalog:
 
     def cards(self, principal: Principal) -> list[ModelCard]:
         def visible(name: str, routes: list[ModelRoute]) -> bool:
-            return self._allowed(principal, name, routes[0]) and any(
-                self._in_group(principal, r) for r in routes
+            in_group = principal.group_allows(name) or principal.group_allows(routes[0].id)
+            return (
+                in_group
+                and self._allowed(principal, name, routes[0])
+                and any(self._in_group(principal, r) for r in routes)
             )
 
         cards = [

@@ -1,19 +1,25 @@
-"""The request path for the OpenAI endpoints: authorize → route → call → shape the answer."""
+"""The request path for the OpenAI endpoints:
+authorize → validate → route → limit → reserve → call (with failover) → settle → log."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from cong.protocol.chat import ChatCompletionRequest
 from cong.protocol.completions import CompletionRequest, EmbeddingRequest
-from cong.protocol.errors import invalid_request
+from cong.protocol.errors import APIError, invalid_request
 from cong.protocol.images import ImageRequest
 from cong.protocol.messages import has_image
 from cong.protocol.validation import validate
+from cong.services import estimates
 from cong.services.accounts import Principal
 from cong.services.catalog import Catalog, ModelCard, ModelRoute
 from cong.services.catalog_loader import CatalogLoader
+from cong.services.metered_stream import MeteredStreams
+from cong.services.metering import Meter, Metering, usage_of
+from cong.services.pricing import Usage
 from cong.services.routing import Router
 
 Chunks = AsyncIterator[dict[str, Any]]
@@ -30,6 +36,14 @@ FORBIDDEN_FIELDS = (
     "custom_llm_provider",
     "deployment_id",
 )
+
+
+@dataclass
+class Result:
+    """An answer (a JSON object, or chunks to stream) and headers to send with it."""
+
+    payload: dict[str, Any] | Chunks
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _reject_routing_overrides(data: dict[str, Any]) -> None:
@@ -51,16 +65,31 @@ def _upstream_body(data: dict[str, Any], route: ModelRoute, stream: bool) -> dic
     return body
 
 
+def _end_reason(response: dict[str, Any]) -> str:
+    reasons = {c.get("finish_reason") for c in response.get("choices") or ()}
+    return "length" if "length" in reasons else "completed"
+
+
 class Gateway:
-    def __init__(self, loader: CatalogLoader, router: Router) -> None:
+    def __init__(
+        self,
+        loader: CatalogLoader,
+        router: Router,
+        metering: Metering,
+        streams: MeteredStreams,
+        default_output_tokens: int,
+    ) -> None:
         self.loader = loader
         self.router = router
+        self.metering = metering
+        self.streams = streams
+        self.default_output_tokens = default_output_tokens
 
     @property
     def catalog(self) -> Catalog:
         return self.loader.catalog
 
-    async def chat(self, principal: Principal, data: dict[str, Any]) -> dict[str, Any] | Chunks:
+    async def chat(self, principal: Principal, data: dict[str, Any], request_id: str) -> Result:
         _reject_routing_overrides(data)
         request = validate(ChatCompletionRequest, data)
         routes = self.catalog.authorize(principal, request.model, "chat")
@@ -73,101 +102,173 @@ class Gateway:
                     param="messages",
                     code="image_input_not_supported",
                 )
-        if request.stream:
-            return await self._stream(
-                routes,
-                lambda r: r.provider.stream_chat(_upstream_body(data, r, True)),
-                request.model,
-                request.wants_usage_in_stream,
-            )
-        response = await self.router.call(
-            routes, lambda r: r.provider.chat(_upstream_body(data, r, False))
+        return await self._generate(
+            principal,
+            data,
+            request_id,
+            routes,
+            "chat",
+            request.model,
+            bool(request.stream),
+            request.wants_usage_in_stream,
         )
-        response["model"] = request.model
-        return response
 
     async def completion(
-        self, principal: Principal, data: dict[str, Any]
-    ) -> dict[str, Any] | Chunks:
+        self, principal: Principal, data: dict[str, Any], request_id: str
+    ) -> Result:
         _reject_routing_overrides(data)
         request = validate(CompletionRequest, data)
         routes = self.catalog.authorize(principal, request.model, "chat")
-        if request.stream:
-            return await self._stream(
-                routes,
-                lambda r: r.provider.stream_completion(_upstream_body(data, r, True)),
-                request.model,
-                request.wants_usage_in_stream,
-            )
-        response = await self.router.call(
-            routes, lambda r: r.provider.completion(_upstream_body(data, r, False))
+        return await self._generate(
+            principal,
+            data,
+            request_id,
+            routes,
+            "completions",
+            request.model,
+            bool(request.stream),
+            request.wants_usage_in_stream,
         )
-        response["model"] = request.model
-        return response
 
-    async def embed(self, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+    async def _generate(
+        self,
+        principal: Principal,
+        data: dict[str, Any],
+        request_id: str,
+        routes: list[ModelRoute],
+        endpoint: str,
+        model: str,
+        stream: bool,
+        wants_usage: bool,
+    ) -> Result:
+        prompt = estimates.prompt_tokens(data)
+        worst = Usage(
+            prompt_tokens=prompt,
+            completion_tokens=estimates.output_budget(data, self.default_output_tokens),
+        )
+        meter = await self.metering.admit(
+            principal, request_id, endpoint, model, routes[0].id, worst, stream=stream
+        )
+        chat = endpoint == "chat"
+        if stream:
+
+            async def open_stream(route: ModelRoute) -> tuple[dict[str, Any] | None, Chunks]:
+                body = _upstream_body(data, route, True)
+                chunks = (
+                    route.provider.stream_chat(body)
+                    if chat
+                    else route.provider.stream_completion(body)
+                )
+                try:
+                    first = await anext(chunks)
+                except StopAsyncIteration:
+                    first = None
+                except BaseException:
+                    await chunks.aclose()  # type: ignore[attr-defined]
+                    raise
+                meter.served_by(route)
+                return first, chunks
+
+            first, rest = await self._call(meter, routes, open_stream)
+            chunks = self.streams.run(meter, first, rest, model, wants_usage, prompt)
+            return Result(chunks, meter.headers)
+
+        async def call(route: ModelRoute) -> dict[str, Any]:
+            body = _upstream_body(data, route, False)
+            response = await (
+                route.provider.chat(body) if chat else route.provider.completion(body)
+            )
+            meter.served_by(route)
+            return response
+
+        response = await self._call(meter, routes, call)
+        await self._settle(meter, response, prompt)
+        response["model"] = model
+        return Result(response, meter.headers)
+
+    async def _call(
+        self,
+        meter: Meter,
+        routes: list[ModelRoute],
+        attempt: Callable[[ModelRoute], Awaitable[Any]],
+    ) -> Any:
+        """Route with failover; a failure before any output releases the whole hold."""
+        try:
+            return await self.router.call(routes, attempt)
+        except APIError as error:
+            reason = "timeout" if error.status == 504 else "upstream_error"
+            await self.metering.finish(meter, None, status=error.status, end_reason=reason)
+            raise
+        except BaseException:
+            await self.metering.finish(meter, None, status=499, end_reason="client_disconnected")
+            raise
+
+    async def _settle(
+        self, meter: Meter, response: dict[str, Any], prompt: int, images: int = 0
+    ) -> None:
+        usage = usage_of(response, images)
+        estimated = usage is None
+        if usage is None:
+            text = "".join(
+                str((c.get("message") or {}).get("content") or c.get("text") or "")
+                for c in response.get("choices") or ()
+            )
+            usage = Usage(prompt_tokens=prompt, completion_tokens=estimates.text_tokens(text))
+        await self.metering.finish(
+            meter, usage, status=200, end_reason=_end_reason(response), estimated=estimated
+        )
+
+    async def embed(self, principal: Principal, data: dict[str, Any], request_id: str) -> Result:
         _reject_routing_overrides(data)
         request = validate(EmbeddingRequest, data)
         routes = self.catalog.authorize(principal, request.model, "embedding")
-        response = await self.router.call(
-            routes, lambda r: r.provider.embed(_upstream_body(data, r, False))
+        prompt = estimates.embedding_tokens(data)
+        meter = await self.metering.admit(
+            principal,
+            request_id,
+            "embeddings",
+            request.model,
+            routes[0].id,
+            Usage(prompt_tokens=prompt),
+            stream=False,
         )
-        response["model"] = request.model
-        return response
 
-    async def images(self, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+        async def call(route: ModelRoute) -> dict[str, Any]:
+            response = await route.provider.embed(_upstream_body(data, route, False))
+            meter.served_by(route)
+            return response
+
+        response = await self._call(meter, routes, call)
+        await self._settle(meter, response, prompt)
+        response["model"] = request.model
+        return Result(response, meter.headers)
+
+    async def images(self, principal: Principal, data: dict[str, Any], request_id: str) -> Result:
         _reject_routing_overrides(data)
         request = validate(ImageRequest, data)
         routes = self.catalog.authorize(principal, request.model, "image")
-        return await self.router.call(
-            routes, lambda r: r.provider.images(_upstream_body(data, r, False))
+        count = request.n or 1
+        meter = await self.metering.admit(
+            principal,
+            request_id,
+            "images",
+            request.model,
+            routes[0].id,
+            Usage(images=count),
+            stream=False,
         )
 
-    async def _stream(
-        self, routes: list[ModelRoute], open_stream: Any, model: str, wants_usage: bool
-    ) -> Chunks:
-        """Open the stream inside the router up to its first chunk, so that failures
-        before the first byte are retried and fail over; none after it."""
+        async def call(route: ModelRoute) -> dict[str, Any]:
+            response = await route.provider.images(_upstream_body(data, route, False))
+            meter.served_by(route)
+            return response
 
-        async def first_chunk(route: ModelRoute) -> tuple[dict[str, Any] | None, Chunks]:
-            chunks: Chunks = open_stream(route)
-            try:
-                return await anext(chunks), chunks
-            except StopAsyncIteration:
-                return None, chunks
-            except BaseException:
-                await chunks.aclose()  # type: ignore[attr-defined]
-                raise
-
-        first, rest = await self.router.call(routes, first_chunk)
-        return _relabel_stream(first, rest, model, wants_usage)
+        response = await self._call(meter, routes, call)
+        await self._settle(meter, response, 0, images=len(response.get("data") or ()))
+        return Result(response, meter.headers)
 
     def models(self, principal: Principal) -> list[ModelCard]:
         return self.catalog.cards(principal)
 
     def model(self, principal: Principal, model: str) -> ModelCard:
         return self.catalog.card(principal, model)
-
-
-async def _relabel_stream(
-    first: dict[str, Any] | None, chunks: Chunks, model: str, client_wants_usage: bool
-) -> Chunks:
-    """Show the client the model id it asked for; keep usage only if it asked for it."""
-    try:
-        if first is not None:
-            for chunk in _relabel(first, model, client_wants_usage):
-                yield chunk
-            async for chunk in chunks:
-                for out in _relabel(chunk, model, client_wants_usage):
-                    yield out
-    finally:
-        await chunks.aclose()  # type: ignore[attr-defined]
-
-
-def _relabel(chunk: dict[str, Any], model: str, client_wants_usage: bool) -> list[dict[str, Any]]:
-    chunk["model"] = model
-    if not client_wants_usage:
-        if not chunk.get("choices") and chunk.get("usage"):
-            return []
-        chunk.pop("usage", None)
-    return [chunk]

@@ -13,6 +13,7 @@ from cong import __version__
 from cong.services.catalog import EMBEDDED
 from cong.services.catalog_loader import CatalogLoader
 from cong.services.channel_health import ChannelHealth
+from cong.services.rate_limits import RateLimiter
 
 PROBE_CACHE_SECONDS = 10.0
 
@@ -25,7 +26,9 @@ class StatusService:
         *,
         model_server_enabled: bool,
         data_dir: Path,
+        limiter: RateLimiter | None = None,
     ) -> None:
+        self.limiter = limiter
         self.loader = loader
         self.health = health
         self.model_server_enabled = model_server_enabled
@@ -69,6 +72,7 @@ class StatusService:
             "uptime_seconds": round(time.time() - self.started, 1),
             "model_server": self._model_server(reachable.get(EMBEDDED)),
             "upstreams": channels,
+            "rate_limits": self.limiter.status() if self.limiter else {"backend": "none"},
         }
 
     def _model_server(self, reachable: bool | None) -> dict[str, Any]:

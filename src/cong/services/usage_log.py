@@ -1,0 +1,112 @@
+"""The usage log: one row per request, written in batches off the request path, with
+daily roll-ups per user, key and model kept up to date at each flush."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+from cong.storage.database import Database
+from cong.storage.usage import add_daily, insert_usage, prune_usage
+
+log = logging.getLogger("cong.usage")
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    request_id: str
+    created_at: datetime
+    user_id: int
+    key_id: str
+    group: str
+    endpoint: str
+    requested_model: str
+    served_model: str
+    channel: str
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int
+    cost: int
+    latency_ms: int
+    ttft_ms: int | None
+    status: int
+    stream: bool
+    end_reason: str
+    estimated: bool
+
+
+class UsageWriter:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        flush_seconds: float = 0.5,
+        batch: int = 500,
+        retention_days: int = 90,
+    ) -> None:
+        self._db = db
+        self._flush_seconds = flush_seconds
+        self._batch = batch
+        self._retention = retention_days
+        self._pending: list[UsageRecord] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, record: UsageRecord) -> None:
+        self._pending.append(record)
+        if len(self._pending) >= self._batch:
+            self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        pruned_at = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._flush_seconds)
+            self._wake.clear()
+            try:
+                await self.flush()
+                if loop.time() - pruned_at > 3600:
+                    pruned_at = loop.time()
+                    cutoff = datetime.now(UTC) - timedelta(days=self._retention)
+                    async with self._db.session() as session, session.begin():
+                        await prune_usage(session, cutoff)
+            except Exception:
+                log.exception("writing the usage log failed; will retry")
+
+    async def flush(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        daily: dict[tuple[str, int, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        for r in batch:
+            totals = daily[
+                (r.created_at.strftime("%Y-%m-%d"), r.user_id, r.key_id, r.requested_model)
+            ]
+            totals[0] += 1
+            totals[1] += r.prompt_tokens
+            totals[2] += r.completion_tokens
+            totals[3] += r.cost
+        try:
+            async with self._db.session() as session, session.begin():
+                await insert_usage(session, [asdict(r) for r in batch])
+                await add_daily(session, daily)
+        except Exception:
+            self._pending[:0] = batch  # keep them for the next try
+            raise
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.flush()
