@@ -104,6 +104,9 @@ class BillingSettings(BaseModel):
         10.0, ge=0, description="after a client disconnects, read upstream this long for usage"
     )
     usage_retention_days: int = Field(90, ge=1)
+    price_cache_seconds: float = Field(
+        5.0, ge=0, description="how long a worker trusts its copy of the prices table"
+    )
 
 
 class TimeoutSettings(BaseModel):

@@ -81,7 +81,9 @@ class RunningGateway:
 def start_gateway(database_url: str, data_dir: Path, **overrides: Any) -> tuple[
     RunningGateway, ServerThread
 ]:
-    options: dict[str, Any] = {"access_log": False, **overrides}
+    # Tests change prices and keys directly in the database: workers must not cache them.
+    options: dict[str, Any] = {"access_log": False, "key_cache_seconds": 0,
+                               "billing": {"price_cache_seconds": 0}, **overrides}
     settings = Settings(
         data_dir=data_dir, database_url=database_url, admin_token=ADMIN_TOKEN, **options
     )

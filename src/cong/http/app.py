@@ -70,7 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
             listener=loader.persist_health,
         )
         billing = settings.billing
-        wallets = Wallets(db, Prices(db), unpriced=billing.unpriced)
+        wallets = Wallets(db, Prices(db, billing.price_cache_seconds), unpriced=billing.unpriced)
         usage = UsageWriter(db, retention_days=billing.usage_retention_days)
         usage.start()
         limiter = build_rate_limiter(settings.redis_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cong.protocol.errors import (
     APIError,
@@ -14,9 +14,13 @@ from cong.protocol.errors import (
     not_found,
     permission_denied,
 )
-from cong.services.credentials import NewKey, generate_key, hash_key, key_from_token, mask_key
+from cong.services.account_views import KeyView, UserView, as_utc, user_view
+from cong.services.credentials import NewKey, generate_key, hash_key, key_from_token
+from cong.services.key_settings import UNSET, KeySettings, check_grant, normalized, with_period
 from cong.storage import accounts as queries
+from cong.storage.billing_tables import Group
 from cong.storage.database import Database
+from cong.storage.groups import find_group
 from cong.storage.tables import ApiKey, User
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -54,42 +58,6 @@ class Principal:
 
     def group_allows(self, model: str) -> bool:
         return self.group_models is None or model in self.group_models
-
-
-@dataclass(frozen=True)
-class KeyView:
-    """A key as listings show it: never the secret nor its hash."""
-
-    id: str
-    name: str
-    user: str
-    masked: str
-    models: list[str] | None
-    enabled: bool
-    created_at: datetime
-    revoked_at: datetime | None
-
-    @classmethod
-    def of(cls, key: ApiKey, user: User) -> KeyView:
-        return cls(
-            id=key.public_id,
-            name=key.name,
-            user=user.name,
-            masked=mask_key(key.prefix, key.last4),
-            models=key.models,
-            enabled=key.enabled and key.revoked_at is None,
-            created_at=key.created_at,
-            revoked_at=key.revoked_at,
-        )
-
-
-@dataclass(frozen=True)
-class UserView:
-    id: int
-    name: str
-    role: str
-    enabled: bool
-    created_at: datetime
 
 
 class Accounts:
@@ -155,7 +123,7 @@ class Accounts:
             key_pk=key.id,
             has_caps=key.spend_cap is not None or key.period_cap is not None,
             key_period=key.period,
-            expires_at=key.expires_at.timestamp() if key.expires_at else None,
+            expires_at=as_utc(key.expires_at).timestamp() if key.expires_at else None,
             ip_allow=tuple(ipaddress.ip_network(n, strict=False) for n in key.ip_allow)
             if key.ip_allow
             else None,
@@ -168,26 +136,72 @@ class Accounts:
     def forget_cached(self) -> None:
         self._cache.clear()
 
-    async def create_user(self, name: str, role: str = "user") -> UserView:
-        name = name.strip()
-        if not name or len(name) > 64:
-            raise invalid_request("A user name must have 1 to 64 characters.", param="name")
+    async def create_user(
+        self, name: str, role: str = "user", *, group: str | None = None, credit_limit: int = 0
+    ) -> UserView:
+        name = _valid_name(name)
         if role not in ROLES:
             raise invalid_request(f"role must be one of {', '.join(ROLES)}.", param="role")
         async with self._db.session() as session, session.begin():
             if await queries.get_user_by_name(session, name) is not None:
-                raise invalid_request(
-                    f"A user named '{name}' already exists.",
-                    param="name",
-                    code="conflict",
-                    status=409,
-                )
+                raise _conflict(f"A user named '{name}' already exists.", "name")
             user = await queries.create_user(session, name, role)
-            return _user_view(user)
+            user.credit_limit = _credit_limit(credit_limit)
+            row = await _group(session, group) if group else None
+            user.group_id = row.id if row else None
+            return user_view(user, row)
 
     async def list_users(self) -> list[UserView]:
         async with self._db.session() as session:
-            return [_user_view(user) for user in await queries.list_users(session)]
+            return [user_view(u, g) for u, g in await queries.users_with_groups(session)]
+
+    async def get_user(self, ref: str | int) -> UserView:
+        async with self._db.session() as session:
+            return user_view(*await _user(session, ref))
+
+    async def update_user(
+        self,
+        ref: str | int,
+        *,
+        name: str = UNSET,
+        role: str = UNSET,
+        enabled: bool = UNSET,
+        group: str = UNSET,
+        credit_limit: int = UNSET,
+    ) -> UserView:
+        """Change a user (admins only). The last admin cannot be demoted or disabled."""
+        async with self._db.session() as session, session.begin():
+            user, row = await _user(session, ref)
+            if name is not UNSET and _valid_name(name) != user.name:
+                if await queries.get_user_by_name(session, name.strip()) is not None:
+                    raise _conflict(f"A user named '{name.strip()}' already exists.", "name")
+                user.name = name.strip()
+            if role is not UNSET and role not in ROLES:
+                raise invalid_request(f"role must be one of {', '.join(ROLES)}.", param="role")
+            losing_admin = user.role == "admin" and (role == "user" or enabled is False)
+            if losing_admin and await queries.count_admins(session) <= 1:
+                raise _conflict("This is the last admin; make another admin first.", "role")
+            if role is not UNSET:
+                user.role = role
+            if enabled is not UNSET:
+                user.enabled = bool(enabled)
+            if credit_limit is not UNSET:
+                user.credit_limit = _credit_limit(credit_limit)
+            if group is not UNSET:
+                row = await _group(session, group)
+                user.group_id = row.id
+            view = user_view(user, row)
+        self.forget_cached()
+        return view
+
+    async def delete_user(self, ref: str | int) -> None:
+        """Remove a user with their keys and ledger (their usage log rows stay)."""
+        async with self._db.session() as session, session.begin():
+            user, _ = await _user(session, ref)
+            if user.role == "admin" and await queries.count_admins(session) <= 1:
+                raise _conflict("This is the last admin; make another admin first.", "role")
+            await queries.delete_user(session, user.id)
+        self.forget_cached()
 
     async def create_key(
         self,
@@ -196,8 +210,17 @@ class Accounts:
         name: str = "",
         models: list[str] | None = None,
         token: str | None = None,
+        settings: KeySettings | None = None,
+        actor: Principal | None = None,
     ) -> tuple[NewKey, KeyView]:
-        """Create a key; the returned token is shown once and never stored."""
+        """Create a key; the returned token is shown once and never stored. With an
+        ``actor`` (an API caller), a non-admin may only make keys for themselves, within
+        what the calling key has."""
+        values = normalized(settings or KeySettings(name=name, models=models), creating=True)
+        if actor is not None and not actor.is_admin and user_name != actor.user_name:
+            raise permission_denied("You can only create keys for yourself.", code="not_owner")
+        if actor is not None:
+            check_grant(actor, values, creating=True)
         new = key_from_token(token) if token else generate_key()
         async with self._db.session() as session, session.begin():
             user = await queries.get_user_by_name(session, user_name)
@@ -210,23 +233,62 @@ class Accounts:
                 key_hash=hash_key(self._secret, new.token),
                 prefix=new.display_prefix,
                 last4=new.last4,
-                name=name,
-                models=sorted(set(models)) if models else None,
+                name=values.pop("name"),
+                models=values.pop("models", None),
             )
+            for field, value in with_period(values).items():
+                setattr(key, field, value)
             return new, KeyView.of(key, user)
 
-    async def list_keys(self, user_name: str | None = None) -> list[KeyView]:
+    async def list_keys(
+        self, user_name: str | None = None, actor: Principal | None = None
+    ) -> list[KeyView]:
+        """All keys, or one user's; a non-admin ``actor`` sees only their own (another
+        user's name is a 404, as if it did not exist)."""
         async with self._db.session() as session:
             user_id = None
-            if user_name is not None:
-                user = await queries.get_user_by_name(session, user_name)
-                if user is None:
+            if actor is not None and not actor.is_admin:
+                if user_name is not None and user_name != actor.user_name:
                     raise not_found(f"No user named '{user_name}'.")
-                user_id = user.id
+                user_id = actor.user_id
+            elif user_name is not None:
+                user_id = (await _user(session, user_name))[0].id
             return [KeyView.of(k, u) for k, u in await queries.list_keys(session, user_id)]
 
-    async def revoke_key(self, public_id: str) -> None:
+    async def get_key(self, public_id: str, actor: Principal | None = None) -> KeyView:
+        async with self._db.session() as session:
+            return KeyView.of(*await _visible_key(session, public_id, actor))
+
+    async def update_key(
+        self, public_id: str, settings: KeySettings, actor: Principal | None = None
+    ) -> KeyView:
+        values = normalized(settings, creating=False)
+        if actor is not None:
+            check_grant(actor, values, creating=False)
         async with self._db.session() as session, session.begin():
+            key, user = await _visible_key(session, public_id, actor)
+            if key.revoked_at is not None and values.get("enabled"):
+                raise _conflict("A revoked key cannot be enabled again.", "enabled")
+            state = {"period_cap": key.period_cap, "period": key.period, **values}
+            for field, value in with_period(state).items():
+                setattr(key, field, value)
+            if "period" in values and values["period"] != key.period_start:
+                key.period_start = None  # the new period starts from zero
+            await session.flush()
+            view = KeyView.of(key, user)
+        self.forget_cached()
+        return view
+
+    async def delete_key(self, public_id: str, actor: Principal | None = None) -> None:
+        async with self._db.session() as session, session.begin():
+            key, _ = await _visible_key(session, public_id, actor)
+            await queries.delete_key(session, key.id)
+        self.forget_cached()
+
+    async def revoke_key(self, public_id: str, actor: Principal | None = None) -> None:
+        async with self._db.session() as session, session.begin():
+            if actor is not None:
+                await _visible_key(session, public_id, actor)
             if not await queries.revoke_key(session, public_id):
                 raise not_found(f"No active API key with id '{public_id}'.")
         self.forget_cached()
@@ -264,11 +326,43 @@ def _ip_allowed(client_ip: str | None, networks: tuple[IPNetwork, ...]) -> bool:
     return any(address in network for network in networks)
 
 
-def _user_view(user: User) -> UserView:
-    return UserView(
-        id=user.id,
-        name=user.name,
-        role=user.role,
-        enabled=user.enabled,
-        created_at=user.created_at,
-    )
+def _valid_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise invalid_request("A user name must have 1 to 64 characters.", param="name")
+    return name
+
+
+def _credit_limit(amount: int) -> int:
+    if not 0 <= amount <= 10**15:
+        raise invalid_request("credit_limit must be between 0 and 10^15.", param="credit_limit")
+    return amount
+
+
+def _conflict(message: str, param: str) -> APIError:
+    return invalid_request(message, param=param, code="conflict", status=409)
+
+
+async def _user(session: AsyncSession, ref: str | int) -> tuple[User, Group | None]:
+    found = await queries.find_user(session, ref)
+    if found is None:
+        raise not_found(f"No user '{ref}'.")
+    return found
+
+
+async def _group(session: AsyncSession, name: str) -> Group:
+    group = await find_group(session, name)
+    if group is None:
+        raise not_found(f"No group '{name}'.")
+    return group
+
+
+async def _visible_key(
+    session: AsyncSession, public_id: str, actor: Principal | None
+) -> tuple[ApiKey, User]:
+    """A key the actor may see: any for admins and the CLI, else only their own (another
+    user's key is a 404, exactly like a key that does not exist)."""
+    found = await queries.get_key(session, public_id)
+    if found is None or (actor is not None and not actor.is_admin and found[1].id != actor.user_id):
+        raise not_found(f"No API key with id '{public_id}'.")
+    return found

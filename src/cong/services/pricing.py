@@ -76,7 +76,7 @@ class Prices:
         self._loaded = 0.0
 
     async def get(self, model: str) -> PriceSheet | None:
-        if time.monotonic() - self._loaded > self._ttl:
+        if time.monotonic() - self._loaded >= self._ttl or not self._loaded:
             await self.refresh()
         return self._sheets.get(model)
 

@@ -1,23 +1,20 @@
 """Rate limits: requests and tokens per minute per scope (``key:<id>``, ``user:<id>``, …).
 
-A request is checked against several limits at once and charged atomically: one request
-and its estimated tokens against every limit when all of them allow it, else nothing.
+A request is checked against several limits at once and charged atomically (one request
+and its estimated tokens against every limit when all allow it, else nothing);
 ``adjust()`` corrects the token charge once the real usage is known.
 
-Window: a *bucketed sliding window*. Time is cut into buckets of ``granularity`` seconds
-(1 s by default); each scope keeps one (requests, tokens) pair per non-empty bucket. At time
-``t`` the count is the sum of the buckets that overlap ``(t - window, t]``, i.e. the
-``window / granularity`` whole buckets before the current one plus the current one. That is
-a superset of the exact sliding-window log, so the limit is never exceeded in any
-``window``-second interval; the error is one-sided and bounded: a unit stays counted for
-between ``window`` and ``window + granularity`` seconds (60–61 s), so a client may wait at
-most ``granularity`` longer than with an exact log. Memory per scope is bounded by the
-number of buckets (61), unlike a log that grows with the rate. The Redis backend
-(``rate_limits_redis``) uses the same arithmetic on the server's clock.
+Window: a *bucketed sliding window*. Time is cut into ``granularity``-second buckets (1 s);
+a scope keeps one (requests, tokens) pair per non-empty bucket, and the count at time ``t``
+sums the buckets overlapping ``(t - 60 s, t]``: a superset of an exact sliding log, so the
+limit is never exceeded in any 60-second interval. The error is one-sided and bounded: a
+unit stays counted 60 to 61 s, so a client waits at most one bucket (1 s) longer than with
+an exact log, while memory per scope is at most 61 buckets whatever the rate. The Redis
+backend (``rate_limits_redis``) does the same arithmetic on the server's clock.
 
-Headers follow OpenAI: ``x-ratelimit-{limit,remaining,reset}-{requests,tokens}`` for the
+Headers are OpenAI's ``x-ratelimit-{limit,remaining,reset}-{requests,tokens}`` for the
 tightest limit (least remaining) of each dimension; *reset* is the time until that limit
-is back to its initial state (all counted usage expired).
+is back to its initial state (everything counted has left the window).
 """
 
 from __future__ import annotations
@@ -53,13 +50,9 @@ class Decision:
     message: str | None = None  # OpenAI-style explanation of a denial
     charge: tuple[str, int] | None = None  # (backend, bucket) charged; for adjust()
 
-    @property
-    def kind(self) -> str:
-        """``"requests"`` or ``"tokens"``: the dimension that denied (the error's type)."""
-        return "tokens" if self.limit_hit and "tokens" in self.limit_hit else "requests"
-
     def error(self) -> APIError:
-        """The 429 answer for a denial, with the rate-limit and ``retry-after`` headers."""
+        """The 429 answer for a denial, with the rate-limit and ``retry-after`` headers;
+        its type is the dimension that denied (``requests`` / ``tokens``), as OpenAI's."""
         headers = dict(self.headers)
         if self.retry_after is not None:
             headers["retry-after"] = str(max(1, math.ceil(self.retry_after)))
@@ -67,7 +60,7 @@ class Decision:
         return APIError(
             429,
             self.message or "Rate limit reached.",
-            type=self.kind,
+            type="tokens" if self.limit_hit and "tokens" in self.limit_hit else "requests",
             code="rate_limit_exceeded",
             headers=headers,
         )
@@ -120,9 +113,6 @@ class Window:
             raise ValueError("the window must be a whole number of buckets")
         self.seconds, self.granularity, self.buckets = seconds, granularity, buckets
 
-    def bucket(self, now: float) -> int:
-        return math.floor(now / self.granularity)
-
     def expiry(self, bucket: int) -> float:
         """When a unit counted in ``bucket`` stops being counted."""
         return (bucket + self.buckets + 1) * self.granularity
@@ -134,8 +124,10 @@ Usage = tuple[int, int, int]
 Denial = tuple[int, int, float | None]
 
 
-def _kind(scope: str) -> str:
-    return scope.partition(":")[0] or scope
+_HEADERS = [
+    tuple(f"x-ratelimit-{what}-{unit}" for what in ("limit", "remaining", "reset"))
+    for unit in ("requests", "tokens")
+]
 
 
 @lru_cache(maxsize=8192)
@@ -143,14 +135,25 @@ def _format_ms(ms: int) -> str:
     return format_duration(ms / 1000)
 
 
+def _reset(window: Window, newest: int, now: float) -> str:
+    """Time until everything counted (up to bucket ``newest``) has left the window."""
+    ms = int(((newest + window.buckets + 1) * window.granularity - now) * 1000 + 0.5)
+    return _format_ms(ms) if newest >= 0 and ms > 0 else "0s"
+
+
 def decide(
-    limits: Sequence[Limit], tokens: int, usage: Sequence[Usage], now: float, window: Window,
-    denials: Sequence[Denial] = (), charge: tuple[str, int] | None = None,
+    limits: Sequence[Limit],
+    tokens: int,
+    usage: Sequence[Usage],
+    now: float,
+    window: Window,
+    denials: Sequence[Denial] = (),
+    charge: tuple[str, int] | None = None,
 ) -> Decision:
     """The decision and its headers from each limit's usage (shared by the backends)."""
     rq: tuple[int, int, int] | None = None  # tightest: (remaining, limit, newest bucket)
     tk: tuple[int, int, int] | None = None
-    for lim, (requests, toks, newest) in zip(limits, usage):
+    for lim, (requests, toks, newest) in zip(limits, usage, strict=True):
         cap = lim.rpm
         if cap is not None:
             left = cap - requests
@@ -162,30 +165,36 @@ def decide(
             if tk is None or left < tk[0] or (left == tk[0] and cap < tk[1]):
                 tk = (left, cap, newest)
     headers: dict[str, str] = {}
-    for best, name in ((rq, "requests"), (tk, "tokens")):
+    reset_bucket, reset = -2, ""  # both dimensions usually share the newest bucket
+    for best, (limit_name, remaining_name, reset_name) in zip((rq, tk), _HEADERS, strict=True):
         if best is not None:
             left, cap, newest = best
-            reset = window.expiry(newest) - now if newest >= 0 else 0.0
-            headers["x-ratelimit-limit-" + name] = str(cap)
-            headers["x-ratelimit-remaining-" + name] = str(left) if left > 0 else "0"
-            headers["x-ratelimit-reset-" + name] = _format_ms(max(0, round(reset * 1000)))
+            if newest != reset_bucket:
+                reset_bucket, reset = newest, _reset(window, newest, now)
+            headers[limit_name] = str(cap)
+            headers[remaining_name] = str(left) if left > 0 else "0"
+            headers[reset_name] = reset
     if not denials:
-        return Decision(True, headers, charge=charge)
+        return Decision(True, headers, None, None, None, charge)
     # The binding denial: one that can never fit, else the longest wait.
     index, dim, wait = max(denials, key=lambda d: math.inf if d[2] is None else d[2])
     lim = limits[index]
-    kind, unit = _kind(lim.scope), "requests" if dim == REQUESTS else "tokens"
+    kind, unit = lim.scope.partition(":")[0], "requests" if dim == REQUESTS else "tokens"
     cap = lim.rpm if dim == REQUESTS else lim.tpm
     requested = 1 if dim == REQUESTS else tokens
     on = f"{kind} on {unit} per min ({'RPM' if dim == REQUESTS else 'TPM'}): Limit {cap}"
     if wait is None:
         message = f"Rate limit reached for {on}, Requested {requested}."
         if dim == TOKENS:
-            message = (f"Request too large for {on}, Requested {requested}. The input or "
-                       "output tokens must be reduced in order to run successfully.")
+            message = (
+                f"Request too large for {on}, Requested {requested}. The input or "
+                "output tokens must be reduced in order to run successfully."
+            )
     else:
-        message = (f"Rate limit reached for {on}, Used {usage[index][dim - 1]}, Requested "
-                   f"{requested}. Please try again in {format_duration(wait)}.")
+        message = (
+            f"Rate limit reached for {on}, Used {usage[index][dim - 1]}, Requested "
+            f"{requested}. Please try again in {format_duration(wait)}."
+        )
     return Decision(False, headers, wait, f"{kind} {unit} per minute", message)
 
 
@@ -336,18 +345,13 @@ class MemoryRateLimiter:
     async def adjust(
         self, limits: Sequence[Limit], token_delta: int, decision: Decision | None = None
     ) -> None:
-        self.correct(limits, token_delta, decision)
-
-    def correct(
-        self, limits: Sequence[Limit], token_delta: int, decision: Decision | None = None
-    ) -> None:
-        """``adjust()`` without the coroutine. An extra charge goes to the current bucket
-        (the tokens were produced up to now); a refund to the charged one."""
+        """An extra charge goes to the current bucket (the tokens were produced up to
+        now); a refund comes off the charged one."""
         if not token_delta:
             return
         charge = decision.charge if decision is not None else None
         charged = charge[1] if charge is not None and charge[0] == self.name else None
-        bucket = self.window.bucket(self.clock())
+        bucket = math.floor(self.clock() / self.window.granularity)
         oldest = bucket - self.window.buckets
         if len(self._scopes) + len(limits) > self.max_scopes:
             self._make_room(oldest, len(limits))
@@ -377,19 +381,14 @@ class MemoryRateLimiter:
             del self._scopes[name]
 
     def _evict(self, count: int) -> None:
-        def newest(item: tuple[str, _Scope]) -> int:
-            return item[1].entries[-3] if item[1].entries else -1
-
-        for name, _ in heapq.nsmallest(count, self._scopes.items(), key=newest):
+        """Drop the ``count`` least recently charged scopes."""
+        newest = {name: s.entries[-3] if s.entries else -1 for name, s in self._scopes.items()}
+        for name in heapq.nsmallest(count, newest, key=newest.__getitem__):
             del self._scopes[name]
 
     def status(self) -> dict[str, Any]:
-        return {
-            "backend": self.name,
-            "state": "healthy",
-            "reason": None,
-            "scopes": len(self._scopes),
-        }
+        scopes = len(self._scopes)
+        return {"backend": self.name, "state": "healthy", "reason": None, "scopes": scopes}
 
     async def close(self) -> None:
         self._scopes.clear()

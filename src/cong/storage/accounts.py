@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cong.storage.billing_tables import Group
 from cong.storage.tables import ApiKey, User, utcnow
-
-DEFAULT_GROUP = "default"
 
 DEFAULT_GROUP = "default"
 
@@ -92,4 +91,44 @@ async def revoke_key(session: AsyncSession, public_id: str) -> bool:
         .values(revoked_at=utcnow(), enabled=False)
     )
     result = await session.execute(query)
+    return bool(getattr(result, "rowcount", 0))
+
+
+def _with_group() -> Any:
+    """Users with their group (the ``default`` group when unset)."""
+    default = select(Group.id).where(Group.name == DEFAULT_GROUP).scalar_subquery()
+    return select(User, Group).outerjoin(Group, Group.id == func.coalesce(User.group_id, default))
+
+
+async def users_with_groups(session: AsyncSession) -> list[tuple[User, Group | None]]:
+    rows = (await session.execute(_with_group().order_by(User.id))).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+async def find_user(session: AsyncSession, ref: str | int) -> tuple[User, Group | None] | None:
+    """A user by name, or else by numeric id, with their group."""
+    row = (await session.execute(_with_group().where(User.name == str(ref)))).first()
+    if row is None and str(ref).isdigit():
+        row = (await session.execute(_with_group().where(User.id == int(ref)))).first()
+    return (row[0], row[1]) if row else None
+
+
+async def get_key(session: AsyncSession, public_id: str) -> tuple[ApiKey, User] | None:
+    query = (
+        select(ApiKey, User)
+        .join(User, ApiKey.user_id == User.id)
+        .where(ApiKey.public_id == public_id)
+    )
+    row = (await session.execute(query)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def delete_key(session: AsyncSession, key_pk: int) -> bool:
+    result = await session.execute(delete(ApiKey).where(ApiKey.id == key_pk))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def delete_user(session: AsyncSession, user_id: int) -> bool:
+    await session.execute(delete(ApiKey).where(ApiKey.user_id == user_id))
+    result = await session.execute(delete(User).where(User.id == user_id))
     return bool(getattr(result, "rowcount", 0))
