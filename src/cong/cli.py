@@ -10,13 +10,16 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from cong import __version__, cli_channels
+from cong import __version__, cli_billing, cli_channels
 from cong.cli_output import print_table
 from cong.protocol.errors import APIError
 from cong.services.accounts import Accounts
+from cong.services.amounts import money, optional_micros, to_micros
 from cong.services.credentials import load_or_create_secret
+from cong.services.key_settings import KeySettings
 from cong.settings import Settings
 from cong.storage.database import Database, migrate
 
@@ -64,21 +67,56 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 
 
 def cmd_users_create(args: argparse.Namespace) -> int:
-    user = _accounts_call(Settings.load(), lambda a: a.create_user(args.name, args.role))
-    print(f"Created user {user.name} (id {user.id}, role {user.role}).")
+    limit = to_micros(args.credit_limit, param="--credit-limit")
+    user = _accounts_call(
+        Settings.load(),
+        lambda a: a.create_user(args.name, args.role, group=args.group, credit_limit=limit),
+    )
+    print(f"Created user {user.name} (id {user.id}, role {user.role}, group {user.group}).")
     return 0
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
     users = _accounts_call(Settings.load(), lambda a: a.list_users())
-    print_table([asdict(u) for u in users], ["id", "name", "role", "enabled", "created_at"])
+    rows = [
+        {**asdict(u), "balance": money(u.balance), "credit_limit": money(u.credit_limit)}
+        for u in users
+    ]
+    columns = ["id", "name", "role", "group", "balance", "credit_limit", "enabled"]
+    print_table(rows, [*columns, "created_at"])
+    return 0
+
+
+def cmd_users_update(args: argparse.Namespace) -> int:
+    changes: dict[str, Any] = {}
+    for field in ("role", "group"):
+        if getattr(args, field) is not None:
+            changes[field] = getattr(args, field)
+    if args.credit_limit is not None:
+        changes["credit_limit"] = to_micros(args.credit_limit, param="--credit-limit")
+    if args.enabled is not None:
+        changes["enabled"] = args.enabled
+    user = _accounts_call(Settings.load(), lambda a: a.update_user(args.name, **changes))
+    print(f"Updated user {user.name} (role {user.role}, group {user.group}).")
     return 0
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    expires = datetime.now(UTC) + timedelta(days=args.expires) if args.expires else None
+    settings = KeySettings(
+        name=args.name,
+        models=models,
+        expires_at=expires,
+        spend_cap=optional_micros(args.spend_cap, param="--spend-cap"),
+        period_cap=optional_micros(args.period_cap, param="--period-cap"),
+        period=args.period,
+        ip_allow=args.ip,
+        rpm=args.rpm,
+        tpm=args.tpm,
+    )
     new, view = _accounts_call(
-        Settings.load(), lambda a: a.create_key(args.user, name=args.name, models=models)
+        Settings.load(), lambda a: a.create_key(args.user, settings=settings)
     )
     print(new.token)
     print(
@@ -166,8 +204,18 @@ def build_parser() -> argparse.ArgumentParser:
     create = users.add_parser("create", help="create a user")
     create.add_argument("name")
     create.add_argument("--role", choices=["user", "admin"], default="user")
+    create.add_argument("--group", help="the user's group (default: the default group)")
+    create.add_argument("--credit-limit", default="0", help="how far below zero (e.g. 5)")
     create.set_defaults(func=cmd_users_create)
     users.add_parser("list", help="list users").set_defaults(func=cmd_users_list)
+    uupdate = users.add_parser("update", help="change a user's role, group or credit limit")
+    uupdate.add_argument("name", help="user name or id")
+    uupdate.add_argument("--role", choices=["user", "admin"])
+    uupdate.add_argument("--group")
+    uupdate.add_argument("--credit-limit")
+    uupdate.add_argument("--enable", dest="enabled", action="store_true", default=None)
+    uupdate.add_argument("--disable", dest="enabled", action="store_false")
+    uupdate.set_defaults(func=cmd_users_update)
 
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -178,6 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
     kcreate.add_argument(
         "--models", help="comma-separated model ids the key may use (default: all)"
     )
+    kcreate.add_argument("--expires", type=int, metavar="DAYS", help="valid for DAYS days")
+    kcreate.add_argument("--spend-cap", help="lifetime spend cap in currency units")
+    kcreate.add_argument("--period-cap", help="spend cap per --period")
+    kcreate.add_argument("--period", choices=["day", "month"], help="default: month")
+    kcreate.add_argument(
+        "--ip", nargs="+", action="extend", metavar="CIDR", help="allowed client IPs / CIDRs"
+    )
+    kcreate.add_argument("--rpm", type=int, help="requests per minute")
+    kcreate.add_argument("--tpm", type=int, help="tokens per minute")
     kcreate.set_defaults(func=cmd_keys_create)
     klist = keys.add_parser("list", help="list keys (masked)")
     klist.add_argument("--user", help="only this user's keys")
@@ -187,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     krevoke.set_defaults(func=cmd_keys_revoke)
 
     cli_channels.register(sub)
+    cli_billing.register(sub)
 
     models = sub.add_parser("models", help="inspect the model catalog").add_subparsers(
         dest="action", required=True, metavar="ACTION"

@@ -117,9 +117,8 @@ def test_stop_sequence_is_honoured(modelserver: RunningModelServer) -> None:
         .message.content
         or ""
     )
-    words = free.split()
-    assert len(words) > 4, free
-    stop = " " + words[3]
+    assert len(free) > 20, free
+    stop = free[12:16]  # a stop sequence the greedy answer is known to reach
     expected = free[: free.index(stop)]
     stopped = client.chat.completions.create(
         model=CHAT_MODEL, messages=messages, max_tokens=30, temperature=0, stop=[stop, "@@@"]

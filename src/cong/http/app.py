@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cong import __version__
-from cong.http import admin_routes, openai_routes, system_routes
+from cong.http import account_routes, admin_routes, billing_routes, openai_routes, system_routes
 from cong.http.context import Services
 from cong.http.middleware import EdgeMiddleware
 from cong.http.responses import error_response
@@ -29,12 +29,16 @@ from cong.services.accounts import Accounts
 from cong.services.catalog_loader import CatalogLoader
 from cong.services.channel_health import ChannelHealth
 from cong.services.channels import Channels
+from cong.services.codes import Codes
 from cong.services.credentials import load_or_create_secret
 from cong.services.gateway import Gateway
+from cong.services.groups import Groups
 from cong.services.metered_stream import MeteredStreams
 from cong.services.metering import Metering
+from cong.services.price_book import PriceBook
 from cong.services.pricing import Prices
 from cong.services.rate_limits import build_rate_limiter
+from cong.services.reports import Reports
 from cong.services.routing import Router
 from cong.services.secrets_box import SecretBox
 from cong.services.status import StatusService
@@ -78,9 +82,10 @@ def create_app(settings: Settings) -> FastAPI:
         streams = MeteredStreams(metering, billing.drain_seconds)
         sweeper = Sweeper(wallets, billing.reservation_ttl, billing.sweep_interval)
         sweeper.start()
+        accounts = Accounts(db, secret, settings.key_cache_seconds)
         app.state.services = Services(
             settings=settings,
-            accounts=Accounts(db, secret, settings.key_cache_seconds),
+            accounts=accounts,
             gateway=Gateway(
                 loader, Router(policy, health), metering, streams, billing.default_output_tokens
             ),
@@ -95,6 +100,10 @@ def create_app(settings: Settings) -> FastAPI:
                 data_dir=settings.data_dir,
                 limiter=limiter,
             ),
+            groups=Groups(db, on_change=accounts.forget_cached),
+            codes=Codes(db, secret),
+            prices=PriceBook(db, wallets.prices),
+            reports=Reports(db, wallets),
         )
         try:
             yield
@@ -117,6 +126,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.router.routes.extend(openai_routes.routes)
     app.include_router(system_routes.router)
     app.include_router(admin_routes.router)
+    for router in (*account_routes.routers, *billing_routes.routers):
+        app.include_router(router)
     app.add_exception_handler(APIError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

@@ -11,8 +11,12 @@ from cong.protocol.errors import body_too_large, missing_api_key
 from cong.services.accounts import Accounts, Principal
 from cong.services.catalog_loader import CatalogLoader
 from cong.services.channels import Channels
+from cong.services.codes import Codes
 from cong.services.gateway import Gateway
+from cong.services.groups import Groups
+from cong.services.price_book import PriceBook
 from cong.services.rate_limits import RateLimiter
+from cong.services.reports import Reports
 from cong.services.status import StatusService
 from cong.services.wallets import Wallets
 from cong.settings import Settings
@@ -28,6 +32,10 @@ class Services:
     wallets: Wallets
     limiter: RateLimiter
     status: StatusService
+    groups: Groups
+    codes: Codes
+    prices: PriceBook
+    reports: Reports
 
 
 def services_of(request: Request) -> Services:

@@ -52,8 +52,9 @@ async def get_model(request: Request) -> Response:
 
 
 async def tokenize(request: Request) -> Response:
-    """``{"model", "text"}`` or ``{"model", "messages", …}`` → ``{"count"}``: the same
-    count the model's usage would report for that text or chat prompt."""
+    """``{"model", "text"}`` or ``{"model", "messages", …}`` → ``{"count"}``: exactly the
+    ``prompt_tokens`` usage would report for that legacy prompt / chat request (or that
+    embedding input)."""
     runtime: ModelRuntime = request.app.state.runtime
     data = parse_json_object(await request.body())
     model_id = data.get("model")
@@ -68,7 +69,8 @@ async def tokenize(request: Request) -> Response:
         return json_response({"count": await runtime.embeddings.count([text])})
     model, template, _worker = runtime.chat_model(model_id)
     if isinstance(text, str) and "messages" not in data:
-        return json_response({"count": len(model.tokenize(text))})
+        tokens = model.tokenize(text, add_bos=model.add_bos, special=True)
+        return json_response({"count": len(tokens)})
     body = validate(ChatCompletionRequest, data)
     tokens = chat_prompt_tokens(body, model, template, plan_tools(body))
     return json_response({"count": len(tokens)})

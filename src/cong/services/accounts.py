@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cong.protocol.errors import (

@@ -67,7 +67,7 @@ def normalize(code: str) -> str:
     """What is hashed: the random part, upper-case, without dashes, spaces or prefix."""
     body = re.sub(r"[^0-9A-Za-z]", "", code).upper()
     if body.startswith(PREFIX) and len(body) == len(PREFIX) + GROUPS * GROUP_LENGTH:
-        body = body[len(PREFIX):]
+        body = body[len(PREFIX) :]
     return body
 
 
@@ -80,7 +80,11 @@ class Codes:
         return hash_key(self._secret, "redemption-code:" + normalize(code))
 
     async def create(
-        self, amount: int, count: int, *, batch: str | None = None,
+        self,
+        amount: int,
+        count: int,
+        *,
+        batch: str | None = None,
         expires_at: datetime | None = None,
     ) -> NewBatch:
         """Make ``count`` codes worth ``amount`` micro-units each; the codes are in the
@@ -128,8 +132,12 @@ class Codes:
                 # One redemption entry per code: the ledger's (request_id, kind)
                 # uniqueness is a second guard against crediting a code twice.
                 await wallet_queries.add_entry(
-                    session, user_id, "redemption", amount,
-                    request_id=f"code-{code_id}", note=f"code …{last4}",
+                    session,
+                    user_id,
+                    "redemption",
+                    amount,
+                    request_id=f"code-{code_id}",
+                    note=f"code …{last4}",
                 )
                 balance = await session.get(User, user_id, populate_existing=True)
                 return Redeemed(amount, balance.balance if balance else 0)
@@ -144,8 +152,7 @@ class Codes:
         self, *, batch: str | None = None, before_id: int | None = None, limit: int = 100
     ) -> list[CodeView]:
         async with self._db.session() as session:
-            rows = await queries.list_codes(session, batch=batch, before_id=before_id,
-                                            limit=limit)
+            rows = await queries.list_codes(session, batch=batch, before_id=before_id, limit=limit)
         return [
             CodeView(
                 id=row.id,
@@ -155,7 +162,7 @@ class Codes:
                 expires_at=as_utc(row.expires_at),
                 redeemed_by=(name or f"#{row.redeemed_by}") if row.redeemed_by else None,
                 redeemed_at=as_utc(row.redeemed_at),
-                created_at=as_utc(row.created_at) or row.created_at,
+                created_at=as_utc(row.created_at),
             )
             for row, name in rows
         ]
@@ -169,4 +176,3 @@ def _generate() -> str:
 
 def _refused(message: str, code: str) -> Exception:
     return invalid_request(message, param="code", code=code)
-

@@ -62,8 +62,13 @@ class Groups:
         tpm: int | None = None,
     ) -> GroupView:
         values = _valid(
-            {"name": name, "models": models, "multiplier_ppm": multiplier_ppm,
-             "rpm": rpm, "tpm": tpm}
+            {
+                "name": name,
+                "models": models,
+                "multiplier_ppm": multiplier_ppm,
+                "rpm": rpm,
+                "tpm": tpm,
+            }
         )
         async with self._db.session() as session, session.begin():
             if await queries.find_group(session, values["name"]) is not None:
@@ -85,8 +90,13 @@ class Groups:
     ) -> GroupView:
         changes = {
             k: v
-            for k, v in (("name", name), ("models", models), ("multiplier_ppm", multiplier_ppm),
-                         ("rpm", rpm), ("tpm", tpm))
+            for k, v in (
+                ("name", name),
+                ("models", models),
+                ("multiplier_ppm", multiplier_ppm),
+                ("rpm", rpm),
+                ("tpm", tpm),
+            )
             if v is not UNSET
         }
         values = _valid(changes)

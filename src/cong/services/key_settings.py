@@ -159,9 +159,7 @@ def check_grant(principal: Principal, values: dict[str, Any], *, creating: bool)
                     network.version == mine.version and network.subnet_of(mine)  # type: ignore[arg-type]
                     for mine in principal.ip_allow
                 ):
-                    raise _beyond(
-                        f"{item} is outside the addresses this key may use.", "ip_allow"
-                    )
+                    raise _beyond(f"{item} is outside the addresses this key may use.", "ip_allow")
 
 
 def _caller_limit(principal: Principal, name: str) -> bool:

@@ -57,13 +57,9 @@ class Decision:
         if self.retry_after is not None:
             headers["retry-after"] = str(max(1, math.ceil(self.retry_after)))
             headers["retry-after-ms"] = str(max(1, math.ceil(self.retry_after * 1000)))
-        return APIError(
-            429,
-            self.message or "Rate limit reached.",
-            type="tokens" if self.limit_hit and "tokens" in self.limit_hit else "requests",
-            code="rate_limit_exceeded",
-            headers=headers,
-        )
+        kind = "tokens" if self.limit_hit and "tokens" in self.limit_hit else "requests"
+        message = self.message or "Rate limit reached."
+        return APIError(429, message, type=kind, code="rate_limit_exceeded", headers=headers)
 
 
 class BackendUnavailable(Exception):
@@ -124,12 +120,6 @@ Usage = tuple[int, int, int]
 Denial = tuple[int, int, float | None]
 
 
-_HEADERS = [
-    tuple(f"x-ratelimit-{what}-{unit}" for what in ("limit", "remaining", "reset"))
-    for unit in ("requests", "tokens")
-]
-
-
 @lru_cache(maxsize=8192)
 def _format_ms(ms: int) -> str:
     return format_duration(ms / 1000)
@@ -151,29 +141,30 @@ def decide(
     charge: tuple[str, int] | None = None,
 ) -> Decision:
     """The decision and its headers from each limit's usage (shared by the backends)."""
-    rq: tuple[int, int, int] | None = None  # tightest: (remaining, limit, newest bucket)
-    tk: tuple[int, int, int] | None = None
+    rq_left = tk_left = None  # the tightest limit of each dimension: remaining, limit, newest
+    rq_cap = tk_cap = rq_new = tk_new = 0
     for lim, (requests, toks, newest) in zip(limits, usage, strict=True):
         cap = lim.rpm
         if cap is not None:
             left = cap - requests
-            if rq is None or left < rq[0] or (left == rq[0] and cap < rq[1]):
-                rq = (left, cap, newest)
+            if rq_left is None or left < rq_left or (left == rq_left and cap < rq_cap):
+                rq_left, rq_cap, rq_new = left, cap, newest
         cap = lim.tpm
         if cap is not None:
             left = cap - toks
-            if tk is None or left < tk[0] or (left == tk[0] and cap < tk[1]):
-                tk = (left, cap, newest)
+            if tk_left is None or left < tk_left or (left == tk_left and cap < tk_cap):
+                tk_left, tk_cap, tk_new = left, cap, newest
     headers: dict[str, str] = {}
-    reset_bucket, reset = -2, ""  # both dimensions usually share the newest bucket
-    for best, (limit_name, remaining_name, reset_name) in zip((rq, tk), _HEADERS, strict=True):
-        if best is not None:
-            left, cap, newest = best
-            if newest != reset_bucket:
-                reset_bucket, reset = newest, _reset(window, newest, now)
-            headers[limit_name] = str(cap)
-            headers[remaining_name] = str(left) if left > 0 else "0"
-            headers[reset_name] = reset
+    reset = ""
+    if rq_left is not None:
+        headers["x-ratelimit-limit-requests"] = str(rq_cap)
+        headers["x-ratelimit-remaining-requests"] = str(rq_left) if rq_left > 0 else "0"
+        headers["x-ratelimit-reset-requests"] = reset = _reset(window, rq_new, now)
+    if tk_left is not None:
+        headers["x-ratelimit-limit-tokens"] = str(tk_cap)
+        headers["x-ratelimit-remaining-tokens"] = str(tk_left) if tk_left > 0 else "0"
+        same = reset and tk_new == rq_new  # usually: both were charged in this bucket
+        headers["x-ratelimit-reset-tokens"] = reset if same else _reset(window, tk_new, now)
     if not denials:
         return Decision(True, headers, None, None, None, charge)
     # The binding denial: one that can never fit, else the longest wait.
@@ -336,9 +327,8 @@ class MemoryRateLimiter:
                 (TOKENS, lim.tpm, tokens, state.tokens),
             ):
                 if cap is not None and used + cost > cap:
-                    wait = (
-                        None if cost > cap else state.wait(dim, used + cost - cap, self.window, now)
-                    )
+                    need = used + cost - cap
+                    wait = None if cost > cap else state.wait(dim, need, self.window, now)
                     denials.append((index, dim, wait))
         return decide(limits, tokens, usage, now, self.window, denials)
 

@@ -182,12 +182,16 @@ class RedisRateLimiter:
         prefix: str = "cong:rl:",
         timeout: float = 0.25,
         max_connections: int = 32,
+        pool_timeout: float = 2.0,
         window: float = 60.0,
         granularity: float = 1.0,
     ) -> None:
         self.window = Window(window, granularity)
         self.prefix = prefix
         self.timeout = timeout
+        # Waiting for a pooled connection is local congestion (a burst of requests in this
+        # process), not a Redis failure: it gets a longer budget than a Redis round trip.
+        self._deadline = pool_timeout + 3 * timeout
         self._static = [
             round(granularity * 1000),
             self.window.buckets,
@@ -197,7 +201,7 @@ class RedisRateLimiter:
         self._pool = BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
-            timeout=timeout,
+            timeout=pool_timeout,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
@@ -209,9 +213,9 @@ class RedisRateLimiter:
 
     async def _call(self, coro: Any) -> Any:
         try:
-            # Each step has its socket timeout; this bounds the whole (pool wait, connect,
+            # Each step has its own timeout; this bounds the whole (pool wait, connect,
             # EVALSHA and a script reload after a Redis restart).
-            async with asyncio.timeout(self.timeout * 4):
+            async with asyncio.timeout(self._deadline):
                 result = await coro
         except (RedisError, OSError, TimeoutError) as exc:
             self._error = _describe(exc)

@@ -65,11 +65,11 @@ class Router:
     ) -> T:
         ordered = weighted_order(routes, self.rng)
         candidates = [r for r in ordered if self.health.available(r.channel)]
-        if not candidates:
-            raise upstream_unavailable(
-                "Every upstream for this model is cooling down after failures; try again shortly.",
-                retry_after=int(self.policy.cooldown) or 1,
-            )
+        forced = not candidates
+        if forced:
+            # Every channel is cooling down: rather than refuse, probe the best one early
+            # (a lone upstream that just came back must not stay unusable for a cool-down).
+            candidates = ordered[:1]
         attempts = 0
         last: APIError | None = None
         for route in candidates:
@@ -78,7 +78,7 @@ class Router:
                     break
                 if tries:  # a retry on the same channel waits; failover does not
                     await asyncio.sleep(self._backoff(tries))
-                if not self.health.begin(route.channel):
+                if not self.health.begin(route.channel) and not forced:
                     break
                 attempts += 1
                 try:

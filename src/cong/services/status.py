@@ -81,8 +81,9 @@ class StatusService:
         info: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):
             info = json.loads(self.state_file.read_text())
-        state = "ready" if reachable else info.get("state", "unavailable")
-        if not reachable and state == "ready":
+        # The supervisor knows about (re)starts first; the probe says whether it answers.
+        state = info.get("state", "ready" if reachable else "unavailable")
+        if state == "ready" and not reachable:
             state = "unavailable"
         catalog = self.loader.catalog
         return {

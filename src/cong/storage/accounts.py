@@ -106,8 +106,10 @@ async def users_with_groups(session: AsyncSession) -> list[tuple[User, Group | N
 
 
 async def find_user(session: AsyncSession, ref: str | int) -> tuple[User, Group | None] | None:
-    """A user by name, or else by numeric id, with their group."""
-    row = (await session.execute(_with_group().where(User.name == str(ref)))).first()
+    """A user by id (an int), or by name, else by a numeric id (a str), with their group."""
+    row = None
+    if isinstance(ref, str):
+        row = (await session.execute(_with_group().where(User.name == ref))).first()
     if row is None and str(ref).isdigit():
         row = (await session.execute(_with_group().where(User.id == int(ref)))).first()
     return (row[0], row[1]) if row else None
@@ -132,3 +134,10 @@ async def delete_user(session: AsyncSession, user_id: int) -> bool:
     await session.execute(delete(ApiKey).where(ApiKey.user_id == user_id))
     result = await session.execute(delete(User).where(User.id == user_id))
     return bool(getattr(result, "rowcount", 0))
+
+
+async def user_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = (await session.execute(select(User.id, User.name).where(User.id.in_(ids)))).all()
+    return {int(row[0]): str(row[1]) for row in rows}

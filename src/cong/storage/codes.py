@@ -57,4 +57,3 @@ async def list_codes(
     if before_id is not None:
         query = query.where(RedemptionCode.id < before_id)
     return [(row[0], row[1]) for row in (await session.execute(query)).all()]
-

@@ -1,0 +1,247 @@
+"""Request and response bodies of ``/api/users``, ``/api/keys``, ``/api/me`` and
+``/api/key/usage``. Amounts come in as decimal numbers or strings in currency units and
+go out twice: ``*_micros`` (integer micro-units) and a decimal string."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cong.services.account_views import KeyView, UserView
+from cong.services.amounts import money, optional_micros, optional_money, to_micros
+from cong.services.key_settings import KeySettings
+from cong.services.reports import KeyUsage, ModelTotals
+
+Money = Decimal | None
+KEY_FIELDS = ("name", "models", "enabled", "expires_at", "ip_allow", "rpm", "tpm", "period")
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    role: Literal["user", "admin"] = "user"
+    group: str | None = Field(None, description="group name (default: the default group)")
+    credit_limit: Decimal = Field(
+        Decimal(0), description="how far below zero the balance may go, in currency units"
+    )
+
+
+class UserPatch(BaseModel):
+    """Fields left out are not changed. Balances change only through top-ups,
+    adjustments and redemption codes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=64)
+    role: Literal["user", "admin"] | None = None
+    enabled: bool | None = None
+    group: str | None = None
+    credit_limit: Decimal | None = None
+
+    def changes(self) -> dict[str, object]:
+        values: dict[str, object] = {
+            k: getattr(self, k) for k in self.model_fields_set if getattr(self, k) is not None
+        }
+        if "credit_limit" in values:
+            values["credit_limit"] = to_micros(self.credit_limit or 0, param="credit_limit")
+        return values
+
+
+class UserOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    enabled: bool
+    group: str
+    balance_micros: int
+    balance: str
+    credit_limit_micros: int
+    credit_limit: str
+    available_micros: int = Field(description="balance + credit limit")
+    available: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: UserView) -> UserOut:
+        available = user.balance + user.credit_limit
+        return cls(
+            id=user.id,
+            name=user.name,
+            role=user.role,
+            enabled=user.enabled,
+            group=user.group,
+            balance_micros=user.balance,
+            balance=money(user.balance),
+            credit_limit_micros=user.credit_limit,
+            credit_limit=money(user.credit_limit),
+            available_micros=available,
+            available=money(available),
+            created_at=user.created_at,
+        )
+
+
+class KeyFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=128)
+    models: list[str] | None = Field(None, description="model ids the key may use; null: all")
+    enabled: bool | None = None
+    expires_at: datetime | None = Field(None, description="null: never expires")
+    spend_cap: Money = Field(None, description="lifetime spend cap in currency units")
+    period_cap: Money = Field(None, description="spend cap per period in currency units")
+    period: Literal["day", "month"] | None = Field(None, description="period of period_cap")
+    ip_allow: list[str] | None = Field(None, description="allowed client IPs / CIDRs")
+    rpm: int | None = Field(None, ge=1, description="requests per minute")
+    tpm: int | None = Field(None, ge=1, description="tokens per minute")
+
+    def settings(self) -> KeySettings:
+        """The fields the request sent (an explicit null clears a limit)."""
+        sent = self.model_fields_set
+        values = {name: getattr(self, name) for name in KEY_FIELDS if name in sent}
+        for cap in ("spend_cap", "period_cap"):
+            if cap in sent:
+                values[cap] = optional_micros(getattr(self, cap), param=cap)
+        return KeySettings(**values)
+
+
+class KeyCreate(KeyFields):
+    user: str | None = Field(None, description="owner's name (admins only; default: you)")
+
+
+class KeyPatch(KeyFields):
+    """Fields left out are not changed; null clears a limit."""
+
+
+class KeyOut(BaseModel):
+    """A key without its secret: the id and a masked form (prefix and last 4)."""
+
+    id: str
+    name: str
+    user: str
+    user_id: int
+    masked: str
+    models: list[str] | None
+    enabled: bool
+    state: Literal["active", "disabled", "revoked", "expired"]
+    created_at: datetime
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    spend_cap_micros: int | None
+    spend_cap: str | None
+    period_cap_micros: int | None
+    period_cap: str | None
+    period: str | None
+    spent_micros: int
+    spent: str
+    ip_allow: list[str] | None
+    rpm: int | None
+    tpm: int | None
+
+    @classmethod
+    def of(cls, key: KeyView) -> KeyOut:
+        return cls(
+            id=key.id,
+            name=key.name,
+            user=key.user,
+            user_id=key.user_id,
+            masked=key.masked,
+            models=key.models,
+            enabled=key.enabled,
+            state=key_state(key),
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
+            expires_at=key.expires_at,
+            last_used_at=key.last_used_at,
+            spend_cap_micros=key.spend_cap,
+            spend_cap=optional_money(key.spend_cap),
+            period_cap_micros=key.period_cap,
+            period_cap=optional_money(key.period_cap),
+            period=key.period,
+            spent_micros=key.spent,
+            spent=money(key.spent),
+            ip_allow=key.ip_allow,
+            rpm=key.rpm,
+            tpm=key.tpm,
+        )
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="the API key itself: shown this once, never again")
+
+
+class MeOut(BaseModel):
+    user: UserOut
+    key: KeyOut = Field(description="the key this request was made with")
+
+
+class TotalsOut(BaseModel):
+    model: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_micros: int
+    cost: str
+
+    @classmethod
+    def of(cls, totals: ModelTotals) -> TotalsOut:
+        return cls(
+            model=totals.model,
+            requests=totals.requests,
+            prompt_tokens=totals.prompt_tokens,
+            completion_tokens=totals.completion_tokens,
+            cost_micros=totals.cost,
+            cost=money(totals.cost),
+        )
+
+
+class KeyUsageOut(BaseModel):
+    key: KeyOut
+    since: str | None = Field(description="first day counted (YYYY-MM-DD); null: all kept")
+    totals: TotalsOut
+    by_model: list[TotalsOut]
+    period_spent_micros: int
+    period_spent: str
+    spend_remaining_micros: int | None = Field(description="left under the lifetime cap")
+    spend_remaining: str | None
+    period_remaining_micros: int | None = Field(description="left under the period cap")
+    period_remaining: str | None
+    wallet_available_micros: int = Field(description="the owner's balance + credit limit")
+    wallet_available: str
+    remaining_micros: int = Field(description="what the key may still spend")
+    remaining: str
+    limited_by: Literal["wallet", "spend_cap", "period_cap"]
+
+    @classmethod
+    def of(cls, usage: KeyUsage) -> KeyUsageOut:
+        return cls(
+            key=KeyOut.of(usage.key),
+            since=usage.since,
+            totals=TotalsOut.of(usage.totals),
+            by_model=[TotalsOut.of(t) for t in usage.by_model],
+            period_spent_micros=usage.period_spent,
+            period_spent=money(usage.period_spent),
+            spend_remaining_micros=usage.spend_remaining,
+            spend_remaining=optional_money(usage.spend_remaining),
+            period_remaining_micros=usage.period_remaining,
+            period_remaining=optional_money(usage.period_remaining),
+            wallet_available_micros=usage.wallet_available,
+            wallet_available=money(usage.wallet_available),
+            remaining_micros=usage.remaining,
+            remaining=money(usage.remaining),
+            limited_by=usage.limited_by,
+        )
+
+
+def key_state(key: KeyView) -> Literal["active", "disabled", "revoked", "expired"]:
+    if key.revoked_at is not None:
+        return "revoked"
+    if not key.enabled:
+        return "disabled"
+    if key.expires_at is not None and key.expires_at <= datetime.now(UTC):
+        return "expired"
+    return "active"

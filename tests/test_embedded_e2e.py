@@ -1,0 +1,101 @@
+"""`cong serve` with the real embedded models: the official SDK through the gateway into
+llama.cpp and sentence-transformers, and the model server's supervision."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.support.processes import ServeProcess
+
+TOKEN = "sk-e2e-admin-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    server = ServeProcess(tmp, {"CONG_DATA_DIR": str(tmp / "data"), "CONG_ADMIN_TOKEN": TOKEN,
+                                "CONG_MODEL_SERVER__CONTEXT_SIZE": "2048",
+                                "CONG_MODEL_SERVER__HEALTH_INTERVAL": "0.5"})
+    try:
+        server.wait_healthy()
+        server.wait_for_line("Embedded models ready", timeout=240)
+        yield server
+    finally:
+        server.stop()
+
+
+def client(server: ServeProcess) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.url + "/v1", api_key=TOKEN, max_retries=0)
+
+
+def test_chat_through_alias_really_decodes(served: ServeProcess) -> None:
+    reply = client(served).chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "Say hello."}],
+        max_tokens=8, temperature=0, seed=1,
+    )
+    assert reply.model == "gpt-4o"
+    assert reply.choices[0].message.content
+    assert reply.usage is not None and 0 < reply.usage.completion_tokens <= 8
+    assert reply.usage.prompt_tokens > 5
+
+
+def test_stream_and_same_seed_same_text(served: ServeProcess) -> None:
+    def run() -> str:
+        stream = client(served).chat.completions.create(
+            model="smollm2-135m-instruct", stream=True, max_tokens=12, seed=42,
+            temperature=0.8, messages=[{"role": "user", "content": "Name a fruit."}],
+            stream_options={"include_usage": True},
+        )
+        chunks = list(stream)
+        assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens <= 12
+        return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+    first = run()
+    assert first and first == run()
+
+
+def test_embeddings_through_alias(served: ServeProcess) -> None:
+    result = client(served).embeddings.create(
+        model="text-embedding-3-small", input=["a cat", "a kitten", "tax law"])
+    assert len(result.data) == 3 and len(result.data[0].embedding) == 384
+
+
+def test_status_and_restart_after_a_crash(served: ServeProcess) -> None:
+    status = httpx.get(served.url + "/api/status").json()
+    assert status["model_server"]["state"] == "ready"
+    pid = status["model_server"]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.3)
+    during = httpx.post(served.url + "/v1/chat/completions",
+                        headers={"authorization": f"Bearer {TOKEN}"},
+                        json={"model": "gpt-4o", "max_tokens": 2,
+                              "messages": [{"role": "user", "content": "hi"}]}, timeout=60)
+    if during.status_code != 200:  # unless it was already back
+        assert during.status_code == 503
+        assert "embedded model server" in during.json()["error"]["message"]
+    served.wait_for_line("restarting", timeout=30)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = httpx.get(served.url + "/api/status").json()
+        if status["model_server"]["state"] == "ready" and status["model_server"]["pid"] != pid:
+            break
+        time.sleep(0.5)
+    assert status["model_server"]["state"] == "ready"
+    assert status["model_server"]["restarts"] >= 1
+    after = client(served).chat.completions.create(
+        model="gpt-4o", max_tokens=2, messages=[{"role": "user", "content": "hi"}])
+    assert after.choices[0].message.content is not None
+
+
+def test_gateway_log_never_shows_keys(served: ServeProcess) -> None:
+    assert TOKEN not in served.output
+    log = Path(served.env["CONG_DATA_DIR"]) / "logs" / "model-server.log"
+    assert log.exists() and TOKEN not in log.read_text(errors="replace")
