@@ -30,6 +30,7 @@ run: install
 
 test: install-dev
 	scripts/ensure-postgres.sh
+	scripts/ensure-redis.sh
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
