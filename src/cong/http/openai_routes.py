@@ -53,32 +53,18 @@ def openai_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]
     return endpoint
 
 
-@openai_endpoint
-async def chat_completions(request: Request) -> Any:
-    principal = await authenticate(request)
-    data = parse_json_object(await read_body(request))
-    return await services_of(request).gateway.chat(principal, data, request_id(request))
+def gateway_endpoint(operation: str) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint that authenticates, parses the JSON body and hands it to one gateway
+    operation (``chat``, ``completion``, ``embed`` or ``images``)."""
 
+    async def handler(request: Request) -> Any:
+        principal = await authenticate(request)
+        data = parse_json_object(await read_body(request))
+        call = getattr(services_of(request).gateway, operation)
+        return await call(principal, data, request_id(request))
 
-@openai_endpoint
-async def completions(request: Request) -> Any:
-    principal = await authenticate(request)
-    data = parse_json_object(await read_body(request))
-    return await services_of(request).gateway.completion(principal, data, request_id(request))
-
-
-@openai_endpoint
-async def embeddings(request: Request) -> Any:
-    principal = await authenticate(request)
-    data = parse_json_object(await read_body(request))
-    return await services_of(request).gateway.embed(principal, data, request_id(request))
-
-
-@openai_endpoint
-async def image_generations(request: Request) -> Any:
-    principal = await authenticate(request)
-    data = parse_json_object(await read_body(request))
-    return await services_of(request).gateway.images(principal, data, request_id(request))
+    handler.__name__ = operation
+    return openai_endpoint(handler)
 
 
 def _card(card: ModelCard) -> dict[str, Any]:
@@ -100,10 +86,10 @@ async def retrieve_model(request: Request) -> Any:
 
 
 routes = [
-    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-    Route("/v1/completions", completions, methods=["POST"]),
-    Route("/v1/embeddings", embeddings, methods=["POST"]),
-    Route("/v1/images/generations", image_generations, methods=["POST"]),
+    Route("/v1/chat/completions", gateway_endpoint("chat"), methods=["POST"]),
+    Route("/v1/completions", gateway_endpoint("completion"), methods=["POST"]),
+    Route("/v1/embeddings", gateway_endpoint("embed"), methods=["POST"]),
+    Route("/v1/images/generations", gateway_endpoint("images"), methods=["POST"]),
     Route("/v1/models", list_models, methods=["GET"]),
     Route("/v1/models/{model:path}", retrieve_model, methods=["GET"]),
 ]

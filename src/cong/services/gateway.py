@@ -15,7 +15,7 @@ from cong.protocol.messages import has_image
 from cong.protocol.validation import validate
 from cong.services import estimates
 from cong.services.accounts import Principal
-from cong.services.catalog import Catalog, ModelCard, ModelRoute
+from cong.services.catalog import Catalog, Kind, ModelCard, ModelRoute
 from cong.services.catalog_loader import CatalogLoader
 from cong.services.metered_stream import MeteredStreams
 from cong.services.metering import Meter, Metering, usage_of
@@ -221,50 +221,62 @@ class Gateway:
     async def embed(self, principal: Principal, data: dict[str, Any], request_id: str) -> Result:
         _reject_routing_overrides(data)
         request = validate(EmbeddingRequest, data)
-        routes = self.catalog.authorize(principal, request.model, "embedding")
         prompt = estimates.embedding_tokens(data)
-        meter = await self.metering.admit(
+        return await self._single(
             principal,
+            data,
             request_id,
             "embeddings",
             request.model,
-            routes[0].id,
+            "embedding",
             Usage(prompt_tokens=prompt),
-            stream=False,
+            prompt,
         )
-
-        async def call(route: ModelRoute) -> dict[str, Any]:
-            response = await route.provider.embed(_upstream_body(data, route, False))
-            meter.served_by(route)
-            return response
-
-        response = await self._call(meter, routes, call)
-        await self._settle(meter, response, prompt)
-        response["model"] = request.model
-        return Result(response, meter.headers)
 
     async def images(self, principal: Principal, data: dict[str, Any], request_id: str) -> Result:
         _reject_routing_overrides(data)
         request = validate(ImageRequest, data)
-        routes = self.catalog.authorize(principal, request.model, "image")
-        count = request.n or 1
-        meter = await self.metering.admit(
+        return await self._single(
             principal,
+            data,
             request_id,
             "images",
             request.model,
-            routes[0].id,
-            Usage(images=count),
-            stream=False,
+            "image",
+            Usage(images=request.n or 1),
+            0,
+        )
+
+    async def _single(
+        self,
+        principal: Principal,
+        data: dict[str, Any],
+        request_id: str,
+        endpoint: str,
+        model: str,
+        kind: Kind,
+        worst: Usage,
+        prompt: int,
+    ) -> Result:
+        """A request answered by one JSON object (embeddings, images)."""
+        routes = self.catalog.authorize(principal, model, kind)
+        meter = await self.metering.admit(
+            principal, request_id, endpoint, model, routes[0].id, worst, stream=False
         )
 
         async def call(route: ModelRoute) -> dict[str, Any]:
-            response = await route.provider.images(_upstream_body(data, route, False))
+            body = _upstream_body(data, route, False)
+            response = await (
+                route.provider.embed(body) if kind == "embedding" else route.provider.images(body)
+            )
             meter.served_by(route)
             return response
 
         response = await self._call(meter, routes, call)
-        await self._settle(meter, response, 0, images=len(response.get("data") or ()))
+        images = len(response.get("data") or ()) if kind == "image" else 0
+        await self._settle(meter, response, prompt, images=images)
+        if kind == "embedding":
+            response["model"] = model
         return Result(response, meter.headers)
 
     def models(self, principal: Principal) -> list[ModelCard]:
