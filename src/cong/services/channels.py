@@ -159,6 +159,31 @@ def default_timeouts(settings: Settings) -> Timeouts:
     return Timeouts(connect=t.connect, first_byte=t.first_byte, idle=t.idle, total=t.total)
 
 
+def channel_config(
+    source: Any, keys: list[str], timeouts: Timeouts, origin: str, owned_by: str
+) -> ChannelConfig:
+    """A ChannelConfig from anything with a channel's fields (a config-file upstream or a
+    database row)."""
+    return ChannelConfig(
+        name=source.name,
+        type=source.type,
+        base_url=source.base_url,
+        keys=tuple(keys) or (None,),
+        models=tuple(source.models),
+        embedding_models=tuple(source.embedding_models),
+        image_models=tuple(source.image_models),
+        text_only_models=tuple(source.text_only_models),
+        model_map=dict(source.model_map),
+        api_version=source.api_version,
+        priority=source.priority,
+        weight=source.weight,
+        groups=tuple(source.groups) if source.groups is not None else None,
+        timeouts=timeouts,
+        owned_by=owned_by,
+        source=origin,
+    )
+
+
 def config_channels(settings: Settings) -> list[ChannelConfig]:
     """Channels declared in the config file (``[[upstreams]]``)."""
     timeouts = default_timeouts(settings)
@@ -169,26 +194,7 @@ def config_channels(settings: Settings) -> list[ChannelConfig]:
         keys = [k.get_secret_value() for k in up.api_keys]
         if up.api_key:
             keys.insert(0, up.api_key.get_secret_value())
-        channels.append(
-            ChannelConfig(
-                name=up.name,
-                type=up.type,
-                base_url=up.base_url,
-                keys=tuple(keys) or (None,),
-                models=tuple(up.models),
-                embedding_models=tuple(up.embedding_models),
-                image_models=tuple(up.image_models),
-                text_only_models=tuple(up.text_only_models),
-                model_map=dict(up.model_map),
-                api_version=up.api_version,
-                priority=up.priority,
-                weight=up.weight,
-                groups=tuple(up.groups) if up.groups is not None else None,
-                timeouts=timeouts,
-                owned_by=up.owned_by or up.name,
-                source="config",
-            )
-        )
+        channels.append(channel_config(up, keys, timeouts, "config", up.owned_by or up.name))
     return channels
 
 
@@ -304,22 +310,6 @@ class Channels:
             return self._config(await self._find(session, ref))
 
     def _config(self, c: Channel) -> ChannelConfig:
-        base = default_timeouts(self._settings)
-        return ChannelConfig(
-            name=c.name,
-            type=c.type,
-            base_url=c.base_url,
-            keys=tuple(self._box.decrypt(k) for k in c.keys_encrypted) or (None,),
-            models=tuple(c.models),
-            embedding_models=tuple(c.embedding_models),
-            image_models=tuple(c.image_models),
-            text_only_models=tuple(c.text_only_models),
-            model_map=dict(c.model_map),
-            api_version=c.api_version,
-            priority=c.priority,
-            weight=c.weight,
-            groups=tuple(c.groups) if c.groups is not None else None,
-            timeouts=_timeouts(base, c.timeouts),
-            owned_by=c.name,
-            source="database",
-        )
+        keys = [self._box.decrypt(k) for k in c.keys_encrypted]
+        timeouts = _timeouts(default_timeouts(self._settings), c.timeouts)
+        return channel_config(c, keys, timeouts, "database", c.name)
