@@ -10,6 +10,7 @@ import httpx
 from sqlalchemy import select
 
 from cong.storage.billing_tables import LedgerEntry
+from cong.storage.tables import ApiKey
 from cong.storage.usage_tables import UsageLog
 from tests.support.billing import db_call, fund, set_group, set_key, set_price, wallet_state
 from tests.support.gateway import RunningGateway
@@ -56,6 +57,9 @@ def test_exact_settlement_from_upstream_usage(sqlite_gateway: RunningGateway) ->
     assert (row.prompt_tokens, row.completion_tokens, row.cost) == (9, 3, expected)
     assert row.end_reason == "completed" and row.channel == "fake" and not row.estimated
     assert row.requested_model == "fake-model" and row.latency_ms >= 0
+    key_row = db_call(gw, lambda s: s.scalar(select(ApiKey).where(
+        ApiKey.public_id == key[3:15])))
+    assert (key_row.reserved, key_row.spent) == (0, expected)  # uncapped keys track spend
     set_price(gw, "fake-model", input_per_m=0, output_per_m=0, per_call=0)
 
 

@@ -86,7 +86,7 @@ async def update_group(request: Request, ref: str, body: GroupPatch, _admin: Adm
     return GroupOut.of(await services_of(request).groups.update(ref, **changes))
 
 
-@groups.delete("/{ref}", status_code=204, summary="Delete a group; members move to default")
+@groups.delete("/{ref}", status_code=204, summary="Delete a group; members move to default (admin)")
 async def delete_group(request: Request, ref: str, _admin: Admin) -> Response:
     await services_of(request).groups.delete(ref)
     return Response(status_code=204)

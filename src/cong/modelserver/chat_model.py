@@ -10,11 +10,13 @@ import ctypes
 import functools
 import hashlib
 import os
+import time
 from collections.abc import Callable
 
 import llama_cpp
 import numpy as np
 
+from cong.modelserver.decode_threads import DecodeThreads, thread_candidates
 from cong.modelserver.sampler import Sampler, SamplingParams
 
 # ChatML, for GGUF files that carry no chat template.
@@ -30,7 +32,15 @@ class GenerationCancelled(Exception):
 
 
 class ChatModel:
-    def __init__(self, model_id: str, path: str, *, context_size: int, threads: int) -> None:
+    def __init__(
+        self,
+        model_id: str,
+        path: str,
+        *,
+        context_size: int,
+        threads: int,
+        adaptive_threads: bool = False,
+    ) -> None:
         self.id = model_id
         self.path = path
         self.llm = llama_cpp.Llama(
@@ -40,6 +50,11 @@ class ChatModel:
             n_threads=threads,
             n_threads_batch=threads,
             verbose=False,
+        )
+        self.threads = threads
+        self.decode_threads = DecodeThreads(
+            thread_candidates(threads) if adaptive_threads else [threads],
+            lambda n: llama_cpp.llama_set_n_threads(self.llm.ctx, n, threads),
         )
         self.n_ctx = int(self.llm.n_ctx())
         self.n_batch = int(self.llm.n_batch)
@@ -143,7 +158,9 @@ class ChatModel:
 
     def advance(self, token: int) -> None:
         """Append one sampled token to the context."""
+        started = time.perf_counter()
         self.llm.eval([token])
+        self.decode_threads.observe(time.perf_counter() - started)
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one model per process, lives forever
     def grammar_compiles(self, grammar: str) -> bool:

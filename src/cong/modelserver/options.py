@@ -118,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=_non_negative,
         default=0,
-        help="llama.cpp decode threads; 0 uses every core (default: %(default)s)",
+        help="llama.cpp threads; 0 uses every core and, while decoding, switches to one "
+        "fewer whenever that measures faster (another busy process makes spinning "
+        "threads slow) (default: %(default)s)",
     )
     add(
         "--max-queue",

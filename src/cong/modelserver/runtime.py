@@ -49,6 +49,7 @@ class ModelRuntime:
                 options.resolved_chat_model_path(),
                 context_size=options.context_size,
                 threads=options.thread_count,
+                adaptive_threads=options.threads == 0,
             )
             log.warning("chat model %s loaded in %.1f s", chat.id, time.perf_counter() - started)
         embeddings = None
@@ -121,6 +122,7 @@ class ModelRuntime:
             body["chat"] = {
                 "model": self.chat.id,
                 "context_size": self.chat.n_ctx,
+                "decode_threads": self.chat.decode_threads.current,
                 "active": stats.active,
                 "queued": self.worker.queued,
                 "max_queue": self.worker.max_queue,

@@ -264,17 +264,16 @@ class Accounts:
         self, public_id: str, settings: KeySettings, actor: Principal | None = None
     ) -> KeyView:
         values = normalized(settings, creating=False)
-        if actor is not None:
-            check_grant(actor, values, creating=False)
         async with self._db.session() as session, session.begin():
             key, user = await _visible_key(session, public_id, actor)
+            if actor is not None:
+                check_grant(actor, values, creating=False)
             if key.revoked_at is not None and values.get("enabled"):
                 raise _conflict("A revoked key cannot be enabled again.", "enabled")
             state = {"period_cap": key.period_cap, "period": key.period, **values}
+            # A changed period kind restarts the period counter at the next request.
             for field, value in with_period(state).items():
                 setattr(key, field, value)
-            if "period" in values and values["period"] != key.period_start:
-                key.period_start = None  # the new period starts from zero
             await session.flush()
             view = KeyView.of(key, user)
         self.forget_cached()

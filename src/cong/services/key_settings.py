@@ -118,7 +118,7 @@ def check_grant(principal: Principal, values: dict[str, Any], *, creating: bool)
     if principal.is_admin:
         return
     caller_limits = [n for n in ADDITIVE if _caller_limit(principal, n)]
-    if caller_limits and (creating or any(n in values for n in ADDITIVE)):
+    if caller_limits and (creating or any(n in values for n in (*ADDITIVE, "period"))):
         raise _beyond(
             "This API key has its own spend or rate limits, so it cannot create keys or "
             "change their limits; use a key without limits."

@@ -97,9 +97,12 @@ class Wallets:
         if amount == 0:
             return hold
         async with self._db.session() as session, session.begin():
-            if principal.key_pk is not None and principal.has_caps:
-                period = current_period(principal.key_period, datetime.now(UTC))
-                await q.roll_key_period(session, principal.key_pk, period)
+            if principal.key_pk is not None:
+                # Every key tracks what it has on hold and has spent; caps are checked in
+                # the same conditional update when the key has any.
+                if principal.key_period:
+                    period = current_period(principal.key_period, datetime.now(UTC))
+                    await q.roll_key_period(session, principal.key_pk, period)
                 if not await q.hold_key_cap(session, principal.key_pk, amount):
                     raise insufficient(
                         "This API key has reached its spend cap: the request may cost up to "
