@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -15,31 +14,19 @@ from typing import Any, TypeVar
 
 from cong import __version__, cli_billing, cli_channels
 from cong.cli_output import print_table
+from cong.cli_runtime import run_command
 from cong.protocol.errors import APIError
 from cong.services.accounts import Accounts
 from cong.services.amounts import money, optional_micros, to_micros
-from cong.services.credentials import load_or_create_secret
 from cong.services.key_settings import KeySettings
 from cong.settings import Settings
-from cong.storage.database import Database, migrate
+from cong.storage.database import migrate
 
 T = TypeVar("T")
 
 
 def _accounts_call(settings: Settings, action: Callable[[Accounts], Awaitable[T]]) -> T:
-    async def run() -> T:
-        db = Database(settings.effective_database_url)
-        secret = load_or_create_secret(
-            settings.data_dir,
-            settings.secret_key.get_secret_value() if settings.secret_key else None,
-        )
-        try:
-            return await action(Accounts(db, secret, cache_seconds=0))
-        finally:
-            await db.close()
-
-    migrate(settings.effective_database_url)
-    return asyncio.run(run())
+    return run_command(lambda rt: action(Accounts(rt.db, rt.secret, cache_seconds=0)), settings)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ are decimal currency units (``2.5``), converted exactly to integer micro-units."
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -12,17 +11,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from cong.cli_output import print_table
+from cong.cli_runtime import Runtime, run_command
 from cong.services.accounts import Accounts, Principal
 from cong.services.amounts import money, ppm_text, to_micros, to_ppm
 from cong.services.codes import Codes
-from cong.services.credentials import load_or_create_secret
 from cong.services.groups import Groups
 from cong.services.price_book import PriceBook
 from cong.services.pricing import Prices
 from cong.services.reports import Filters, Reports
 from cong.services.wallets import Wallets
-from cong.settings import Settings
-from cong.storage.database import Database, migrate
 
 T = TypeVar("T")
 # The command line acts as the operator: it sees and manages everything.
@@ -46,31 +43,19 @@ class Toolkit:
 
 
 def run(action: Callable[[Toolkit], Awaitable[T]]) -> T:
-    settings = Settings.load()
-    migrate(settings.effective_database_url)
-
-    async def main() -> T:
-        db = Database(settings.effective_database_url)
-        secret = load_or_create_secret(
-            settings.data_dir,
-            settings.secret_key.get_secret_value() if settings.secret_key else None,
-        )
-        prices = Prices(db, 0)
-        wallets = Wallets(db, prices)
-        try:
-            return await action(
-                Toolkit(
-                    accounts=Accounts(db, secret, cache_seconds=0),
-                    groups=Groups(db),
-                    codes=Codes(db, secret),
-                    prices=PriceBook(db, prices),
-                    reports=Reports(db, wallets),
-                )
+    def toolkit(rt: Runtime) -> Awaitable[T]:
+        prices = Prices(rt.db, 0)
+        return action(
+            Toolkit(
+                accounts=Accounts(rt.db, rt.secret, cache_seconds=0),
+                groups=Groups(rt.db),
+                codes=Codes(rt.db, rt.secret),
+                prices=PriceBook(rt.db, prices),
+                reports=Reports(rt.db, Wallets(rt.db, prices)),
             )
-        finally:
-            await db.close()
+        )
 
-    return asyncio.run(main())
+    return run_command(toolkit)
 
 
 def split(value: str | None) -> list[str]:

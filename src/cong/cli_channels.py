@@ -3,38 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from cong.cli_output import print_table
+from cong.cli_runtime import run_command
 from cong.services.channel_check import check_channel
 from cong.services.channels import ChannelPatch, Channels, ChannelSpec
-from cong.services.credentials import load_or_create_secret
 from cong.services.secrets_box import SecretBox
-from cong.settings import Settings
-from cong.storage.database import Database, migrate
 
 T = TypeVar("T")
 
 
 def _run(action: Callable[[Channels], Awaitable[T]]) -> T:
-    settings = Settings.load()
-    migrate(settings.effective_database_url)
-
-    async def run() -> T:
-        db = Database(settings.effective_database_url)
-        secret = load_or_create_secret(
-            settings.data_dir,
-            settings.secret_key.get_secret_value() if settings.secret_key else None,
-        )
-        try:
-            return await action(Channels(db, SecretBox(secret), settings))
-        finally:
-            await db.close()
-
-    return asyncio.run(run())
+    return run_command(lambda rt: action(Channels(rt.db, SecretBox(rt.secret), rt.settings)))
 
 
 def _split(value: str | None) -> list[str]:

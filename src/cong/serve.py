@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
 
 import uvicorn
 
+from cong.cli_runtime import run_command
 from cong.services.accounts import Accounts
-from cong.services.credentials import load_or_create_secret
 from cong.services.model_server import ModelServerSupervisor
 from cong.settings import Settings
-from cong.storage.database import Database, migrate
 
 
 def say(message: str) -> None:
@@ -21,19 +19,9 @@ def say(message: str) -> None:
 
 
 def _first_admin_token(settings: Settings) -> str | None:
-    async def run() -> str | None:
-        db = Database(settings.effective_database_url)
-        secret = load_or_create_secret(
-            settings.data_dir,
-            settings.secret_key.get_secret_value() if settings.secret_key else None,
-        )
-        try:
-            token = settings.admin_token.get_secret_value() if settings.admin_token else None
-            return await Accounts(db, secret).ensure_admin(token)
-        finally:
-            await db.close()
-
-    return asyncio.run(run())
+    """Migrate, then create the admin on first start (its new key, or None)."""
+    token = settings.admin_token.get_secret_value() if settings.admin_token else None
+    return run_command(lambda rt: Accounts(rt.db, rt.secret).ensure_admin(token), settings)
 
 
 def serve(settings: Settings) -> int:
@@ -45,7 +33,6 @@ def serve(settings: Settings) -> int:
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     say("Applying database migrations…")
-    migrate(settings.effective_database_url)
     new_token = _first_admin_token(settings)
 
     supervisor: ModelServerSupervisor | None = None

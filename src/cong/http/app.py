@@ -30,7 +30,7 @@ from cong.services.catalog_loader import CatalogLoader
 from cong.services.channel_health import ChannelHealth
 from cong.services.channels import Channels
 from cong.services.codes import Codes
-from cong.services.credentials import load_or_create_secret
+from cong.services.credentials import server_secret
 from cong.services.gateway import Gateway
 from cong.services.groups import Groups
 from cong.services.metered_stream import MeteredStreams
@@ -57,10 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.effective_database_url)
-        secret = load_or_create_secret(
-            settings.data_dir,
-            settings.secret_key.get_secret_value() if settings.secret_key else None,
-        )
+        secret = server_secret(settings)
         channels = Channels(db, SecretBox(secret), settings)
         loader = CatalogLoader(settings, channels)
         await loader.reload(force=True)

@@ -15,6 +15,8 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from cong.settings import Settings
+
 ALPHABET = string.ascii_letters + string.digits
 PUBLIC_ID_LENGTH = 12
 SECRET_LENGTH = 40
@@ -80,3 +82,9 @@ def load_or_create_secret(data_dir: Path, configured: str | None) -> bytes:
     finally:
         os.close(fd)
     return value
+
+
+def server_secret(settings: Settings) -> bytes:
+    """The server secret for these settings (see :func:`load_or_create_secret`)."""
+    configured = settings.secret_key.get_secret_value() if settings.secret_key else None
+    return load_or_create_secret(settings.data_dir, configured)

@@ -36,8 +36,9 @@ def usage_of(payload: dict[str, Any] | None, images: int = 0) -> Usage | None:
 def limits_of(principal: Principal) -> list[Limit]:
     limits = []
     if principal.key_rpm or principal.key_tpm:
-        limits.append(Limit(f"key:{principal.key_id}", principal.key_rpm or None,
-                            principal.key_tpm or None))
+        limits.append(
+            Limit(f"key:{principal.key_id}", principal.key_rpm or None, principal.key_tpm or None)
+        )
     if principal.user_rpm or principal.user_tpm:
         limits.append(Limit(f"user:{principal.user_id}", principal.user_rpm, principal.user_tpm))
     return limits
