@@ -5,6 +5,7 @@ Behaviour is chosen by the requested model name:
 ``fake-500`` / ``fake-429`` / ``fake-400`` / ``fake-401`` answer with OpenAI error envelopes,
 ``fake-midstream-error`` streams two chunks then an error event,
 ``fake-slow`` streams one chunk every 0.2 s (50 in all) and records how many it sent,
+``fake-late`` waits 1 s before its first chunk,
 anything else answers "Hello from fake" (3 stream chunks).
 """
 
@@ -146,6 +147,8 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
         return StreamingResponse(_stream(model, content, usage), media_type="text/event-stream")
 
     async def _stream(model: str, content: str, usage: bool) -> Any:
+        if model == "fake-late":
+            await asyncio.sleep(1.0)  # a long queue or a slow first token
         yield _sse(_chunk(model, {"role": "assistant", "content": ""}, None, usage))
         if model == "fake-slow":
             for i in range(50):

@@ -209,3 +209,24 @@ def test_model_server_away_gives_503_with_clear_message(tmp_path: Path) -> None:
     assert "embedded model server" in response.json()["error"]["message"]
     assert response.headers["retry-after"] == "1"
     assert status["model_server"]["state"] == "unavailable"
+
+
+def test_keepalive_comments_while_the_upstream_is_silent(
+    tmp_path: Path, fake_openai: tuple[str, Recorder]
+) -> None:
+    running, server = start_gateway(
+        fresh_database("sqlite", tmp_path, None), tmp_path / "data", keepalive_seconds=0.2,
+        model_server={"enabled": False},
+        upstreams=[{"name": "fake", "base_url": fake_openai[0] + "/v1",
+                    "models": ["fake-late"]}],
+    )
+    try:
+        response = httpx.post(running.base_url + "/chat/completions",
+                              json={"model": "fake-late", "messages": HI, "stream": True},
+                              headers=auth(running.admin_token), timeout=10)
+    finally:
+        server.__exit__()
+    assert response.status_code == 200
+    head = response.text.split("data: ", 1)[0]
+    assert head.count(": keep-alive") >= 2
+    assert response.text.rstrip().endswith("data: [DONE]")

@@ -56,8 +56,17 @@ class DecodeThreads:
             best = self._latency.get(self._best, seconds)
             if self._countdown <= 0 or seconds > GIVE_UP_FACTOR * best:
                 self._end_probe()
-        elif self._countdown <= 0:
+        elif self._countdown <= 0 or self._worse_than_known_alternative():
             self._start_probe()
+
+    def _worse_than_known_alternative(self) -> bool:
+        """The current count has slowed down below what another one measured."""
+        current = self._latency[self.current]
+        return any(
+            latency * GIVE_UP_FACTOR < current
+            for threads, latency in self._latency.items()
+            if threads != self.current
+        )
 
     def _start_probe(self) -> None:
         others = [c for c in self.candidates if c != self._best]

@@ -169,9 +169,18 @@ class Gateway:
                 meter.served_by(route)
                 return first, chunks
 
-            first, rest = await self._call(meter, routes, open_stream)
-            chunks = self.streams.run(meter, first, rest, model, wants_usage, prompt)
-            return Result(chunks, meter.headers)
+            async def stream() -> Chunks:
+                # Routing happens at the first read, so the HTTP layer can send keep-alive
+                # comments while a slow upstream (or the model queue) has said nothing yet.
+                first, rest = await self._call(meter, routes, open_stream)
+                chunks = self.streams.run(meter, first, rest, model, wants_usage, prompt)
+                try:
+                    async for chunk in chunks:
+                        yield chunk
+                finally:
+                    await chunks.aclose()  # type: ignore[attr-defined]
+
+            return Result(stream(), meter.headers)
 
         async def call(route: ModelRoute) -> dict[str, Any]:
             body = _upstream_body(data, route, False)

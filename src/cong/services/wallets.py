@@ -153,16 +153,12 @@ class Wallets:
                     return 0
                 held = reservation.amount
                 charge = min(charge, held)
+                # Lock order as in hold(): the key row first, then the user row.
+                if reservation.key_pk is not None:
+                    await q.release_key_hold(session, reservation.key_pk, held, charge)
                 await q.credit_wallet(session, reservation.user_id, held - charge)
-                key_id = None
                 await q.add_entry(
-                    session,
-                    reservation.user_id,
-                    "release",
-                    held,
-                    request_id=request_id,
-                    key_id=key_id,
-                    note=note,
+                    session, reservation.user_id, "release", held, request_id=request_id, note=note
                 )
                 await q.add_entry(
                     session,
@@ -170,11 +166,8 @@ class Wallets:
                     "settlement",
                     -charge,
                     request_id=request_id,
-                    key_id=key_id,
                     note=note,
                 )
-                if reservation.key_pk is not None:
-                    await q.release_key_hold(session, reservation.key_pk, held, charge)
                 return charge
         except IntegrityError:  # settled concurrently by another path
             return 0
