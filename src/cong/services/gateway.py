@@ -169,7 +169,7 @@ class Gateway:
                 meter.served_by(route)
                 return first, chunks
 
-            async def stream() -> Chunks:
+            async def routed_stream() -> Chunks:
                 # Routing happens at the first read, so the HTTP layer can send keep-alive
                 # comments while a slow upstream (or the model queue) has said nothing yet.
                 first, rest = await self._call(meter, routes, open_stream)
@@ -180,7 +180,7 @@ class Gateway:
                 finally:
                     await chunks.aclose()  # type: ignore[attr-defined]
 
-            return Result(stream(), meter.headers)
+            return Result(routed_stream(), meter.headers)
 
         async def call(route: ModelRoute) -> dict[str, Any]:
             body = _upstream_body(data, route, False)
