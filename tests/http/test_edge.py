@@ -230,3 +230,10 @@ def test_keepalive_comments_while_the_upstream_is_silent(
     head = response.text.split("data: ", 1)[0]
     assert head.count(": keep-alive") >= 2
     assert response.text.rstrip().endswith("data: [DONE]")
+
+
+def test_start_page_shows_the_real_base_url(sqlite_gateway: RunningGateway) -> None:
+    page = httpx.get(sqlite_gateway.url + "/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert f"{sqlite_gateway.settings.base_url}/v1" in page.text
+    assert "/api/health" in page.text

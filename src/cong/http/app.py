@@ -14,7 +14,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cong import __version__
-from cong.http import account_routes, admin_routes, billing_routes, openai_routes, system_routes
+from cong.http import (
+    account_routes,
+    admin_routes,
+    billing_routes,
+    openai_routes,
+    start_page,
+    system_routes,
+)
 from cong.http.context import Services
 from cong.http.middleware import EdgeMiddleware
 from cong.http.responses import error_response
@@ -121,6 +128,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.router.routes.extend(openai_routes.routes)
+    app.router.routes.extend(start_page.routes)
     app.include_router(system_routes.router)
     app.include_router(admin_routes.router)
     for router in (*account_routes.routers, *billing_routes.routers):
