@@ -54,7 +54,7 @@ class ChatModel:
         self.threads = threads
         self.decode_threads = DecodeThreads(
             thread_candidates(threads) if adaptive_threads else [threads],
-            lambda n: llama_cpp.llama_set_n_threads(self.llm.ctx, n, threads),
+            lambda n: llama_cpp.llama_set_n_threads(self.llm.ctx, n, n),
         )
         self.n_ctx = int(self.llm.n_ctx())
         self.n_batch = int(self.llm.n_batch)

@@ -6,7 +6,8 @@ waits out whole scheduler slices and decoding collapses: on 2 cores, 115 tokens/
 fell to 4–37 tokens/s next to one busy process, while 1 thread kept 48–68 tokens/s.
 So the worker starts with every core, keeps a moving average of the time per token
 for each candidate count, tries the other candidate for a few tokens now and then,
-and decodes with the faster one. Results are bit-identical whatever the count.
+and decodes with the faster one; prompts are evaluated with the same count. Results
+are bit-identical whatever the count.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections.abc import Callable
 
 ALPHA = 0.25  # weight of the newest sample in the moving average
 FIRST_PROBE_AFTER = 16
-PROBE_EVERY = 64  # tokens between probes, doubled (up to MAX_PROBE_EVERY) while the
-MAX_PROBE_EVERY = 2048  # best count stays the same
+# Tokens between probes: doubled up to MAX_PROBE_EVERY while the best count holds.
+PROBE_EVERY = 64
+MAX_PROBE_EVERY = 512
 PROBE_TOKENS = 4  # measured after one warm-up token
 GIVE_UP_FACTOR = 2.0  # a probe slower than this times the best ends at once
 

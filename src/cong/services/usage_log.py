@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 
 from cong.storage.database import Database
@@ -38,6 +38,14 @@ class UsageRecord:
     stream: bool
     end_reason: str
     estimated: bool
+
+
+FIELDS = tuple(f.name for f in fields(UsageRecord))
+
+
+def as_row(record: UsageRecord) -> dict[str, object]:
+    """A plain dict for the bulk insert (``dataclasses.asdict`` deep-copies: 20x slower)."""
+    return {name: getattr(record, name) for name in FIELDS}
 
 
 class UsageWriter:
@@ -97,7 +105,7 @@ class UsageWriter:
             totals[3] += r.cost
         try:
             async with self._db.session() as session, session.begin():
-                await insert_usage(session, [asdict(r) for r in batch])
+                await insert_usage(session, [as_row(r) for r in batch])
                 await add_daily(session, daily)
         except Exception:
             self._pending[:0] = batch  # keep them for the next try
