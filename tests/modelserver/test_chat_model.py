@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import llama_cpp
 import pytest
 
 from cong.modelserver.chat_model import ChatModel
@@ -16,7 +17,7 @@ from cong.protocol.messages import FunctionDefinition
 @pytest.fixture(scope="module")
 def model() -> Iterator[ChatModel]:
     path = ServerOptions().resolved_chat_model_path()
-    yield ChatModel("smollm2-135m-instruct", path, context_size=1024, threads=2)
+    yield ChatModel("smollm2-135m-instruct", path, context_size=1024, threads=1)
 
 
 def _prompt(model: ChatModel, question: str) -> list[int]:
@@ -27,7 +28,7 @@ def _generate(model: ChatModel, prompt: list[int], *, grammar: str | None = None
     model.prime(prompt, lambda: False)
     tokens: list[int] = []
     with model.sampler(SamplingParams(), seed=5, grammar=grammar) as sampler:
-        for _ in range(24):
+        for _ in range(12):
             token = sampler.sample()
             if model.is_end(token):
                 break
@@ -61,3 +62,13 @@ def test_special_tokens_end_generation(model: ChatModel) -> None:
     assert model.is_end(model.eos_id)
     assert model.is_end(model.tokenize("<|im_start|>", special=True)[0])
     assert not model.is_end(model.tokenize("hello")[0])
+
+
+def test_thread_count_does_not_change_the_text(model: ChatModel) -> None:
+    hello = _prompt(model, "Say hello")
+    first = _generate(model, hello)
+    llama_cpp.llama_set_n_threads(model.llm.ctx, 2, model.threads)
+    try:
+        assert _generate(model, hello) == first
+    finally:
+        llama_cpp.llama_set_n_threads(model.llm.ctx, model.threads, model.threads)

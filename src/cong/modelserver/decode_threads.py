@@ -2,8 +2,9 @@
 
 With every core decoding, llama.cpp's OpenMP threads spin at the barriers between
 operations. When another process (the gateway, say) takes a core, a spinning thread
-waits out whole scheduler slices and decoding collapses: on 2 cores, 115 tokens/s idle
-fell to 4–37 tokens/s next to one busy process, while 1 thread kept 48–68 tokens/s.
+waits out whole scheduler slices and decoding collapses. Measured on 2 cores, one
+200-token stream: 2 threads ~122 tokens/s idle but ~34–44 next to one busy process
+(down to 4 under heavier load); 1 thread ~72 idle and ~78 next to it.
 So the worker starts with every core, keeps a moving average of the time per token
 for each candidate count, tries the other candidate for a few tokens now and then,
 and decodes with the faster one; prompts are evaluated with the same count. Results
