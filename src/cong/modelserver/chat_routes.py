@@ -11,13 +11,9 @@ from cong.modelserver.chat_model import ChatModel
 from cong.modelserver.chat_prompt import ChatTemplate, check_text_only, template_messages
 from cong.modelserver.chat_stream import chat_event_stream
 from cong.modelserver.generation import (
-    ChoiceEnded,
-    ChoiceStarted,
     ChoiceTask,
     GenerationJob,
-    JobDone,
-    JobFailed,
-    TextDelta,
+    collect_job,
 )
 from cong.modelserver.grammar import (
     JSON_OBJECT_GBNF,
@@ -47,7 +43,6 @@ from cong.modelserver.runtime import ModelRuntime
 from cong.modelserver.tool_calls import ParsedCall, parse_tool_calls
 from cong.modelserver.tool_plan import ToolPlan, plan_tools
 from cong.protocol.chat import ChatCompletionRequest
-from cong.protocol.errors import APIError
 from cong.protocol.validation import parse_json_object, validate
 
 
@@ -114,23 +109,10 @@ def _prepare(body: ChatCompletionRequest, model: ChatModel, template: ChatTempla
 async def _collect(call: ChatCall, request: Request, keepalive: float) -> dict[str, object]:
     job = call.job
     texts: dict[int, list[str]] = {task.index: [] for task in job.tasks}
-    reasons: dict[int, str] = {}
     usage = UsageCounter(prompt_tokens=len(call.prompt))
     watcher = watch_disconnect(request.receive, job.abandon)
     try:
-        while True:
-            event = await job.next_event(keepalive)
-            if isinstance(event, ChoiceStarted) and event.index == 0:
-                usage.cached_tokens = event.cached_tokens
-            elif isinstance(event, TextDelta):
-                texts[event.index].append(event.text)
-            elif isinstance(event, ChoiceEnded):
-                reasons[event.index] = event.finish_reason
-                usage.completion_tokens += event.completion_tokens
-            elif isinstance(event, JobFailed):
-                raise APIError(500, event.message, type="server_error", code="generation_failed")
-            elif isinstance(event, JobDone):
-                break
+        reasons = await collect_job(job, texts, usage, keepalive)
     finally:
         await stop_watching(watcher)
         job.cancel()

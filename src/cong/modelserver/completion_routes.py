@@ -18,6 +18,7 @@ from cong.modelserver.generation import (
     JobDone,
     JobFailed,
     TextDelta,
+    collect_job,
 )
 from cong.modelserver.payloads import ResponseHeader, UsageCounter, text_choice, text_completion
 from cong.modelserver.request_params import (
@@ -122,21 +123,10 @@ def _usage(call: CompletionCall) -> UsageCounter:
 async def _collect(call: CompletionCall, request: Request, keepalive: float) -> dict[str, Any]:
     job = call.job
     texts: dict[int, list[str]] = {t.index: [call.echo[call.prompt_of(t.index)]] for t in job.tasks}
-    reasons: dict[int, str] = {}
     usage = _usage(call)
     watcher = watch_disconnect(request.receive, job.abandon)
     try:
-        while True:
-            event = await job.next_event(keepalive)
-            if isinstance(event, TextDelta):
-                texts[event.index].append(event.text)
-            elif isinstance(event, ChoiceEnded):
-                reasons[event.index] = event.finish_reason
-                usage.completion_tokens += event.completion_tokens
-            elif isinstance(event, JobFailed):
-                raise APIError(500, event.message, type="server_error", code="generation_failed")
-            elif isinstance(event, JobDone):
-                break
+        reasons = await collect_job(job, texts, usage, keepalive)
     finally:
         await stop_watching(watcher)
         job.cancel()

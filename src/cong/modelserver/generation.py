@@ -10,10 +10,12 @@ import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from cong.modelserver.chat_model import ChatModel, GenerationCancelled
 from cong.modelserver.sampler import SamplingParams
 from cong.modelserver.text_stream import TextAssembler
+from cong.protocol.errors import APIError
 
 
 @dataclass(frozen=True)
@@ -164,3 +166,27 @@ def _run_choice(
     if tail and reason != "cancelled":
         job.emit(TextDelta(task.index, tail))
     job.emit(ChoiceEnded(task.index, reason, generated))
+
+
+async def collect_job(
+    job: GenerationJob,
+    texts: dict[int, list[str]],
+    usage: Any,
+    keepalive: float,
+) -> dict[int, str]:
+    """Run a non-streamed job to its end: append each choice's text to ``texts``, count
+    cached prompt and completion tokens into ``usage``, and return the finish reasons."""
+    reasons: dict[int, str] = {}
+    while True:
+        event = await job.next_event(keepalive)
+        if isinstance(event, ChoiceStarted) and event.index == 0:
+            usage.cached_tokens = event.cached_tokens
+        elif isinstance(event, TextDelta):
+            texts[event.index].append(event.text)
+        elif isinstance(event, ChoiceEnded):
+            reasons[event.index] = event.finish_reason
+            usage.completion_tokens += event.completion_tokens
+        elif isinstance(event, JobFailed):
+            raise APIError(500, event.message, type="server_error", code="generation_failed")
+        elif isinstance(event, JobDone):
+            return reasons
