@@ -5,7 +5,7 @@ Behaviour is chosen by the requested model name:
 ``fake-500`` / ``fake-429`` / ``fake-400`` / ``fake-401`` answer with OpenAI error envelopes,
 ``fake-midstream-error`` streams two chunks then an error event,
 ``fake-slow`` streams one chunk every 0.2 s (50 in all) and records how many it sent,
-``fake-late`` waits 1 s before its first chunk,
+``fake-late`` waits 1 s before its first chunk, ``fake-stall`` stalls after one chunk,
 anything else answers "Hello from fake" (3 stream chunks).
 """
 
@@ -149,6 +149,10 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
     async def _stream(model: str, content: str, usage: bool) -> Any:
         if model == "fake-late":
             await asyncio.sleep(1.0)  # a long queue or a slow first token
+        if model == "fake-stall":
+            yield _sse(_chunk(model, {"role": "assistant", "content": "Hel"}, None, usage))
+            await asyncio.sleep(30)  # stalls mid-stream
+            return
         yield _sse(_chunk(model, {"role": "assistant", "content": ""}, None, usage))
         if model == "fake-slow":
             for i in range(50):

@@ -237,3 +237,27 @@ def test_start_page_shows_the_real_base_url(sqlite_gateway: RunningGateway) -> N
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert f"{sqlite_gateway.settings.base_url}/v1" in page.text
     assert "/api/health" in page.text
+
+
+def test_stalled_stream_ends_with_error_event_then_done(
+    tmp_path: Path, fake_openai: tuple[str, Recorder]
+) -> None:
+    running, server = start_gateway(
+        fresh_database("sqlite", tmp_path, None), tmp_path / "data",
+        model_server={"enabled": False}, timeouts={"idle": 0.5},
+        upstreams=[{"name": "fake", "base_url": fake_openai[0] + "/v1",
+                    "models": ["fake-stall"]}],
+    )
+    started = time.monotonic()
+    try:
+        response = httpx.post(running.base_url + "/chat/completions",
+                              json={"model": "fake-stall", "messages": HI, "stream": True},
+                              headers=auth(running.admin_token), timeout=20)
+    finally:
+        server.__exit__()
+    assert time.monotonic() - started < 10
+    events = [line[6:] for line in response.text.split("\n") if line.startswith("data: ")]
+    assert orjson.loads(events[0])["choices"][0]["delta"]["content"] == "Hel"
+    error = orjson.loads(events[-2])["error"]
+    assert error["code"] == "upstream_timeout" and "stalled" in error["message"]
+    assert events[-1] == "[DONE]"
