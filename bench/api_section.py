@@ -1,5 +1,5 @@
 """Section 1: proxy overhead. The same load straight at the fake upstream, through the bare
-proxy, and through the gateway, for each concurrency × {non-stream, stream}."""
+proxy, and through the gateway, for each concurrency × {non-stream, stream, stream-paced}."""
 
 from __future__ import annotations
 
@@ -8,10 +8,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from load import LoadResult, LoadSpec, run_load
+from meter import DISTURBED_CORES
 from servers import ADMIN_TOKEN, UPSTREAM_KEY, Server
 
 CHAT_PATH = "/v1/chat/completions"
-TARGETS = ("direct", "bare", "gateway")
+DISTURBED_RETRIES = 2  # a disturbed run is repeated up to this many times...
+RETRY_BUDGET = 12  # ...and a section as a whole retries at most this often (a busy box stays busy)
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    stream: bool
+    model: str
+    per_connection: int | None = None  # cap on requests per connection (paced runs are slow)
+    # added latency from time to first byte: a paced stream's end moves with the 1 ms ticks
+    added_by_ttfb: bool = False
+
+
+NON_STREAM = Mode("non-stream", False, "fake-model")
+STREAM = Mode("stream", True, "fake-model")
+# the fake upstream trickles these out, 1 chunk/ms: ~30 ms a response, relayed event by event
+STREAM_PACED = Mode("stream-paced", True, "fake-model-paced", 100, added_by_ttfb=True)
+MODES = (NON_STREAM, STREAM, STREAM_PACED)
 
 
 @dataclass(frozen=True)
@@ -20,13 +39,17 @@ class ApiPlan:
     requests: dict[int, int]
     warmup: int
     max_seconds: float
+    repeat: int = 1
 
-    def count(self, concurrency: int) -> int:
-        return self.requests.get(concurrency, max(self.requests.values()))
+    def count(self, mode: Mode, concurrency: int) -> int:
+        count = self.requests.get(concurrency, max(self.requests.values()))
+        if mode.per_connection is not None:
+            count = min(count, mode.per_connection * concurrency)
+        return count
 
 
-FULL_PLAN = ApiPlan((1, 16, 64, 256), {1: 2000, 16: 5000, 64: 5000, 256: 6000}, 400, 60.0)
-QUICK_PLAN = ApiPlan((1, 16, 64, 256), {1: 200, 16: 500, 64: 800, 256: 1200}, 100, 20.0)
+FULL_PLAN = ApiPlan((1, 16, 64, 256), {1: 2000, 16: 5000, 64: 5000, 256: 6000}, 400, 60.0, 3)
+QUICK_PLAN = ApiPlan((1, 16, 64, 256), {1: 200, 16: 500, 64: 800, 256: 1200}, 100, 20.0, 1)
 
 
 @dataclass(frozen=True)
@@ -39,7 +62,7 @@ class Target:
 
 @dataclass
 class ApiCell:
-    stream: bool
+    mode: Mode
     concurrency: int
     results: dict[str, LoadResult] = field(default_factory=dict)
 
@@ -47,7 +70,13 @@ class ApiCell:
         direct, other = self.results.get("direct"), self.results.get(target)
         if direct is None or other is None or not other.ok:
             return None
+        if self.mode.added_by_ttfb:
+            return other.ttfb_p50_ms - direct.ttfb_p50_ms
         return other.p50_ms - direct.p50_ms
+
+    @property
+    def disturbed(self) -> bool:
+        return any(r.other_cores > DISTURBED_CORES for r in self.results.values())
 
     def rps_ratio(self) -> float | None:
         bare, gw = self.results.get("bare"), self.results.get("gateway")
@@ -72,16 +101,17 @@ def targets(upstream: Server, proxy: Server, gateway: Server | None) -> list[Tar
     return found
 
 
-async def measure(target: Target, stream: bool, concurrency: int, plan: ApiPlan) -> LoadResult:
+async def measure(target: Target, mode: Mode, concurrency: int, plan: ApiPlan) -> LoadResult:
     url = target.base + CHAT_PATH
-    warm = LoadSpec(url, max(plan.warmup, 2 * concurrency), concurrency, stream, target.token)
-    await run_load(warm)
+    warmup = min(max(plan.warmup, 2 * concurrency), plan.count(mode, concurrency))
+    await run_load(LoadSpec(url, warmup, concurrency, mode.stream, target.token, mode.model))
     spec = LoadSpec(
         url,
-        plan.count(concurrency),
+        plan.count(mode, concurrency),
         concurrency,
-        stream,
+        mode.stream,
         target.token,
+        mode.model,
         max_seconds=plan.max_seconds,
         pids=target.pids,
     )
@@ -90,14 +120,56 @@ async def measure(target: Target, stream: bool, concurrency: int, plan: ApiPlan)
     return result
 
 
+@dataclass
+class Retries:
+    left: int = RETRY_BUDGET
+
+
+async def measure_undisturbed(
+    target: Target,
+    mode: Mode,
+    concurrency: int,
+    plan: ApiPlan,
+    retries: Retries,
+    log: Callable[[str], None],
+) -> LoadResult:
+    """A run during which the rest of the machine stayed quiet, if one of up to
+    ``1 + DISTURBED_RETRIES`` attempts was (budget permitting); else the least disturbed."""
+    attempts: list[LoadResult] = []
+    for attempt in range(1 + DISTURBED_RETRIES):
+        if attempt:
+            if retries.left <= 0:
+                break
+            retries.left -= 1
+        result = await measure(target, mode, concurrency, plan)
+        attempts.append(result)
+        disturbed = result.other_cores > DISTURBED_CORES
+        log(f"  {target.name:8s} {mode.name:12s} {result.summary()}{' (disturbed)' * disturbed}")
+        if not disturbed:
+            break
+    return min(attempts, key=lambda r: r.other_cores)
+
+
+def median_run(runs: list[LoadResult]) -> LoadResult:
+    """The run with the median requests/s (the lower middle one for an even count)."""
+    return sorted(runs, key=lambda r: r.rps)[(len(runs) - 1) // 2]
+
+
 async def run_api(found: list[Target], plan: ApiPlan, log: Callable[[str], None]) -> list[ApiCell]:
+    """Every cell measures each target ``plan.repeat`` times, interleaved, and keeps the
+    median run, so a burst of outside load hits one run rather than one target."""
     cells: list[ApiCell] = []
-    for stream in (False, True):
+    retries = Retries()
+    for mode in MODES:
         for concurrency in plan.concurrencies:
-            cell = ApiCell(stream, concurrency)
-            for target in found:
-                result = await measure(target, stream, concurrency, plan)
-                cell.results[target.name] = result
-                log(f"  {target.name:8s} {result.summary()}")
+            runs: dict[str, list[LoadResult]] = {t.name: [] for t in found}
+            for _ in range(plan.repeat):
+                for target in found:
+                    result = await measure_undisturbed(
+                        target, mode, concurrency, plan, retries, log
+                    )
+                    runs[target.name].append(result)
+            cell = ApiCell(mode, concurrency)
+            cell.results = {name: median_run(rs) for name, rs in runs.items()}
             cells.append(cell)
     return cells

@@ -6,6 +6,10 @@ chunk, up to 20 content chunks, a finish chunk, a usage chunk when
 ``stream_options.include_usage`` is set, then ``data: [DONE]``. ``GET /v1/models`` lists the
 served models. Everything else is a 404 in OpenAI's error shape.
 
+Streams go out in one write (as fast as possible) unless ``--token-delay-ms`` is set; for
+models whose id ends in ``-paced`` they trickle out one chunk every ``--paced-delay-ms``
+(default 1 ms), like a real model's tokens, so a proxy has to relay them one by one.
+
 Run: ``python bench/fake_upstream.py --port 0``; the first stdout line is the bound port.
 It stops by itself after ``--max-seconds`` (default 3600) so a crashed harness cannot leak it.
 """
@@ -15,26 +19,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import secrets
 import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from email.utils import formatdate
-from typing import Any, cast
+from typing import cast
 
 import httptools
 import orjson
 import uvloop
 
-CONTENT_PIECES = (
-    "Hello", "!", " Here", " is", " a", " short", " answer", " from", " the", " fake",
-    " upstream", ":", " it", " speaks", " the", " OpenAI", " wire", " format", " exactly", ".",
-)  # fmt: skip
-FINGERPRINT = "fp_b3f1c9d2e4"
-ID_CHARS = 29  # len("chatcmpl-") + 29 matches real ids (38 characters)
-ID_PLACEHOLDER = b"chatcmpl-" + b"X" * ID_CHARS
-CREATED_PLACEHOLDER = b"1700000000"
+from chat_payloads import ChatRequest, completion_body, stream_events
+
+PACED_SUFFIX = "-paced"  # streams for these models trickle out chunk by chunk
 
 
 class _Clock:
@@ -54,146 +53,6 @@ class _Clock:
 
 CLOCK = _Clock()
 _COUNTER = itertools.count()
-
-
-def new_id() -> bytes:
-    return b"chatcmpl-" + secrets.token_urlsafe(22)[:ID_CHARS].encode().ljust(ID_CHARS, b"0")
-
-
-def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
-    return {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {
-            "reasoning_tokens": 0,
-            "audio_tokens": 0,
-            "accepted_prediction_tokens": 0,
-            "rejected_prediction_tokens": 0,
-        },
-    }
-
-
-class ChatRequest:
-    """The few request fields the fake honours."""
-
-    __slots__ = (
-        "include_obfuscation",
-        "include_usage",
-        "model",
-        "n_tokens",
-        "prompt_tokens",
-        "stream",
-    )
-
-    def __init__(self, body: bytes) -> None:
-        data = orjson.loads(body) if body else {}
-        if not isinstance(data, dict):
-            raise ValueError("body must be a JSON object")
-        self.model = str(data.get("model") or "fake-model")
-        self.stream = bool(data.get("stream"))
-        limit = data.get("max_completion_tokens") or data.get("max_tokens")
-        self.n_tokens = min(len(CONTENT_PIECES), int(limit)) if limit else len(CONTENT_PIECES)
-        options = data.get("stream_options") or {}
-        self.include_usage = bool(options.get("include_usage"))
-        self.include_obfuscation = options.get("include_obfuscation", True) is not False
-        self.prompt_tokens = max(1, len(body) // 4)
-
-    @property
-    def finish_reason(self) -> str:
-        return "stop" if self.n_tokens == len(CONTENT_PIECES) else "length"
-
-
-def completion_body(req: ChatRequest) -> bytes:
-    return orjson.dumps(
-        {
-            "id": new_id().decode(),
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": req.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {
-                        "role": "assistant",
-                        "content": "".join(CONTENT_PIECES[: req.n_tokens]),
-                        "refusal": None,
-                        "annotations": [],
-                    },
-                    "logprobs": None,
-                    "finish_reason": req.finish_reason,
-                }
-            ],
-            "usage": _usage(req.prompt_tokens, req.n_tokens),
-            "service_tier": "default",
-            "system_fingerprint": FINGERPRINT,
-        }
-    )
-
-
-_STREAM_TEMPLATES: dict[tuple[str, int, bool, bool], list[bytes]] = {}
-
-
-def _chunk(req: ChatRequest, choices: list[dict[str, Any]], n: int) -> dict[str, Any]:
-    chunk: dict[str, Any] = {
-        "id": ID_PLACEHOLDER.decode(),
-        "object": "chat.completion.chunk",
-        "created": int(CREATED_PLACEHOLDER),
-        "model": req.model,
-        "service_tier": "default",
-        "system_fingerprint": FINGERPRINT,
-        "choices": choices,
-    }
-    if req.include_usage:
-        chunk["usage"] = None
-    if req.include_obfuscation:
-        chunk["obfuscation"] = "abcdefghijklmnop"[: 4 + n % 12]
-    return chunk
-
-
-def _stream_template(req: ChatRequest) -> list[bytes]:
-    """Every event up to the finish one, chunk-framed, with id/created placeholders."""
-    key = (req.model, req.n_tokens, req.include_usage, req.include_obfuscation)
-    cached = _STREAM_TEMPLATES.get(key)
-    if cached is not None:
-        return cached
-    role = {"role": "assistant", "content": "", "refusal": None}
-    deltas: list[dict[str, Any]] = [role, *({"content": p} for p in CONTENT_PIECES[: req.n_tokens])]
-    events = [
-        _chunk(req, [{"index": 0, "delta": d, "logprobs": None, "finish_reason": None}], i)
-        for i, d in enumerate(deltas)
-    ]
-    finish = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": req.finish_reason}
-    events.append(_chunk(req, [finish], len(deltas)))
-    template = [frame(b"data: " + orjson.dumps(e) + b"\n\n") for e in events]
-    _STREAM_TEMPLATES[key] = template
-    return template
-
-
-def frame(data: bytes) -> bytes:
-    """One HTTP/1.1 chunk."""
-    return b"%x\r\n%s\r\n" % (len(data), data)
-
-
-def stream_events(req: ChatRequest) -> list[bytes]:
-    """The whole SSE body as chunk-framed events (ending with the terminating 0-chunk).
-
-    Ids and timestamps have fixed widths, so substituting them keeps the chunk sizes valid.
-    """
-    chat_id, created = new_id(), str(int(time.time())).encode()
-    parts = [
-        f.replace(ID_PLACEHOLDER, chat_id).replace(CREATED_PLACEHOLDER, created)
-        for f in _stream_template(req)
-    ]
-    if req.include_usage:
-        usage = _chunk(req, [], req.n_tokens + 1)
-        usage["usage"] = _usage(req.prompt_tokens, req.n_tokens)
-        payload = orjson.dumps(usage).replace(ID_PLACEHOLDER, chat_id)
-        parts.append(frame(b"data: " + payload.replace(CREATED_PLACEHOLDER, created) + b"\n\n"))
-    parts.append(frame(b"data: [DONE]\n\n"))
-    parts.append(b"0\r\n\r\n")
-    return parts
 
 
 def head(status: bytes, content_type: bytes, extra: bytes) -> bytes:
@@ -256,60 +115,91 @@ class UpstreamProtocol(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         method = self.parser.get_method()
-        parts = self.server.respond(method, self.url, self.auth, b"".join(self.body))
-        delay = self.server.token_delay
+        parts, delay = self.server.respond(method, self.url, self.auth, b"".join(self.body))
+        keep_alive = self.parser.should_keep_alive()
         if delay > 0 and len(parts) > 1:
-            self.server.spawn(self._trickle(transport, parts, delay))
+            self.server.pacer(delay).add(transport, parts, keep_alive)
         else:
             transport.write(b"".join(parts))
-            if not self.parser.should_keep_alive():
+            if not keep_alive:
                 transport.close()
 
-    async def _trickle(
-        self, transport: asyncio.Transport, parts: list[bytes], delay: float
-    ) -> None:
+
+class Pacer:
+    """Writes the next piece of every paced response once per tick: one timer for all of
+    them, so hundreds of trickling streams cost the fake little more than one."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.streams: list[tuple[asyncio.Transport, Iterator[bytes], bool]] = []
+        self.handle: asyncio.TimerHandle | None = None
+
+    def add(self, transport: asyncio.Transport, parts: list[bytes], keep_alive: bool) -> None:
         transport.write(parts[0])
-        for part in parts[1:]:
-            await asyncio.sleep(delay)
+        self.streams.append((transport, iter(parts[1:]), keep_alive))
+        if self.handle is None:
+            self.handle = asyncio.get_running_loop().call_later(self.delay, self.tick)
+
+    def tick(self) -> None:
+        alive = []
+        for stream in self.streams:
+            transport, parts, keep_alive = stream
             if transport.is_closing():
-                return
-            transport.write(part)
+                continue
+            part = next(parts, None)
+            if part is not None:
+                transport.write(part)
+                alive.append(stream)
+            elif not keep_alive:
+                transport.close()
+        self.streams = alive
+        loop = asyncio.get_running_loop()
+        self.handle = loop.call_later(self.delay, self.tick) if alive else None
 
 
 class FakeUpstream:
-    def __init__(self, api_key: str | None, models: list[str], token_delay: float) -> None:
+    def __init__(
+        self, api_key: str | None, models: list[str], token_delay: float, paced_delay: float
+    ) -> None:
         self.expected_auth = f"Bearer {api_key}".encode() if api_key else None
         self.models = models
         self.token_delay = token_delay
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.paced_delay = paced_delay
+        self.pacers: dict[float, Pacer] = {}
 
-    def spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+    def pacer(self, delay: float) -> Pacer:
+        pacer = self.pacers.get(delay)
+        if pacer is None:
+            pacer = self.pacers[delay] = Pacer(delay)
+        return pacer
 
-    def respond(self, method: bytes, url: bytes, auth: bytes, body: bytes) -> list[bytes]:
+    def respond(
+        self, method: bytes, url: bytes, auth: bytes, body: bytes
+    ) -> tuple[list[bytes], float]:
+        """The response's HTTP/1.1 pieces and the pause (s) to take between them."""
         path = url.split(b"?", 1)[0]
         if self.expected_auth is not None and auth != self.expected_auth:
-            return [error_response(b"401 Unauthorized", "Incorrect API key", "invalid_api_key")]
+            return [error_response(b"401 Unauthorized", "Incorrect API key", "invalid_api_key")], 0
         if path == b"/v1/chat/completions" and method == b"POST":
             return self.chat(body)
         if path == b"/v1/models" and method == b"GET":
-            return [json_response(b"200 OK", self.model_list())]
-        return [error_response(b"404 Not Found", f"Unknown path {path.decode()}", "not_found")]
+            return [json_response(b"200 OK", self.model_list())], 0
+        error = error_response(b"404 Not Found", f"Unknown path {path.decode()}", "not_found")
+        return [error], 0
 
-    def chat(self, body: bytes) -> list[bytes]:
+    def chat(self, body: bytes) -> tuple[list[bytes], float]:
         try:
             req = ChatRequest(body)
         except (ValueError, TypeError, AttributeError) as exc:
-            return [error_response(b"400 Bad Request", f"invalid body: {exc}", "invalid_json")]
+            return [error_response(b"400 Bad Request", f"invalid body: {exc}", "invalid_json")], 0
         if not req.stream:
-            return [json_response(b"200 OK", completion_body(req))]
+            return [json_response(b"200 OK", completion_body(req))], 0
         events = stream_events(req)
         start = head(
             b"200 OK", b"text/event-stream; charset=utf-8", b"transfer-encoding: chunked\r\n"
         )
-        return [start + events[0], *events[1:]]
+        delay = self.paced_delay if req.model.endswith(PACED_SUFFIX) else self.token_delay
+        return [start + events[0], *events[1:]], delay
 
     def model_list(self) -> bytes:
         data = [
@@ -346,14 +236,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 = ephemeral, printed on stdout")
     parser.add_argument("--api-key", default=None, help="require 'Bearer KEY' (default: any)")
-    parser.add_argument("--models", default="fake-model", help="comma-separated ids")
-    parser.add_argument("--token-delay-ms", type=float, default=0.0, help="pause between chunks")
+    parser.add_argument("--models", default="fake-model,fake-model-paced", help="ids to list")
+    parser.add_argument(
+        "--token-delay-ms", type=float, default=0.0, help="pause between stream chunks"
+    )
+    parser.add_argument(
+        "--paced-delay-ms",
+        type=float,
+        default=1.0,
+        help=f"pause between stream chunks for models ending in {PACED_SUFFIX}",
+    )
     parser.add_argument("--max-seconds", type=float, default=3600.0, help="stop after this long")
     args = parser.parse_args(argv)
     sock = bind(args.host, args.port)
     print(sock.getsockname()[1], flush=True)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    upstream = FakeUpstream(args.api_key, models, args.token_delay_ms / 1000)
+    upstream = FakeUpstream(
+        args.api_key, models, args.token_delay_ms / 1000, args.paced_delay_ms / 1000
+    )
     uvloop.run(serve(sock, upstream, args.max_seconds))
 
 

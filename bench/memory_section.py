@@ -37,7 +37,7 @@ def describe_children(pid: int) -> list[str]:
     with contextlib.suppress(psutil.NoSuchProcess):
         for child in psutil.Process(pid).children(recursive=True):
             with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                cmd = " ".join(child.cmdline()[1:4])
+                cmd = " ".join(child.cmdline()[1:3])
                 described.append(f"pid {child.pid}: {cmd}")
     return described
 

@@ -11,6 +11,8 @@ import psutil
 
 IDLE_PROBE_S = 0.1
 IDLE_CPU_FRACTION = 0.05  # a tree using less than 5% of a core is idle
+# a run during which other processes kept this many cores busy is flagged as disturbed
+DISTURBED_CORES = 0.25
 
 
 def process_tree(pid: int) -> list[psutil.Process]:

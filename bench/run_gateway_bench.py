@@ -15,11 +15,14 @@ time limit, so nothing outlives a crashed run for long.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
+import dataclasses
 import importlib.metadata
 import os
 import platform
 import shlex
+import signal
 import sys
 import tempfile
 import time
@@ -59,6 +62,7 @@ def context_lines(args: argparse.Namespace) -> list[str]:
         f"Machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}",
         f"Load average before the run: {load} (other processes on the box add noise)",
         f"cong {version}; 1 gateway worker; access log off",
+        f"Fake upstream: 20 content chunks per stream, {args.token_delay_ms:g} ms between chunks",
         f"Run: `{shlex.join(['.venv/bin/python', 'bench/run_gateway_bench.py', *sys.argv[1:]])}`"
         + (" (quick smoke run: small samples, numbers are indicative only)" if args.quick else ""),
     ]
@@ -68,6 +72,11 @@ async def api_section(
     report: Report, work: Path, upstream: Server, args: argparse.Namespace
 ) -> None:
     plan = QUICK_PLAN if args.quick else FULL_PLAN
+    if args.repeat:
+        plan = dataclasses.replace(plan, repeat=args.repeat)
+    report.context.append(
+        f"API section: median of {plan.repeat} run(s) per cell (by rps), targets interleaved"
+    )
     async with contextlib.AsyncExitStack() as stack:
         proxy = await stack.enter_async_context(bare_proxy(work, upstream, args.cap))
         gw: Server | None = None
@@ -93,6 +102,7 @@ async def model_sections(
                 log("section 2: embedded chat tokens/s")
                 try:
                     report.embedded = await run_embedded(gw, plan, log)
+                    write(report, args.out, final=False)
                 except RuntimeError as exc:
                     report.failures["embedded section"] = str(exc)
             if "memory" in wanted:
@@ -103,14 +113,28 @@ async def model_sections(
         log(f"gateway with embedded models failed\n{exc}")
 
 
+def write(report: Report, out: Path, final: bool) -> str:
+    text = report.markdown()
+    if not final:
+        text += "\n_Partial: the run is still going (or was interrupted)._\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    return text
+
+
 async def bench(args: argparse.Namespace) -> Report:
+    """All wanted sections; the report is rewritten after each, so a cut run keeps its part."""
+    task = asyncio.current_task()
+    if task is not None:  # SIGTERM unwinds like Ctrl-C: every server gets stopped
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     wanted = set(SECTIONS) if args.section == "all" else {args.section}
     report = Report(context_lines(args))
     with tempfile.TemporaryDirectory(prefix="cong-bench-") as tmp:
         work = Path(tmp)
-        async with fake_upstream(work, args.cap) as upstream:
+        async with fake_upstream(work, args.cap, args.token_delay_ms) as upstream:
             if "api" in wanted:
                 await api_section(report, work, upstream, args)
+                write(report, args.out, final=False)
             if wanted & {"embedded", "memory"}:
                 await model_sections(report, work, upstream, args, wanted)
     report.context.append(
@@ -126,14 +150,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results.md")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (both sides)")
     parser.add_argument(
+        "--repeat", type=int, default=0, help="API runs per cell (default 3, quick 1)"
+    )
+    parser.add_argument(
+        "--token-delay-ms",
+        type=float,
+        default=0.0,
+        help="fake upstream pause between stream chunks (0 = as fast as possible)",
+    )
+    parser.add_argument(
         "--cap", type=float, default=3600.0, help="seconds before helper servers stop themselves"
     )
     args = parser.parse_args(argv)
-    report = uvloop.run(bench(args))
-    text = report.markdown()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    try:
+        report = uvloop.run(bench(args))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        log(f"interrupted: servers stopped; finished sections (if any) are in {args.out}")
+        raise SystemExit(130) from None
+    print(write(report, args.out, final=True))
     log(f"written to {args.out}")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -25,6 +26,7 @@ import psutil
 BENCH_DIR = Path(__file__).resolve().parent
 ADMIN_TOKEN = "sk-bench-admin-0123456789abcdef"
 UPSTREAM_KEY = "sk-fake"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class ServerError(RuntimeError):
@@ -77,6 +79,13 @@ class Server:
                 child.kill()
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the harness dies, however it dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def spawn(name: str, cmd: list[str], log_dir: Path, env: Mapping[str, str] | None = None) -> Server:
     out = (log_dir / f"{name}.out").open("wb")
     err = (log_dir / f"{name}.err").open("wb")
@@ -89,6 +98,7 @@ def spawn(name: str, cmd: list[str], log_dir: Path, env: Mapping[str, str] | Non
             env=dict(env) if env is not None else None,
             start_new_session=True,
             cwd=BENCH_DIR.parent,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
     return Server(name, process, 0, log_dir)
 
@@ -135,9 +145,12 @@ async def wait_http(server: Server, path: str, wait_s: float, token: str | None 
 
 
 @contextlib.asynccontextmanager
-async def fake_upstream(log_dir: Path, max_seconds: float) -> AsyncIterator[Server]:
+async def fake_upstream(
+    log_dir: Path, max_seconds: float, token_delay_ms: float = 0.0
+) -> AsyncIterator[Server]:
     cmd = [sys.executable, str(BENCH_DIR / "fake_upstream.py"), "--port", "0"]
     cmd += ["--api-key", UPSTREAM_KEY, "--max-seconds", str(max_seconds)]
+    cmd += ["--token-delay-ms", str(token_delay_ms)]
     server = spawn("fake_upstream", cmd, log_dir)
     try:
         server.port = await read_port(server)
@@ -167,7 +180,7 @@ def gateway_config(upstream: Server) -> str:
         'name = "fake"\n'
         f'base_url = "{upstream.base}/v1"\n'
         f'api_key = "{UPSTREAM_KEY}"\n'
-        'models = ["fake-model"]\n'
+        'models = ["fake-model", "fake-model-paced"]\n'
     )
 
 
