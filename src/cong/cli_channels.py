@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -12,6 +15,7 @@ from cong.cli_runtime import run_command
 from cong.services.channel_check import check_channel
 from cong.services.channels import ChannelPatch, Channels, ChannelSpec
 from cong.services.secrets_box import SecretBox
+from cong.settings import Settings
 
 T = TypeVar("T")
 
@@ -58,8 +62,25 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _live_circuits(base_url: str) -> dict[str, str]:
+    """Circuit states from the running server's public /api/status (empty if it is not
+    running): the in-process view, which includes config-file channels."""
+    try:
+        with urllib.request.urlopen(base_url + "/api/status", timeout=2) as response:
+            status = json.loads(response.read())
+    except (OSError, ValueError):
+        return {}
+    circuits: dict[str, str] = {}
+    for upstream in status.get("upstreams", []):
+        name = str(upstream.get("name", "")).split("#", 1)[0]
+        if upstream.get("circuit") not in (None, "closed"):
+            circuits[name] = f"{upstream['circuit']} ({upstream.get('cooldown_remaining', 0)} s)"
+    return circuits
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     views = _run(lambda c: c.list_all())
+    circuits = _live_circuits(Settings.load().base_url)
     rows: list[dict[str, Any]] = []
     for v in views:
         row = v.model_dump()
@@ -67,7 +88,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         row["models"] = ",".join(v.models + v.embedding_models + v.image_models)
         row["keys"] = " ".join(v.keys)
         row["state"] = "enabled" if v.enabled else "disabled"
-        if v.cooldown_until is not None:
+        if v.name in circuits:
+            row["state"] += f", circuit {circuits[v.name]}"
+        elif v.cooldown_until is not None and v.cooldown_until.timestamp() > time.time():
             row["state"] += f", cooling until {v.cooldown_until:%H:%M:%S}"
         rows.append(row)
     print_table(

@@ -248,3 +248,28 @@ def test_weighted_distribution_through_the_gateway(tmp_path: Path, two_upstreams
     share = b.chat_count / 2000
     assert a.chat_count + b.chat_count == 2000
     assert abs(share - 0.75) <= 0.05 * 0.75
+
+
+def test_channels_list_shows_a_cooling_channel(tmp_path: Path, two_upstreams: Any) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    sa, a, sb, _b = two_upstreams
+    a.force_status = 401
+    channels = [_channel("bad-key", sa, priority=1), _channel("ok", sb)]
+    gw, server = _gateway(tmp_path, channels, {"cooldown": 60.0})
+    try:
+        assert _chat(gw).status_code == 200
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CONG_")}
+        env.update(CONG_DATABASE_URL=gw.settings.effective_database_url,
+                   CONG_DATA_DIR=str(gw.settings.data_dir), CONG_PUBLIC_URL=gw.url,
+                   CONG_UPSTREAMS=json.dumps(channels))
+        listed = subprocess.run([sys.executable, "-m", "cong", "channels", "list"], env=env,
+                                capture_output=True, text=True, timeout=60, check=True).stdout
+    finally:
+        server.__exit__()
+    line = next(row for row in listed.splitlines() if "bad-key" in row)
+    assert "circuit open" in line
+    assert "circuit" not in next(row for row in listed.splitlines() if " ok " in row)
