@@ -261,3 +261,14 @@ def test_stalled_stream_ends_with_error_event_then_done(
     error = orjson.loads(events[-2])["error"]
     assert error["code"] == "upstream_timeout" and "stalled" in error["message"]
     assert events[-1] == "[DONE]"
+
+
+def test_stream_failing_before_the_first_byte_keeps_its_status(
+    sqlite_gateway: RunningGateway,
+) -> None:
+    response = httpx.post(sqlite_gateway.base_url + "/chat/completions",
+                          json={"model": "fake-429", "messages": HI, "stream": True},
+                          headers=auth(sqlite_gateway.admin_token))
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "7"
+    assert response.json()["error"]["code"] == "rate_limit_exceeded"

@@ -69,7 +69,7 @@ class EventStream:
         assert task is not None
         watcher = loop.create_task(self._watch(receive, send, task))
         try:
-            await self._run(send)
+            await self._run(scope, send)
         except asyncio.CancelledError:
             if not self.disconnected:
                 raise
@@ -78,7 +78,7 @@ class EventStream:
             watcher.cancel()
             await self.chunks.aclose()  # type: ignore[attr-defined]
 
-    async def _run(self, send: Send) -> None:
+    async def _run(self, scope: Scope, send: Send) -> None:
         first_task = asyncio.ensure_future(anext(self.chunks))
         try:
             done, _ = await asyncio.wait({first_task}, timeout=self.commit_after)
@@ -91,16 +91,16 @@ class EventStream:
             except StopAsyncIteration:
                 first = None
             except APIError as error:
-                await error_response(error)({}, _no_receive, send)
+                await error_response(error)(scope, _no_receive, send)
                 return
             await self._start(send)
             if first is not None:
-                await self._write(send, encode_json(first))
+                await self._write(send, _encode(first))
         else:
             await self._start(send)
             try:
                 first = await first_task
-                await self._write(send, encode_json(first))
+                await self._write(send, _encode(first))
             except StopAsyncIteration:
                 await self._finish(send)
                 return
@@ -109,7 +109,7 @@ class EventStream:
                 return
         try:
             async for chunk in self.chunks:
-                await self._write(send, encode_json(chunk))
+                await self._write(send, _encode(chunk))
         except APIError as error:
             await self._fail(send, error)
             return
@@ -147,6 +147,13 @@ class EventStream:
                 self.disconnected = True
                 task.cancel()
                 return
+
+
+def _encode(item: dict[str, Any] | list[dict[str, Any]]) -> bytes:
+    """One event, or several that arrived together as one write."""
+    if isinstance(item, dict):
+        return encode_json(item)
+    return b"".join(encode_json(chunk) for chunk in item)
 
 
 async def _no_receive() -> dict[str, Any]:

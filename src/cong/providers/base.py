@@ -29,6 +29,11 @@ class UpstreamConfig:
     label: str = "upstream"
 
 
+# A stream yields chunk dicts; a list is several chunks that arrived together (relayed in
+# one write).
+StreamItem = dict[str, Any] | list[dict[str, Any]]
+
+
 class Provider(Protocol):
     """Calls one upstream. Request bodies are OpenAI-shaped dicts with the upstream
     model name already set; results are OpenAI-shaped dicts (chunks for streams).
@@ -36,11 +41,11 @@ class Provider(Protocol):
 
     async def chat(self, body: dict[str, Any]) -> dict[str, Any]: ...
 
-    def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]: ...
+    def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[StreamItem]: ...
 
     async def completion(self, body: dict[str, Any]) -> dict[str, Any]: ...
 
-    def stream_completion(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]: ...
+    def stream_completion(self, body: dict[str, Any]) -> AsyncIterator[StreamItem]: ...
 
     async def embed(self, body: dict[str, Any]) -> dict[str, Any]: ...
 

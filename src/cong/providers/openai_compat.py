@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from cong.providers.base import UpstreamConfig
+from cong.providers.base import StreamItem, UpstreamConfig
 from cong.providers.transport import HTTPTransport
 from cong.providers.upstream_errors import error_from_stream_event
 
@@ -37,24 +37,49 @@ class OpenAICompatible:
     async def images(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self.http.post_json(self._base + "/images/generations", body, self._headers)
 
-    def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        return self._stream("/chat/completions", body)
+    def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[StreamItem]:
+        return self._stream_batches("/chat/completions", body)
 
-    def stream_completion(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        return self._stream("/completions", body)
+    def stream_completion(self, body: dict[str, Any]) -> AsyncIterator[StreamItem]:
+        return self._stream_batches("/completions", body)
 
     async def probe(self) -> bool:
         return await self.http.get_ok(self._base + "/models", self._headers)
 
     async def _stream(self, path: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        events = self.http.post_sse(self._base + path, body, self._headers)
+        """The stream's chunks one by one."""
+        batches = self._stream_batches(path, body)
         try:
-            async for _name, data in events:
-                if data == b"[DONE]":
-                    return
-                event = self.http.decode_event(data)
-                if "error" in event and not event.get("choices"):
-                    raise error_from_stream_event(event, self.config.label)
-                yield event
+            async for batch in batches:
+                if isinstance(batch, list):
+                    for chunk in batch:
+                        yield chunk
+                else:
+                    yield batch
+        finally:
+            await batches.aclose()  # type: ignore[attr-defined]
+
+    async def _stream_batches(
+        self, path: str, body: dict[str, Any]
+    ) -> AsyncIterator[dict[str, Any] | list[dict[str, Any]]]:
+        """The stream's chunks, several at once (a list) when they arrived in one read,
+        so that they can be relayed in one write."""
+        events = self.http.post_sse_batches(self._base + path, body, self._headers)
+        try:
+            async for batch in events:
+                chunks: list[dict[str, Any]] = []
+                for _name, data in batch:
+                    if data == b"[DONE]":
+                        if chunks:
+                            yield chunks if len(chunks) > 1 else chunks[0]
+                        return
+                    event = self.http.decode_event(data)
+                    if "error" in event and not event.get("choices"):
+                        if chunks:
+                            yield chunks if len(chunks) > 1 else chunks[0]
+                        raise error_from_stream_event(event, self.config.label)
+                    chunks.append(event)
+                if chunks:
+                    yield chunks if len(chunks) > 1 else chunks[0]
         finally:
             await events.aclose()  # type: ignore[attr-defined]

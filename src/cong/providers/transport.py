@@ -105,7 +105,19 @@ class HTTPTransport:
     async def post_sse(
         self, url: str, body: dict[str, Any], headers: Mapping[str, str]
     ) -> AsyncIterator[tuple[bytes | None, bytes]]:
-        """POST, then yield ``(event name, data)`` of each server-sent event as it arrives.
+        """POST, then yield ``(event name, data)`` of each server-sent event."""
+        batches = self.post_sse_batches(url, body, headers)
+        try:
+            async for batch in batches:
+                for event in batch:
+                    yield event
+        finally:
+            await batches.aclose()  # type: ignore[attr-defined]
+
+    async def post_sse_batches(
+        self, url: str, body: dict[str, Any], headers: Mapping[str, str]
+    ) -> AsyncIterator[list[tuple[bytes | None, bytes]]]:
+        """POST, then yield the server-sent events of each read as they arrive.
         The idle timeout applies between reads; closing the iterator closes the connection
         (so the upstream sees the disconnect and stops generating)."""
         response = await self.open(url, body, headers)
@@ -124,8 +136,9 @@ class HTTPTransport:
                     raise self.connection_error(exc) from None
                 if not chunk:
                     return
-                for event in decoder.feed_events(chunk):
-                    yield event
+                events = decoder.feed_events(chunk)
+                if events:
+                    yield events
         finally:
             if response.content.at_eof():
                 response.release()

@@ -13,6 +13,7 @@ from cong.protocol.errors import APIError, invalid_request
 from cong.protocol.images import ImageRequest
 from cong.protocol.messages import has_image
 from cong.protocol.validation import validate
+from cong.providers.base import StreamItem
 from cong.services import estimates
 from cong.services.accounts import Principal
 from cong.services.catalog import Catalog, Kind, ModelCard, ModelRoute
@@ -42,7 +43,7 @@ FORBIDDEN_FIELDS = (
 class Result:
     """An answer (a JSON object, or chunks to stream) and headers to send with it."""
 
-    payload: dict[str, Any] | Chunks
+    payload: dict[str, Any] | AsyncIterator[StreamItem]
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -152,7 +153,9 @@ class Gateway:
         chat = endpoint == "chat"
         if stream:
 
-            async def open_stream(route: ModelRoute) -> tuple[dict[str, Any] | None, Chunks]:
+            async def open_stream(
+                route: ModelRoute,
+            ) -> tuple[StreamItem | None, AsyncIterator[StreamItem]]:
                 body = _upstream_body(data, route, True)
                 chunks = (
                     route.provider.stream_chat(body)
@@ -169,7 +172,7 @@ class Gateway:
                 meter.served_by(route)
                 return first, chunks
 
-            async def routed_stream() -> Chunks:
+            async def routed_stream() -> AsyncIterator[StreamItem]:
                 # Routing happens at the first read, so the HTTP layer can send keep-alive
                 # comments while a slow upstream (or the model queue) has said nothing yet.
                 first, rest = await self._call(meter, routes, open_stream)

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from cong.protocol.errors import APIError
+from cong.providers.base import StreamItem
 from cong.services.estimates import text_tokens
 from cong.services.metering import Meter, Metering, usage_of
 from cong.services.pricing import Usage
@@ -76,24 +77,22 @@ class MeteredStreams:
     async def run(
         self,
         meter: Meter,
-        first: dict[str, Any] | None,
-        chunks: Chunks,
+        first: StreamItem | None,
+        chunks: AsyncIterator[StreamItem],
         model: str,
         wants_usage: bool,
         prompt_estimate: int,
-    ) -> Chunks:
+    ) -> AsyncIterator[StreamItem]:
         tally = StreamTally(prompt_estimate)
         meter.first_byte = time.perf_counter()
         ended = False
         try:
             if first is not None:
-                tally.see(first)
-                out = relabel(first, model, wants_usage)
+                out = self._pass(first, tally, model, wants_usage)
                 if out is not None:
                     yield out
-                async for chunk in chunks:
-                    tally.see(chunk)
-                    out = relabel(chunk, model, wants_usage)
+                async for item in chunks:
+                    out = self._pass(item, tally, model, wants_usage)
                     if out is not None:
                         yield out
             ended = True
@@ -116,7 +115,25 @@ class MeteredStreams:
             elif not ended:
                 self._drain_later(meter, chunks, tally)
 
-    def _drain_later(self, meter: Meter, chunks: Chunks, tally: StreamTally) -> None:
+    @staticmethod
+    def _pass(
+        item: StreamItem, tally: StreamTally, model: str, wants_usage: bool
+    ) -> StreamItem | None:
+        """Tally and relabel one item (a chunk, or chunks that arrived together)."""
+        if isinstance(item, dict):
+            tally.see(item)
+            return relabel(item, model, wants_usage)
+        out = []
+        for chunk in item:
+            tally.see(chunk)
+            relabelled = relabel(chunk, model, wants_usage)
+            if relabelled is not None:
+                out.append(relabelled)
+        return out or None
+
+    def _drain_later(
+        self, meter: Meter, chunks: AsyncIterator[StreamItem], tally: StreamTally
+    ) -> None:
         """The client went away: learn the usage in the background, then settle."""
 
         async def drain() -> None:
@@ -125,8 +142,9 @@ class MeteredStreams:
                 if tally.usage is None and self.drain_seconds > 0 and meter.hold.amount:
                     with contextlib.suppress(TimeoutError, APIError):
                         async with asyncio.timeout(self.drain_seconds):
-                            async for chunk in chunks:
-                                tally.see(chunk)
+                            async for item in chunks:
+                                for chunk in item if isinstance(item, list) else [item]:
+                                    tally.see(chunk)
             finally:
                 with contextlib.suppress(Exception):
                     await chunks.aclose()  # type: ignore[attr-defined]
