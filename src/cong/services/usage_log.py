@@ -41,6 +41,7 @@ class UsageRecord:
 
 
 FIELDS = tuple(f.name for f in fields(UsageRecord))
+INSERT_CHUNK = 50
 
 
 def as_row(record: UsageRecord) -> dict[str, object]:
@@ -105,7 +106,11 @@ class UsageWriter:
             totals[3] += r.cost
         try:
             async with self._db.session() as session, session.begin():
-                await insert_usage(session, [as_row(r) for r in batch])
+                # Small statements: each one's parameter processing runs on the event
+                # loop, so large ones would stall the requests being served meanwhile.
+                for start in range(0, len(batch), INSERT_CHUNK):
+                    rows = [as_row(r) for r in batch[start : start + INSERT_CHUNK]]
+                    await insert_usage(session, rows)
                 await add_daily(session, daily)
         except Exception:
             self._pending[:0] = batch  # keep them for the next try
