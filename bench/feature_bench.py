@@ -21,9 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import shlex
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +53,17 @@ from servers import (
 ANTHROPIC_KEY = "sk-ant-fake"
 FREE_MODEL, PRICED_MODEL, CLAUDE_MODEL = "fake-model", "fake-priced", "claude-fake"
 MODES = (False, True)  # stream?
+
+
+def source_state() -> tuple[str, float]:
+    """The git HEAD (with ``+dirty`` if src/ differs from it) and the newest src/ mtime."""
+    root = BENCH_DIR.parent
+    run = functools.partial(subprocess.run, cwd=root, capture_output=True, text=True)
+    head = run(["git", "rev-parse", "--short", "HEAD"]).stdout.strip() or "unknown"
+    if run(["git", "status", "--porcelain", "--", "src"]).stdout.strip():
+        head += "+dirty"
+    newest = max((p.stat().st_mtime for p in (root / "src").rglob("*.py")), default=0.0)
+    return head, newest
 
 
 def log(message: str) -> None:
@@ -357,7 +370,7 @@ def markdown(results: Results, context: list[str]) -> str:
     if results.billing:
         lines += ["## A. Billing cost", "", BILLING_TEXT, ""]
         lines += ["### Billing overhead per request (billed vs free)", ""]
-        side = "db" if any(c.group == "postgres" for c in results.billing) else None
+        side = "fake / db"
         lines += [*delta_table(results.billing, ("free", "billed"), side), ""]
         lines += ["### Raw runs", "", *raw_table(results.billing, "fake / db"), ""]
     if results.anthropic:
@@ -444,11 +457,17 @@ def main(argv: list[str] | None = None) -> None:
             text += "\n_Partial: the run is still going (or was interrupted)._\n"
         args.out.write_text(text)
 
+    head, newest = source_state()
+    context.append(f"Gateway source: commit {head}")
     try:
         results = uvloop.run(bench(args, write))
     except (KeyboardInterrupt, asyncio.CancelledError):
         log(f"interrupted; finished parts (if any) are in {args.out}")
         raise SystemExit(130) from None
+    if source_state()[1] != newest:
+        context.append(
+            "**Warning: src/ changed during the run**: gateways started later ran newer code"
+        )
     write(results, final=True)
     print(markdown(results, context))
     log(f"written to {args.out}")

@@ -12,7 +12,6 @@ from cong.protocol.errors import APIError, invalid_request, not_found, permissio
 from cong.services.accounts import Principal
 from cong.services.pricing import FREE, Prices, PriceSheet, Usage, cost_of
 from cong.storage import wallets as q
-from cong.storage.billing_tables import Reservation
 from cong.storage.database import Database
 from cong.storage.tables import User
 
@@ -96,41 +95,34 @@ class Wallets:
         )
         if amount == 0:
             return hold
-        async with self._db.session() as session, session.begin():
+        async with self._db.engine.begin() as conn:
             if principal.key_pk is not None:
                 # Every key tracks what it has on hold and has spent; caps are checked in
                 # the same conditional update when the key has any.
                 if principal.key_period:
                     period = current_period(principal.key_period, datetime.now(UTC))
-                    await q.roll_key_period(session, principal.key_pk, period)
-                if not await q.hold_key_cap(session, principal.key_pk, amount):
+                    await q.roll_key_period(conn, principal.key_pk, period)
+                if not await q.hold_key_cap(conn, principal.key_pk, amount):
                     raise insufficient(
                         "This API key has reached its spend cap: the request may cost up to "
                         f"{money(amount)} and the key's remaining allowance is smaller. Raise "
                         "the key's cap or use another key."
                     )
-            if not await q.debit_wallet(session, principal.user_id, amount):
+            if not await q.debit_wallet(conn, principal.user_id, amount):
                 raise insufficient(
                     "Insufficient balance in your wallet: the request may cost up to "
                     f"{money(amount)}, more than your balance plus credit limit. Top up or "
                     "lower max_tokens."
                 )
             await q.add_entry(
-                session,
+                conn,
                 principal.user_id,
                 "reservation",
                 -amount,
                 request_id=request_id,
                 key_id=principal.key_id,
             )
-            session.add(
-                Reservation(
-                    request_id=request_id,
-                    user_id=principal.user_id,
-                    key_pk=principal.key_pk,
-                    amount=amount,
-                )
-            )
+            await q.add_reservation(conn, request_id, principal.user_id, principal.key_pk, amount)
         return hold
 
     async def settle(self, hold: Hold, usage: Usage, note: str = "") -> int:
@@ -147,26 +139,35 @@ class Wallets:
 
     async def _settle(self, request_id: str, charge: int, note: str) -> int:
         try:
-            async with self._db.session() as session, session.begin():
-                reservation = await q.take_reservation(session, request_id)
+            async with self._db.engine.begin() as conn:
+                reservation = await q.take_reservation(conn, request_id)
                 if reservation is None:
                     return 0
                 held = reservation.amount
                 charge = min(charge, held)
                 # Lock order as in hold(): the key row first, then the user row.
                 if reservation.key_pk is not None:
-                    await q.release_key_hold(session, reservation.key_pk, held, charge)
-                await q.credit_wallet(session, reservation.user_id, held - charge)
-                await q.add_entry(
-                    session, reservation.user_id, "release", held, request_id=request_id, note=note
-                )
-                await q.add_entry(
-                    session,
-                    reservation.user_id,
-                    "settlement",
-                    -charge,
-                    request_id=request_id,
-                    note=note,
+                    await q.release_key_hold(conn, reservation.key_pk, held, charge)
+                await q.credit_wallet(conn, reservation.user_id, held - charge)
+                user = reservation.user_id
+                await q.add_entries(
+                    conn,
+                    [
+                        {
+                            "user_id": user,
+                            "kind": "release",
+                            "amount": held,
+                            "request_id": request_id,
+                            "note": note,
+                        },
+                        {
+                            "user_id": user,
+                            "kind": "settlement",
+                            "amount": -charge,
+                            "request_id": request_id,
+                            "note": note,
+                        },
+                    ],
                 )
                 return charge
         except IntegrityError:  # settled concurrently by another path

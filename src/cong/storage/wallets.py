@@ -5,23 +5,28 @@ credit limit or a key's cap, and the balance always equals the ledger's sum."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cong.storage.billing_tables import LedgerEntry, Reservation
-from cong.storage.tables import ApiKey, User
+from cong.storage.tables import ApiKey, User, utcnow
+
+# Core statements run on a connection (the request path) or a session (admin paths).
+Executor = AsyncConnection | AsyncSession
 
 
 def _rows(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def debit_wallet(session: AsyncSession, user_id: int, amount: int) -> bool:
+async def debit_wallet(executor: Executor, user_id: int, amount: int) -> bool:
     """Take ``amount`` if ``balance - amount >= -credit_limit``; False (nothing taken)
     otherwise."""
-    result = await session.execute(
+    result = await executor.execute(
         update(User)
         .where(User.id == user_id, User.balance - amount + User.credit_limit >= 0)
         .values(balance=User.balance - amount)
@@ -29,10 +34,10 @@ async def debit_wallet(session: AsyncSession, user_id: int, amount: int) -> bool
     return _rows(result) == 1
 
 
-async def hold_key_cap(session: AsyncSession, key_pk: int, amount: int) -> bool:
+async def hold_key_cap(executor: Executor, key_pk: int, amount: int) -> bool:
     """Reserve ``amount`` against a key's lifetime and period caps, if they allow it
     (call :func:`roll_key_period` first so the period counter is current)."""
-    result = await session.execute(
+    result = await executor.execute(
         update(ApiKey)
         .where(
             ApiKey.id == key_pk,
@@ -50,9 +55,9 @@ async def hold_key_cap(session: AsyncSession, key_pk: int, amount: int) -> bool:
     return _rows(result) == 1
 
 
-async def roll_key_period(session: AsyncSession, key_pk: int, period: str) -> None:
+async def roll_key_period(executor: Executor, key_pk: int, period: str) -> None:
     """Start a new spend period for a key (idempotent)."""
-    await session.execute(
+    await executor.execute(
         update(ApiKey)
         .where(
             ApiKey.id == key_pk,
@@ -63,8 +68,20 @@ async def roll_key_period(session: AsyncSession, key_pk: int, period: str) -> No
     )
 
 
+async def add_entries(executor: Executor, entries: list[dict[str, Any]]) -> None:
+    """Append ledger entries (dicts of user_id, kind, amount and optionally request_id,
+    key_id, note) in one statement."""
+    rows = [
+        {"request_id": None, "key_id": None, "note": "", "created_at": utcnow(), **entry}
+        for entry in entries
+    ]
+    for row in rows:
+        row["note"] = str(row["note"])[:256]
+    await executor.execute(insert(LedgerEntry), rows)
+
+
 async def add_entry(
-    session: AsyncSession,
+    executor: Executor,
     user_id: int,
     kind: str,
     amount: int,
@@ -73,36 +90,62 @@ async def add_entry(
     key_id: str | None = None,
     note: str = "",
 ) -> None:
-    session.add(
-        LedgerEntry(
-            user_id=user_id,
-            kind=kind,
-            amount=amount,
+    await add_entries(
+        executor,
+        [
+            {
+                "user_id": user_id,
+                "kind": kind,
+                "amount": amount,
+                "request_id": request_id,
+                "key_id": key_id,
+                "note": note,
+            }
+        ],
+    )
+
+
+async def add_reservation(
+    executor: Executor, request_id: str, user_id: int, key_pk: int | None, amount: int
+) -> None:
+    await executor.execute(
+        insert(Reservation).values(
             request_id=request_id,
-            key_id=key_id,
-            note=note[:256],
+            user_id=user_id,
+            key_pk=key_pk,
+            amount=amount,
+            created_at=utcnow(),
         )
     )
 
 
-async def credit_wallet(session: AsyncSession, user_id: int, amount: int) -> None:
-    await session.execute(
+async def credit_wallet(executor: Executor, user_id: int, amount: int) -> None:
+    await executor.execute(
         update(User).where(User.id == user_id).values(balance=User.balance + amount)
     )
 
 
-async def take_reservation(session: AsyncSession, request_id: str) -> Reservation | None:
-    """Remove an open reservation and return it; None if it was already settled (this is
-    what makes settlement happen exactly once per request id)."""
-    reservation = await session.get(Reservation, request_id, with_for_update=True)
-    if reservation is None:
-        return None
-    result = await session.execute(delete(Reservation).where(Reservation.request_id == request_id))
-    return reservation if _rows(result) == 1 else None
+@dataclass(frozen=True, slots=True)
+class TakenReservation:
+    user_id: int
+    key_pk: int | None
+    amount: int
 
 
-async def release_key_hold(session: AsyncSession, key_pk: int, held: int, charged: int) -> None:
-    await session.execute(
+async def take_reservation(executor: Executor, request_id: str) -> TakenReservation | None:
+    """Remove an open reservation and return it; None if it was already settled (the
+    DELETE … RETURNING is what makes settlement happen exactly once per request id)."""
+    result = await executor.execute(
+        delete(Reservation)
+        .where(Reservation.request_id == request_id)
+        .returning(Reservation.user_id, Reservation.key_pk, Reservation.amount)
+    )
+    row = result.first()
+    return TakenReservation(int(row[0]), row[1], int(row[2])) if row else None
+
+
+async def release_key_hold(executor: Executor, key_pk: int, held: int, charged: int) -> None:
+    await executor.execute(
         update(ApiKey)
         .where(ApiKey.id == key_pk)
         .values(
@@ -114,7 +157,7 @@ async def release_key_hold(session: AsyncSession, key_pk: int, held: int, charge
 
 
 async def stale_reservations(
-    session: AsyncSession, older_than: datetime, limit: int = 500
+    executor: Executor, older_than: datetime, limit: int = 500
 ) -> Sequence[str]:
     query = (
         select(Reservation.request_id)
@@ -122,18 +165,18 @@ async def stale_reservations(
         .order_by(Reservation.created_at)
         .limit(limit)
     )
-    return (await session.execute(query)).scalars().all()
+    return (await executor.execute(query)).scalars().all()
 
 
-async def ledger_sum(session: AsyncSession, user_id: int) -> int:
+async def ledger_sum(executor: Executor, user_id: int) -> int:
     query = select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
         LedgerEntry.user_id == user_id
     )
-    return int((await session.execute(query)).scalar_one())
+    return int((await executor.execute(query)).scalar_one())
 
 
-async def open_reservations(session: AsyncSession, user_id: int | None = None) -> int:
+async def open_reservations(executor: Executor, user_id: int | None = None) -> int:
     query = select(func.count()).select_from(Reservation)
     if user_id is not None:
         query = query.where(and_(Reservation.user_id == user_id))
-    return int((await session.execute(query)).scalar_one())
+    return int((await executor.execute(query)).scalar_one())
