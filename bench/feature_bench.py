@@ -79,8 +79,8 @@ class Plan:
     max_seconds: float = 120.0
 
 
-FULL_PLAN = Plan(requests=2000, warmup=200, concurrencies=(1, 16, 64), repeat=1)
-QUICK_PLAN = Plan(requests=300, warmup=60, concurrencies=(1, 16, 64), repeat=1)
+FULL_PLAN = Plan(requests=2000, warmup=200, concurrencies=(1, 16, 64, 256), repeat=1)
+QUICK_PLAN = Plan(requests=300, warmup=60, concurrencies=(1, 16, 64, 256), repeat=1)
 
 
 @dataclass(frozen=True)
