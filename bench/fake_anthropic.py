@@ -16,9 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import signal
-import socket
-import sys
 from typing import Any, cast
 
 import httptools
@@ -26,6 +23,7 @@ import orjson
 import uvloop
 
 from chat_payloads import CONTENT_PIECES
+from fake_upstream import bind, serve
 
 _COUNTER = itertools.count()
 
@@ -224,19 +222,6 @@ class AnthropicProtocol(asyncio.Protocol):
             transport.close()
 
 
-async def serve(sock: socket.socket, fake: FakeAnthropic, max_seconds: float) -> None:
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: AnthropicProtocol(fake), sock=sock, backlog=4096)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with server:
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=max_seconds)
-        except TimeoutError:
-            print("fake anthropic: --max-seconds reached, stopping", file=sys.stderr)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -245,14 +230,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", default="claude-fake", help="ids to list")
     parser.add_argument("--max-seconds", type=float, default=3600.0, help="stop after this long")
     args = parser.parse_args(argv)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((args.host, args.port))
-    sock.listen(4096)
-    sock.setblocking(False)
+    sock = bind(args.host, args.port)
     print(sock.getsockname()[1], flush=True)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    uvloop.run(serve(sock, FakeAnthropic(args.api_key, models), args.max_seconds))
+    fake = FakeAnthropic(args.api_key, models)
+    uvloop.run(serve(sock, lambda: AnthropicProtocol(fake), args.max_seconds, "fake anthropic"))
 
 
 if __name__ == "__main__":

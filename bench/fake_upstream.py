@@ -23,7 +23,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.utils import formatdate
 from typing import cast
 
@@ -218,9 +218,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve(sock: socket.socket, upstream: FakeUpstream, max_seconds: float) -> None:
+async def serve(
+    sock: socket.socket,
+    protocol: Callable[[], asyncio.Protocol],
+    max_seconds: float,
+    label: str = "fake upstream",
+) -> None:
+    """Serve ``protocol`` on ``sock`` until SIGINT/SIGTERM or ``max_seconds``."""
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: UpstreamProtocol(upstream), sock=sock, backlog=4096)
+    server = await loop.create_server(protocol, sock=sock, backlog=4096)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -228,7 +234,7 @@ async def serve(sock: socket.socket, upstream: FakeUpstream, max_seconds: float)
         try:
             await asyncio.wait_for(stop.wait(), timeout=max_seconds)
         except TimeoutError:
-            print("fake upstream: --max-seconds reached, stopping", file=sys.stderr)
+            print(f"{label}: --max-seconds reached, stopping", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -254,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     upstream = FakeUpstream(
         args.api_key, models, args.token_delay_ms / 1000, args.paced_delay_ms / 1000
     )
-    uvloop.run(serve(sock, upstream, args.max_seconds))
+    uvloop.run(serve(sock, lambda: UpstreamProtocol(upstream), args.max_seconds))
 
 
 if __name__ == "__main__":
