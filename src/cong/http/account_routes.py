@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from cong.http.account_models import (
     KeyCreate,
@@ -19,13 +19,9 @@ from cong.http.account_models import (
     UserOut,
     UserPatch,
 )
-from cong.http.admin_routes import require_admin
-from cong.http.context import authenticate, services_of
-from cong.services.accounts import Principal
+from cong.http.context import services_of
+from cong.http.dependencies import Admin, Caller
 from cong.services.amounts import to_micros
-
-Admin = Annotated[Principal, Depends(require_admin)]
-Caller = Annotated[Principal, Depends(authenticate)]
 
 users = APIRouter(prefix="/api/users", tags=["users"])
 keys = APIRouter(prefix="/api/keys", tags=["keys"])

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
-from cong.http.context import authenticate, services_of
-from cong.protocol.errors import permission_denied
-from cong.services.accounts import Principal
+from cong.http.context import services_of
+from cong.http.dependencies import Admin
 from cong.services.channel_check import check_channel
 from cong.services.channels import ChannelPatch, ChannelSpec, ChannelView
 
-
-async def require_admin(request: Request) -> Principal:
-    principal = await authenticate(request)
-    if not principal.is_admin:
-        raise permission_denied("This endpoint needs an admin key.", code="admin_only")
-    return principal
-
-
-Admin = Annotated[Principal, Depends(require_admin)]
 router = APIRouter(prefix="/api/channels", tags=["channels"])
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from cong.http.admin_routes import require_admin
 from cong.http.billing_models import (
     PRICE_NAMES,
     AmountIn,
@@ -29,14 +28,11 @@ from cong.http.billing_models import (
     UsagePage,
     WalletOut,
 )
-from cong.http.context import authenticate, services_of
+from cong.http.context import services_of
+from cong.http.dependencies import Admin, Caller
 from cong.protocol.errors import invalid_request
-from cong.services.accounts import Principal
 from cong.services.amounts import to_micros, to_ppm
 from cong.services.reports import Filters
-
-Admin = Annotated[Principal, Depends(require_admin)]
-Caller = Annotated[Principal, Depends(authenticate)]
 
 groups = APIRouter(prefix="/api/groups", tags=["groups"])
 wallets = APIRouter(prefix="/api/wallets", tags=["wallets"])
