@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cong.http.view_models import ViewModel
 from cong.services.account_views import KeyView, UserView
 from cong.services.amounts import money, optional_micros, optional_money, to_micros
 from cong.services.key_settings import KeySettings
@@ -51,7 +52,7 @@ class UserPatch(BaseModel):
         return values
 
 
-class UserOut(BaseModel):
+class UserOut(ViewModel):
     id: int
     name: str
     role: str
@@ -67,20 +68,10 @@ class UserOut(BaseModel):
 
     @classmethod
     def of(cls, user: UserView) -> UserOut:
-        available = user.balance + user.credit_limit
-        return cls(
-            id=user.id,
-            name=user.name,
-            role=user.role,
-            enabled=user.enabled,
-            group=user.group,
-            balance_micros=user.balance,
-            balance=money(user.balance),
-            credit_limit_micros=user.credit_limit,
-            credit_limit=money(user.credit_limit),
-            available_micros=available,
-            available=money(available),
-            created_at=user.created_at,
+        return cls.from_view(
+            user,
+            amounts=("balance", "credit_limit", "available"),
+            available=user.balance + user.credit_limit,
         )
 
 
@@ -116,7 +107,7 @@ class KeyPatch(KeyFields):
     """Fields left out are not changed; null clears a limit."""
 
 
-class KeyOut(BaseModel):
+class KeyOut(ViewModel):
     """A key without its secret: the id and a masked form (prefix and last 4)."""
 
     id: str
@@ -144,29 +135,8 @@ class KeyOut(BaseModel):
 
     @classmethod
     def of(cls, key: KeyView) -> KeyOut:
-        return cls(
-            id=key.id,
-            name=key.name,
-            user=key.user,
-            user_id=key.user_id,
-            masked=key.masked,
-            models=key.models,
-            enabled=key.enabled,
-            state=key_state(key),
-            created_at=key.created_at,
-            revoked_at=key.revoked_at,
-            expires_at=key.expires_at,
-            last_used_at=key.last_used_at,
-            spend_cap_micros=key.spend_cap,
-            spend_cap=optional_money(key.spend_cap),
-            period_cap_micros=key.period_cap,
-            period_cap=optional_money(key.period_cap),
-            period=key.period,
-            spent_micros=key.spent,
-            spent=money(key.spent),
-            ip_allow=key.ip_allow,
-            rpm=key.rpm,
-            tpm=key.tpm,
+        return cls.from_view(
+            key, amounts=("spend_cap", "period_cap", "spent"), state=key_state(key)
         )
 
 
@@ -179,7 +149,7 @@ class MeOut(BaseModel):
     key: KeyOut = Field(description="the key this request was made with")
 
 
-class TotalsOut(BaseModel):
+class TotalsOut(ViewModel):
     model: str
     requests: int
     prompt_tokens: int
@@ -189,14 +159,7 @@ class TotalsOut(BaseModel):
 
     @classmethod
     def of(cls, totals: ModelTotals) -> TotalsOut:
-        return cls(
-            model=totals.model,
-            requests=totals.requests,
-            prompt_tokens=totals.prompt_tokens,
-            completion_tokens=totals.completion_tokens,
-            cost_micros=totals.cost,
-            cost=money(totals.cost),
-        )
+        return cls.from_view(totals, amounts=("cost",))
 
 
 class KeyUsageOut(BaseModel):

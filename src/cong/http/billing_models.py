@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cong.http.view_models import ViewModel
 from cong.services.amounts import money, ppm_text
 from cong.services.codes import CodeView, NewBatch, Redeemed
 from cong.services.groups import GroupView
@@ -38,7 +39,7 @@ class GroupPatch(BaseModel):
     tpm: int | None = Field(None, ge=1)
 
 
-class GroupOut(BaseModel):
+class GroupOut(ViewModel):
     id: int
     name: str
     models: list[str] | None
@@ -51,17 +52,7 @@ class GroupOut(BaseModel):
 
     @classmethod
     def of(cls, group: GroupView) -> GroupOut:
-        return cls(
-            id=group.id,
-            name=group.name,
-            models=group.models,
-            multiplier=ppm_text(group.multiplier_ppm),
-            multiplier_ppm=group.multiplier_ppm,
-            rpm=group.rpm,
-            tpm=group.tpm,
-            members=group.members,
-            created_at=group.created_at,
-        )
+        return cls.from_view(group, multiplier=ppm_text(group.multiplier_ppm))
 
 
 class AmountIn(BaseModel):
@@ -71,7 +62,7 @@ class AmountIn(BaseModel):
     note: str = Field("", max_length=256)
 
 
-class LedgerOut(BaseModel):
+class LedgerOut(ViewModel):
     id: int
     created_at: datetime
     user_id: int
@@ -85,18 +76,7 @@ class LedgerOut(BaseModel):
 
     @classmethod
     def of(cls, entry: LedgerView) -> LedgerOut:
-        return cls(
-            id=entry.id,
-            created_at=entry.created_at,
-            user_id=entry.user_id,
-            user=entry.user,
-            kind=entry.kind,
-            amount_micros=entry.amount,
-            amount=money(entry.amount),
-            request_id=entry.request_id,
-            key_id=entry.key_id,
-            note=entry.note,
-        )
+        return cls.from_view(entry, amounts=("amount",))
 
 
 class LedgerPage(BaseModel):
@@ -104,7 +84,7 @@ class LedgerPage(BaseModel):
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
 
 
-class WalletOut(BaseModel):
+class WalletOut(ViewModel):
     user_id: int
     user: str
     balance_micros: int
@@ -118,16 +98,9 @@ class WalletOut(BaseModel):
 
     @classmethod
     def of(cls, wallet: WalletView) -> WalletOut:
-        return cls(
-            user_id=wallet.user_id,
-            user=wallet.user,
-            balance_micros=wallet.balance,
-            balance=money(wallet.balance),
-            credit_limit_micros=wallet.credit_limit,
-            credit_limit=money(wallet.credit_limit),
-            available_micros=wallet.available,
-            available=money(wallet.available),
-            open_reservations=wallet.open_reservations,
+        return cls.from_view(
+            wallet,
+            amounts=("balance", "credit_limit", "available"),
             recent=[LedgerOut.of(e) for e in wallet.recent],
         )
 
@@ -160,7 +133,7 @@ class CodesOut(BaseModel):
         )
 
 
-class CodeOut(BaseModel):
+class CodeOut(ViewModel):
     id: int
     batch: str
     masked: str
@@ -174,18 +147,7 @@ class CodeOut(BaseModel):
 
     @classmethod
     def of(cls, code: CodeView) -> CodeOut:
-        return cls(
-            id=code.id,
-            batch=code.batch,
-            masked=code.masked,
-            amount_micros=code.amount,
-            amount=money(code.amount),
-            state=code.state,
-            expires_at=code.expires_at,
-            redeemed_by=code.redeemed_by,
-            redeemed_at=code.redeemed_at,
-            created_at=code.created_at,
-        )
+        return cls.from_view(code, amounts=("amount",), state=code.state)
 
 
 class CodePage(BaseModel):
@@ -265,7 +227,7 @@ class PriceOut(BaseModel):
         )
 
 
-class UsageOut(BaseModel):
+class UsageOut(ViewModel):
     id: int
     request_id: str
     created_at: datetime
@@ -292,8 +254,7 @@ class UsageOut(BaseModel):
 
     @classmethod
     def of(cls, row: UsageView) -> UsageOut:
-        fields = {k: v for k, v in vars(row).items() if k != "cost"}
-        return cls(**fields, cost_micros=row.cost, cost=money(row.cost))
+        return cls.from_view(row, amounts=("cost",))
 
 
 class UsagePage(BaseModel):
