@@ -11,15 +11,7 @@ from typing import Any
 import httpx
 
 from cong.services.credentials import hash_key, load_or_create_secret
-from tests.support.gateway import RunningGateway
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
-def api(gw: RunningGateway, method: str, path: str, token: str, **kw: Any) -> httpx.Response:
-    return httpx.request(method, gw.url + path, headers=auth(token), timeout=30, **kw)
+from tests.support.gateway import RunningGateway, api, auth
 
 
 def chat(gw: RunningGateway, token: str, model: str = "fake-model") -> httpx.Response:

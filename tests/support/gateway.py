@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
+
 from cong.http.app import create_app
 from cong.services.accounts import Accounts
 from cong.services.credentials import load_or_create_secret
@@ -78,12 +80,16 @@ class RunningGateway:
         return self.accounts(make)
 
 
-def start_gateway(database_url: str, data_dir: Path, **overrides: Any) -> tuple[
-    RunningGateway, ServerThread
-]:
+def start_gateway(
+    database_url: str, data_dir: Path, **overrides: Any
+) -> tuple[RunningGateway, ServerThread]:
     # Tests change prices and keys directly in the database: workers must not cache them.
-    options: dict[str, Any] = {"access_log": False, "key_cache_seconds": 0,
-                               "billing": {"price_cache_seconds": 0}, **overrides}
+    options: dict[str, Any] = {
+        "access_log": False,
+        "key_cache_seconds": 0,
+        "billing": {"price_cache_seconds": 0},
+        **overrides,
+    }
     settings = Settings(
         data_dir=data_dir, database_url=database_url, admin_token=ADMIN_TOKEN, **options
     )
@@ -93,3 +99,12 @@ def start_gateway(database_url: str, data_dir: Path, **overrides: Any) -> tuple[
     server = ServerThread(create_app(settings)).__enter__()
     gateway.url = server.url
     return gateway, server
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def api(gw: RunningGateway, method: str, path: str, token: str, **kw: Any) -> httpx.Response:
+    """One call to the gateway's management API (``/api/…``) with ``token``."""
+    return httpx.request(method, gw.url + path, headers=auth(token), timeout=30, **kw)
