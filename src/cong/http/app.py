@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from cong import __version__
 from cong.http import (
@@ -23,6 +25,7 @@ from cong.http import (
     system_routes,
 )
 from cong.http.context import Services
+from cong.http.front import Front, cors_options
 from cong.http.middleware import EdgeMiddleware
 from cong.http.responses import error_response
 from cong.protocol.errors import (
@@ -58,8 +61,10 @@ from cong.storage.database import Database
 log = logging.getLogger("cong")
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the app for ``settings``. Services are created on startup, closed on shutdown."""
+def create_app(settings: Settings) -> ASGIApp:
+    """Build the app for ``settings``: the request-id/size-limit/access-log edge, in front
+    of the ``/v1`` fast path and the FastAPI app. Services are created on startup, closed
+    on shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -109,6 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
             prices=PriceBook(db, wallets.prices),
             reports=Reports(db, wallets),
         )
+        _settle_heap()
         try:
             yield
         finally:
@@ -137,30 +143,27 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_methods=["*"],
-        allow_headers=["*"],
-        expose_headers=[
-            "x-request-id",
-            "retry-after",
-            "x-ratelimit-limit-requests",
-            "x-ratelimit-remaining-requests",
-            "x-ratelimit-reset-requests",
-            "x-ratelimit-limit-tokens",
-            "x-ratelimit-remaining-tokens",
-            "x-ratelimit-reset-tokens",
-        ],
-        max_age=600,
+    app.add_middleware(CORSMiddleware, **cors_options(settings.cors_origins))
+    front = Front(
+        app, openai_routes.exact_routes, openai_routes.model_routes, settings.cors_origins
     )
-    app.add_middleware(
-        EdgeMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log
+    return EdgeMiddleware(
+        front, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log
     )
-    return app
 
 
-def create_app_from_env() -> FastAPI:
+def _settle_heap() -> None:
+    """Move everything allocated at start-up (modules, models, settings) out of the
+    cyclic garbage collector's view and collect the young generation less often: full
+    collections over that heap paused the event loop ~70 ms under load (p99) and cost
+    ~8% of the CPU per request. Request objects are short-lived and acyclic, so the
+    young generation stays small either way."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+
+
+def create_app_from_env() -> ASGIApp:
     """Factory for ``uvicorn --factory`` (used by ``cong serve`` with several workers)."""
     return create_app(Settings.load())
 

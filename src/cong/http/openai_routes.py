@@ -85,11 +85,18 @@ async def retrieve_model(request: Request) -> Any:
     return _card(card)
 
 
+# Served by ``http.front`` directly (the hot path) ...
+exact_routes = {
+    ("POST", "/v1/chat/completions"): gateway_endpoint("chat"),
+    ("POST", "/v1/completions"): gateway_endpoint("completion"),
+    ("POST", "/v1/embeddings"): gateway_endpoint("embed"),
+    ("POST", "/v1/images/generations"): gateway_endpoint("images"),
+    ("GET", "/v1/models"): list_models,
+}
+model_routes = {("GET", "/v1/models/"): retrieve_model}
+
+# ... and registered with the FastAPI app too, so that other methods get a 405 there.
 routes = [
-    Route("/v1/chat/completions", gateway_endpoint("chat"), methods=["POST"]),
-    Route("/v1/completions", gateway_endpoint("completion"), methods=["POST"]),
-    Route("/v1/embeddings", gateway_endpoint("embed"), methods=["POST"]),
-    Route("/v1/images/generations", gateway_endpoint("images"), methods=["POST"]),
-    Route("/v1/models", list_models, methods=["GET"]),
+    *(Route(path, endpoint, methods=[method]) for (method, path), endpoint in exact_routes.items()),
     Route("/v1/models/{model:path}", retrieve_model, methods=["GET"]),
 ]

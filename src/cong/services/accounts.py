@@ -18,6 +18,7 @@ from cong.protocol.errors import (
 from cong.services.account_views import KeyView, UserView, as_utc, user_view
 from cong.services.credentials import NewKey, generate_key, hash_key, key_from_token
 from cong.services.key_settings import UNSET, KeySettings, check_grant, normalized, with_period
+from cong.services.single_flight import SingleFlight
 from cong.storage import accounts as queries
 from cong.storage.billing_tables import Group
 from cong.storage.database import Database
@@ -69,6 +70,8 @@ class Accounts:
         self._secret = secret_key
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Principal | APIError]] = {}
+        self._lookups: SingleFlight[str, Principal | APIError] = SingleFlight()
+        self._generation = 0  # bumped by forget_cached: older lookups are not cached
 
     async def authenticate(self, token: str, client_ip: str | None = None) -> Principal:
         principal = await self._principal(token)
@@ -88,9 +91,14 @@ class Accounts:
         if cached is not None and cached[0] > now:
             outcome = cached[1]
         else:
-            outcome = await self._lookup(digest)
+            generation = self._generation
+            outcome = await self._lookups.run(digest, lambda: self._lookup(digest))
             # Unknown tokens are not cached: a key created a moment ago must work.
-            if self._cache_seconds > 0 and not getattr(outcome, "unknown", False):
+            if (
+                self._cache_seconds > 0
+                and generation == self._generation
+                and not getattr(outcome, "unknown", False)
+            ):
                 if len(self._cache) > 100_000:
                     self._cache.clear()
                 self._cache[digest] = (now + self._cache_seconds, outcome)
@@ -136,6 +144,7 @@ class Accounts:
 
     def forget_cached(self) -> None:
         self._cache.clear()
+        self._generation += 1
 
     async def create_user(
         self, name: str, role: str = "user", *, group: str | None = None, credit_limit: int = 0

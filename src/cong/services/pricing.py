@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from cong.services.single_flight import SingleFlight
 from cong.storage.billing_tables import PPM, Price
 from cong.storage.database import Database
 from cong.storage.prices import load_prices
@@ -74,10 +75,11 @@ class Prices:
         self._ttl = ttl
         self._sheets: dict[str, PriceSheet] = {}
         self._loaded = 0.0
+        self._reads: SingleFlight[None, None] = SingleFlight()
 
     async def get(self, model: str) -> PriceSheet | None:
         if time.monotonic() - self._loaded >= self._ttl or not self._loaded:
-            await self.refresh()
+            await self._reads.run(None, self.refresh)
         return self._sheets.get(model)
 
     async def refresh(self) -> None:
