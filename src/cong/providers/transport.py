@@ -35,6 +35,7 @@ class HTTPTransport:
                 connector=connector,
                 timeout=self._timeout,
                 skip_auto_headers=("User-Agent",),
+                cookie_jar=aiohttp.DummyCookieJar(),  # an API client keeps no cookies
             )
         return self._session
 
@@ -58,16 +59,25 @@ class HTTPTransport:
         """Send a JSON POST and wait for the response head (the first-byte timeout)."""
         try:
             async with asyncio.timeout(self.config.timeouts.first_byte):
-                response = await self.session().post(url, data=orjson.dumps(body), headers=headers)
-                if response.status >= 400:
-                    raw = await response.read()
-                    response.release()
-                    raise self.map_error(response.status, raw, response.headers, self.label)
-                return response
+                return await self._send(url, body, headers)
+        except TimeoutError:
+            raise self._first_byte_timeout() from None
+
+    async def _send(
+        self, url: str, body: dict[str, Any], headers: Mapping[str, str]
+    ) -> aiohttp.ClientResponse:
+        try:
+            response = await self.session().post(url, data=orjson.dumps(body), headers=headers)
+            if response.status >= 400:
+                raw = await response.read()
+                response.release()
+                raise self.map_error(response.status, raw, response.headers, self.label)
+            return response
         except aiohttp.ClientConnectionError as exc:
             raise self.connection_error(exc) from None
-        except TimeoutError:
-            raise upstream_timeout(f"The upstream {self.label} did not answer in time.") from None
+
+    def _first_byte_timeout(self) -> APIError:
+        return upstream_timeout(f"The upstream {self.label} did not answer in time.")
 
     def connection_error(self, exc: Exception) -> APIError:
         if isinstance(exc, aiohttp.ClientConnectorError):
@@ -80,18 +90,25 @@ class HTTPTransport:
     async def post_json(
         self, url: str, body: dict[str, Any], headers: Mapping[str, str]
     ) -> dict[str, Any]:
-        response = await self.open(url, body, headers)
+        timeouts = self.config.timeouts
+        response = None
         try:
-            async with asyncio.timeout(self.config.timeouts.idle):
+            # One timer for both phases: first byte, then the idle limit for the body.
+            async with asyncio.timeout(timeouts.first_byte) as deadline:
+                response = await self._send(url, body, headers)
+                deadline.reschedule(asyncio.get_running_loop().time() + timeouts.idle)
                 raw = await response.read()
         except aiohttp.ClientError as exc:
             raise self.connection_error(exc) from None
         except TimeoutError:
+            if response is None:
+                raise self._first_byte_timeout() from None
             raise upstream_timeout(
                 f"The upstream {self.label} stopped sending its answer."
             ) from None
         finally:
-            response.release()
+            if response is not None:
+                response.release()
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
