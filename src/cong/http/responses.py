@@ -43,7 +43,10 @@ class EventStream:
     """Streams chunks as SSE. The HTTP status is committed only when the first chunk
     arrives (so early failures keep their real status) or after ``commit_after`` seconds,
     after which keep-alive comments flow while the upstream is silent. A client
-    disconnect cancels the upstream iteration (which stops generation upstream)."""
+    disconnect cancels the upstream iteration (which stops generation upstream).
+
+    Commit and keep-alives run from a timer, so a stream that flows costs no task
+    besides the one that watches for the disconnect."""
 
     def __init__(
         self,
@@ -62,12 +65,17 @@ class EventStream:
         self.started = False
         self.disconnected = False
         self.last_write = 0.0
+        self._send: Send | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._beat: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
-        watcher = loop.create_task(self._watch(receive, send, task))
+        self._send = send
+        watcher = loop.create_task(self._watch(receive, task))
+        self._timer = loop.call_later(self.commit_after, self._tick)
         try:
             await self._run(scope, send)
         except asyncio.CancelledError:
@@ -75,38 +83,27 @@ class EventStream:
                 raise
             task.uncancel()
         finally:
+            self._timer.cancel()
             watcher.cancel()
+            if self._beat is not None:
+                self._beat.cancel()
             await self.chunks.aclose()  # type: ignore[attr-defined]
 
     async def _run(self, scope: Scope, send: Send) -> None:
-        first_task = asyncio.ensure_future(anext(self.chunks))
         try:
-            done, _ = await asyncio.wait({first_task}, timeout=self.commit_after)
-        except asyncio.CancelledError:
-            first_task.cancel()
-            raise
-        if done:
-            try:
-                first = first_task.result()
-            except StopAsyncIteration:
-                first = None
-            except APIError as error:
+            first = await anext(self.chunks)
+        except StopAsyncIteration:
+            first = None
+        except APIError as error:
+            if not self.started:
                 await error_response(error)(scope, _no_receive, send)
-                return
-            await self._start(send)
-            if first is not None:
-                await self._write(send, _encode(first))
-        else:
-            await self._start(send)
-            try:
-                first = await first_task
-                await self._write(send, _encode(first))
-            except StopAsyncIteration:
-                await self._finish(send)
-                return
-            except APIError as error:
+            else:
                 await self._fail(send, error)
-                return
+            return
+        if not self.started:
+            await self._start(send)
+        if first is not None:
+            await self._write(send, _encode(first))
         try:
             async for chunk in self.chunks:
                 await self._write(send, _encode(chunk))
@@ -119,11 +116,35 @@ class EventStream:
             return
         await self._finish(send)
 
+    def _tick(self) -> None:
+        """Timer: commit the status if nothing came yet, or send a keep-alive comment if
+        the stream has been silent; then look again in ``keepalive`` seconds."""
+        loop = asyncio.get_running_loop()
+        due = not self.started or loop.time() - self.last_write >= self.keepalive * 0.9
+        if due and (self._beat is None or self._beat.done()):
+            self._beat = loop.create_task(self._heartbeat())
+        self._timer = loop.call_later(self.keepalive, self._tick)
+
+    async def _heartbeat(self) -> None:
+        assert self._send is not None
+        if not self.started:
+            await self._start(self._send)
+        else:
+            await self._write(self._send, KEEPALIVE)
+
     async def _start(self, send: Send) -> None:
         self.started = True
+        self.last_write = asyncio.get_running_loop().time()
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
 
+    async def _after_beat(self) -> None:
+        """Let a heartbeat in flight finish first (the status line goes before any body)."""
+        beat = self._beat
+        if beat is not None and not beat.done() and beat is not asyncio.current_task():
+            await asyncio.shield(beat)
+
     async def _write(self, send: Send, data: bytes) -> None:
+        await self._after_beat()
         self.last_write = asyncio.get_running_loop().time()
         await send({"type": "http.response.body", "body": data, "more_body": True})
 
@@ -132,17 +153,12 @@ class EventStream:
         await self._finish(send)
 
     async def _finish(self, send: Send) -> None:
+        await self._after_beat()
         await send({"type": "http.response.body", "body": DONE, "more_body": False})
 
-    async def _watch(self, receive: Receive, send: Send, task: asyncio.Task[Any]) -> None:
-        loop = asyncio.get_running_loop()
+    async def _watch(self, receive: Receive, task: asyncio.Task[Any]) -> None:
         while True:
-            try:
-                message = await asyncio.wait_for(receive(), timeout=self.keepalive)
-            except TimeoutError:
-                if self.started and loop.time() - self.last_write >= self.keepalive * 0.9:
-                    await self._write(send, KEEPALIVE)
-                continue
+            message = await receive()
             if message["type"] == "http.disconnect":
                 self.disconnected = True
                 task.cancel()

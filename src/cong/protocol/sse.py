@@ -32,18 +32,19 @@ class SSEDecoder:
         return [data for _event, data in self.feed_events(chunk)]
 
     def feed_events(self, chunk: bytes) -> list[tuple[bytes | None, bytes]]:
-        self._buffer += chunk
-        if b"\r" in self._buffer:
-            self._buffer = self._buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        buffer = self._buffer + chunk if self._buffer else chunk
+        if b"\r" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *blocks, self._buffer = buffer.split(b"\n\n")
         events: list[tuple[bytes | None, bytes]] = []
-        while True:
-            end = self._buffer.find(b"\n\n")
-            if end < 0:
-                return events
-            block, self._buffer = self._buffer[:end], self._buffer[end + 2 :]
+        for block in blocks:
+            if block.startswith(b"data: ") and b"\n" not in block:
+                events.append((None, block[6:]))  # the usual one-line event, fast
+                continue
             event = self._parse_block(block)
             if event is not None:
                 events.append(event)
+        return events
 
     @staticmethod
     def _parse_block(block: bytes) -> tuple[bytes | None, bytes] | None:

@@ -140,11 +140,15 @@ class HTTPTransport:
         response = await self.open(url, body, headers)
         decoder = SSEDecoder()
         idle = self.config.timeouts.idle
+        content = response.content
         try:
             while True:
                 try:
-                    async with asyncio.timeout(idle):
-                        chunk = await response.content.readany()
+                    # What has arrived already is taken without arming a timer.
+                    chunk = content.read_nowait()
+                    if not chunk and not content.at_eof():
+                        async with asyncio.timeout(idle):
+                            chunk = await content.readany()
                 except TimeoutError:
                     raise upstream_timeout(
                         f"The upstream {self.label} stalled for {idle:g} s mid-stream."
