@@ -16,7 +16,7 @@ from cong.storage.usage_tables import UsageDaily, UsageLog
 
 async def insert_usage(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await session.execute(insert(UsageLog), rows)
+        await session.execute(insert(UsageLog.__table__), rows)
 
 
 async def add_daily(
