@@ -133,7 +133,6 @@ def create_app(settings: Settings) -> ASGIApp:
         docs_url="/api/docs",
         redoc_url=None,
     )
-    app.router.routes.extend(openai_routes.routes)
     app.router.routes.extend(start_page.routes)
     app.include_router(system_routes.router)
     app.include_router(admin_routes.router)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from cong.http.middleware import BodyTooLarge
-from cong.protocol.errors import body_too_large, missing_api_key
+from cong.protocol.errors import missing_api_key
 from cong.services.accounts import Accounts, Principal
 from cong.services.catalog_loader import CatalogLoader
 from cong.services.channels import Channels
@@ -43,34 +43,25 @@ def services_of(request: Request) -> Services:
     return services
 
 
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, token = header.partition(" ")
+def token_from_headers(header: Callable[[str], str | None]) -> str:
+    """The API key from ``Authorization: Bearer``, ``api-key`` (Azure style) or
+    ``x-api-key`` (Anthropic style); ``header`` reads one header by lower-case name."""
+    authorization = header("authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() == "bearer" and token:
             return token
-    api_key = request.headers.get("api-key") or request.headers.get("x-api-key")
+    api_key = header("api-key") or header("x-api-key")
     if api_key:
         return api_key.strip()
     raise missing_api_key()
 
 
+def bearer_token(request: Request) -> str:
+    return token_from_headers(request.headers.get)
+
+
 async def authenticate(request: Request) -> Principal:
     client = request.client.host if request.client else None
     return await services_of(request).accounts.authenticate(bearer_token(request), client)
-
-
-def request_id(request: Request) -> str:
-    value: str = request.scope["state"]["request_id"]
-    return value
-
-
-async def read_body(request: Request) -> bytes:
-    try:
-        body = await request.body()
-    except BodyTooLarge:
-        raise body_too_large(services_of(request).settings.max_body_bytes) from None
-    # Like OpenAI, the body is read as JSON whatever the Content-Type says (curl users
-    # often forget the header); a body that is not JSON gets a clear 400.
-    return body

@@ -1,31 +1,28 @@
 """The outermost ASGI app: serves the OpenAI endpoints (``/v1``) directly and hands every
-other request to the FastAPI app (management API, dashboard, docs).
+other request to the FastAPI app (management API, start page, docs).
 
 The ``/v1`` endpoints are the hot path: they skip FastAPI's and Starlette's middleware
-stack and router (about a third of the CPU a request cost through them) but keep the same
-behaviour: CORS headers for browsers (Starlette's own middleware, only when the request
-has an ``Origin``), OpenAI-envelope errors, and a logged 500 for anything unexpected.
-A ``/v1`` path with another method (405), preflights and unknown paths go to FastAPI.
+stack, router and request objects, but keep the same behaviour: CORS for browsers
+(Starlette's own middleware, used only when the request has an ``Origin``), OpenAI-envelope
+errors (405 for another method), and a logged 500 for anything unexpected.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from cong.http.api_call import ApiCall, ClientGone
+from cong.http.context import Services
+from cong.http.openai_routes import Endpoint
 from cong.http.responses import error_response
-from cong.protocol.errors import internal_error
+from cong.protocol.errors import internal_error, method_not_allowed
 
 log = logging.getLogger("cong")
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 EXPOSED_HEADERS = [
     "x-request-id",
@@ -37,6 +34,8 @@ EXPOSED_HEADERS = [
     "x-ratelimit-remaining-tokens",
     "x-ratelimit-reset-tokens",
 ]
+
+Routes = dict[str, dict[str, Endpoint]]
 
 
 def cors_options(origins: list[str]) -> dict[str, Any]:
@@ -51,24 +50,20 @@ def cors_options(origins: list[str]) -> dict[str, Any]:
 
 
 class Front:
-    """Dispatch: ``(method, path)`` in ``exact``, or a path under one of ``prefixed``
-    (its rest becomes the ``model`` path parameter), is served here; the rest by ``app``."""
+    """A path in ``exact``, or under a prefix in ``prefixed`` (the rest of the path is
+    the ``model`` parameter), is served here; everything else by ``app``."""
 
     def __init__(
-        self,
-        app: FastAPI,
-        exact: dict[tuple[str, str], Endpoint],
-        prefixed: dict[tuple[str, str], Endpoint],
-        cors_origins: list[str],
+        self, app: FastAPI, exact: Routes, prefixed: Routes, cors_origins: list[str]
     ) -> None:
         self.app = app
         self.exact = exact
         self.prefixed = prefixed
         self.with_cors = CORSMiddleware(self._serve, **cors_options(cors_origins))
+        self._services: Services | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self._endpoint(scope) is not None:
-            scope["app"] = self.app
+        if scope["type"] == "http" and self._methods(scope) is not None:
             for name, _ in scope["headers"]:
                 if name == b"origin":
                     await self.with_cors(scope, receive, send)
@@ -77,22 +72,35 @@ class Front:
             return
         await self.app(scope, receive, send)
 
-    def _endpoint(self, scope: Scope) -> Endpoint | None:
-        method, path = scope["method"], scope["path"]
-        endpoint = self.exact.get((method, path))
-        if endpoint is not None:
-            return endpoint
-        for (verb, prefix), candidate in self.prefixed.items():
-            if method == verb and path.startswith(prefix) and len(path) > len(prefix):
+    def _methods(self, scope: Scope) -> dict[str, Endpoint] | None:
+        path: str = scope["path"]
+        methods = self.exact.get(path)
+        if methods is not None:
+            return methods
+        for prefix, candidates in self.prefixed.items():
+            if path.startswith(prefix) and len(path) > len(prefix):
                 scope["path_params"] = {"model": path[len(prefix) :]}
-                return candidate
+                return candidates
         return None
 
+    @property
+    def services(self) -> Services:
+        if self._services is None:  # set by the app's lifespan, before the first request
+            self._services = self.app.state.services
+        return self._services
+
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = self._endpoint(scope)
-        assert endpoint is not None
+        methods = self._methods(scope)
+        assert methods is not None
+        endpoint = methods.get(scope["method"])
+        if endpoint is None:
+            await error_response(method_not_allowed())(scope, receive, send)
+            return
+        call = ApiCall(scope, receive, self.services, scope.get("path_params"))
         try:
-            response = await endpoint(Request(scope, receive))
+            response = await endpoint(call)
+        except ClientGone:
+            return
         except Exception:
             log.exception("unhandled error")
             response = error_response(internal_error())

