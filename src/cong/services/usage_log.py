@@ -9,6 +9,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 
 from cong.storage.database import Database
 from cong.storage.usage import add_daily, insert_usage, prune_usage
@@ -41,12 +42,8 @@ class UsageRecord:
 
 
 FIELDS = tuple(f.name for f in fields(UsageRecord))
-INSERT_CHUNK = 50
-
-
-def as_row(record: UsageRecord) -> dict[str, object]:
-    """A plain dict for the bulk insert (``dataclasses.asdict`` deep-copies: 20x slower)."""
-    return {name: getattr(record, name) for name in FIELDS}
+as_row = attrgetter(*FIELDS)  # record -> tuple in FIELDS order (``astuple`` deep-copies)
+INSERT_CHUNK = 100
 
 
 class UsageWriter:
@@ -110,7 +107,7 @@ class UsageWriter:
                 # loop, so large ones would stall the requests being served meanwhile.
                 for start in range(0, len(batch), INSERT_CHUNK):
                     rows = [as_row(r) for r in batch[start : start + INSERT_CHUNK]]
-                    await insert_usage(session, rows)
+                    await insert_usage(session, FIELDS, rows)
                 await add_daily(session, daily)
         except Exception:
             self._pending[:0] = batch  # keep them for the next try
