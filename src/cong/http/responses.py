@@ -69,7 +69,7 @@ class EventStream:
 
     def __init__(
         self,
-        chunks: AsyncIterator[dict[str, Any]],
+        chunks: AsyncIterator[Any],
         *,
         keepalive: float,
         commit_after: float,
@@ -121,11 +121,12 @@ class EventStream:
             return
         if not self.started:
             await self._start(send)
-        if first is not None:
-            await self._write(send, _encode(first))
+        if first is not None and await self._relay(send, first):
+            return
         try:
             async for chunk in self.chunks:
-                await self._write(send, _encode(chunk))
+                if await self._relay(send, chunk):
+                    return
         except APIError as error:
             await self._fail(send, error)
             return
@@ -134,6 +135,16 @@ class EventStream:
             await self._fail(send, internal_error())
             return
         await self._finish(send)
+
+    async def _relay(self, send: Send, item: Any) -> bool:
+        """Write one item; True when it was the end of the response (SSE bytes that end
+        with ``data: [DONE]``: the stream is settled and complete)."""
+        if isinstance(item, bytes) and item.endswith(DONE):
+            await self._after_beat()
+            await send({"type": "http.response.body", "body": item, "more_body": False})
+            return True
+        await self._write(send, _encode(item))
+        return False
 
     def _tick(self) -> None:
         """Timer: commit the status if nothing came yet, or send a keep-alive comment if
@@ -184,8 +195,10 @@ class EventStream:
                 return
 
 
-def _encode(item: dict[str, Any] | list[dict[str, Any]]) -> bytes:
-    """One event, or several that arrived together as one write."""
+def _encode(item: dict[str, Any] | list[dict[str, Any]] | bytes) -> bytes:
+    """One event, or several that arrived together as one write (or already SSE bytes)."""
+    if isinstance(item, bytes):
+        return item
     if isinstance(item, dict):
         return encode_json(item)
     return b"".join(encode_json(chunk) for chunk in item)

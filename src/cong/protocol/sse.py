@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -16,6 +17,16 @@ def encode_data(payload: bytes) -> bytes:
 
 def encode_json(obj: Any) -> bytes:
     return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+@dataclass(slots=True)
+class RawEvents:
+    """Events that arrived in one read, as the upstream's own JSON texts (the ``data:``
+    fields), so that the ones needing no change can be relayed without being decoded
+    and encoded again. ``last``: the upstream's ``[DONE]`` came with them."""
+
+    payloads: list[bytes]
+    last: bool = False
 
 
 class SSEDecoder:

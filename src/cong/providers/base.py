@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from cong.protocol.sse import RawEvents
+
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
@@ -30,8 +32,9 @@ class UpstreamConfig:
 
 
 # A stream yields chunk dicts; a list is several chunks that arrived together (relayed in
-# one write).
-StreamItem = dict[str, Any] | list[dict[str, Any]]
+# one write); RawEvents are chunks still as the upstream's JSON (OpenAI-compatible
+# upstreams), decoded only where they need a change.
+StreamItem = dict[str, Any] | list[dict[str, Any]] | RawEvents
 
 
 class Provider(Protocol):

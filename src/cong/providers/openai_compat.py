@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cong.protocol.sse import RawEvents
 from cong.providers.base import StreamItem, UpstreamConfig
 from cong.providers.transport import HTTPTransport
 from cong.providers.upstream_errors import error_from_stream_event
@@ -47,39 +48,36 @@ class OpenAICompatible:
         return await self.http.get_ok(self._base + "/models", self._headers)
 
     async def _stream(self, path: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """The stream's chunks one by one."""
+        """The stream's chunks one by one, decoded."""
         batches = self._stream_batches(path, body)
         try:
             async for batch in batches:
-                if isinstance(batch, list):
-                    for chunk in batch:
-                        yield chunk
-                else:
-                    yield batch
+                assert isinstance(batch, RawEvents)
+                for data in batch.payloads:
+                    yield self.http.decode_event(data)
         finally:
             await batches.aclose()  # type: ignore[attr-defined]
 
-    async def _stream_batches(
-        self, path: str, body: dict[str, Any]
-    ) -> AsyncIterator[dict[str, Any] | list[dict[str, Any]]]:
-        """The stream's chunks, several at once (a list) when they arrived in one read,
-        so that they can be relayed in one write."""
+    async def _stream_batches(self, path: str, body: dict[str, Any]) -> AsyncIterator[StreamItem]:
+        """The events of each read, undecoded (:class:`RawEvents`), so that they can be
+        relayed in one write; an error event ends the stream with its error."""
         events = self.http.post_sse_batches(self._base + path, body, self._headers)
         try:
             async for batch in events:
-                chunks: list[dict[str, Any]] = []
+                payloads: list[bytes] = []
                 for _name, data in batch:
                     if data == b"[DONE]":
-                        if chunks:
-                            yield chunks if len(chunks) > 1 else chunks[0]
+                        if payloads:
+                            yield RawEvents(payloads, last=True)
                         return
-                    event = self.http.decode_event(data)
-                    if "error" in event and not event.get("choices"):
-                        if chunks:
-                            yield chunks if len(chunks) > 1 else chunks[0]
-                        raise error_from_stream_event(event, self.config.label)
-                    chunks.append(event)
-                if chunks:
-                    yield chunks if len(chunks) > 1 else chunks[0]
+                    if b'"error"' in data:
+                        event = self.http.decode_event(data)
+                        if "error" in event and not event.get("choices"):
+                            if payloads:
+                                yield RawEvents(payloads)
+                            raise error_from_stream_event(event, self.config.label)
+                    payloads.append(data)
+                if payloads:
+                    yield RawEvents(payloads)
         finally:
             await events.aclose()  # type: ignore[attr-defined]

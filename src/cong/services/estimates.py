@@ -18,7 +18,12 @@ TOKENS_PER_IMAGE = 765
 
 
 def text_tokens(text: str) -> int:
-    return -(-len(text.encode()) // BYTES_PER_TOKEN)
+    return bytes_tokens(len(text.encode()))
+
+
+def bytes_tokens(size: int) -> int:
+    """The estimate for ``size`` bytes of UTF-8 text."""
+    return -(-size // BYTES_PER_TOKEN)
 
 
 def _content_tokens(content: Any) -> int:

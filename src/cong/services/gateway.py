@@ -18,7 +18,7 @@ from cong.services import estimates
 from cong.services.accounts import Principal
 from cong.services.catalog import Catalog, Kind, ModelCard, ModelRoute
 from cong.services.catalog_loader import CatalogLoader
-from cong.services.metered_stream import MeteredStreams
+from cong.services.metered_stream import MeteredStreams, Relayed
 from cong.services.metering import Meter, Metering, usage_of
 from cong.services.pricing import Usage
 from cong.services.routing import Router
@@ -43,7 +43,7 @@ FORBIDDEN_FIELDS = (
 class Result:
     """An answer (a JSON object, or chunks to stream) and headers to send with it."""
 
-    payload: dict[str, Any] | AsyncIterator[StreamItem]
+    payload: dict[str, Any] | AsyncIterator[Relayed]
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -172,7 +172,7 @@ class Gateway:
                 meter.served_by(route)
                 return first, chunks
 
-            async def routed_stream() -> AsyncIterator[StreamItem]:
+            async def routed_stream() -> AsyncIterator[Relayed]:
                 # Routing happens at the first read, so the HTTP layer can send keep-alive
                 # comments while a slow upstream (or the model queue) has said nothing yet.
                 first, rest = await self._call(meter, routes, open_stream)

@@ -12,17 +12,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from cong.protocol.errors import APIError
+import orjson
+
+from cong.protocol.errors import APIError, upstream_error
+from cong.protocol.sse import DONE, RawEvents, encode_data, encode_json
 from cong.providers.base import StreamItem
-from cong.services.estimates import text_tokens
+from cong.services.estimates import bytes_tokens
 from cong.services.metering import Meter, Metering, usage_of
 from cong.services.pricing import Usage
 
 Chunks = AsyncIterator[dict[str, Any]]
+
+
+# Relayed as they are (no decoding) when an event names the model the client asked for and
+# carries no usage; these find what the tally needs in the upstream's compact JSON.
+USAGE_NULL = b'"usage":null'
+LENGTH_END = b'"finish_reason":"length"'
+TEXT = re.compile(rb'"(?:content|text)":"((?:[^"\\]|\\.)*)"')
+
+# What the stream hands on: chunks, or events already encoded as SSE bytes.
+Relayed = dict[str, Any] | list[dict[str, Any]] | bytes
 
 
 class StreamTally:
@@ -31,7 +45,7 @@ class StreamTally:
     def __init__(self, prompt_estimate: int) -> None:
         self.prompt_estimate = prompt_estimate
         self.usage: Usage | None = None
-        self.text_bytes: list[str] = []
+        self.text_size = 0  # UTF-8 bytes of generated text (the estimate without usage)
         self.finish_reasons: set[str] = set()
 
     def see(self, chunk: dict[str, Any]) -> None:
@@ -41,16 +55,34 @@ class StreamTally:
             delta = choice.get("delta") or {}
             text = delta.get("content") or choice.get("text")
             if text:
-                self.text_bytes.append(text)
+                self.text_size += len(text.encode())
             if delta.get("tool_calls"):
-                self.text_bytes.append(str(delta["tool_calls"]))
+                self.text_size += len(str(delta["tool_calls"]).encode())
             if choice.get("finish_reason"):
                 self.finish_reasons.add(choice["finish_reason"])
+
+    def see_raw(self, data: bytes) -> None:
+        """An event known to carry no usage and no tool calls, from its JSON text."""
+        if LENGTH_END in data:
+            self.finish_reasons.add("length")
+        for text in TEXT.findall(data):
+            if b"\\" in text:  # escapes: measure the decoded text
+                text = orjson.loads(b'"' + text + b'"').encode()
+            self.text_size += len(text)
+
+    def take(self, item: StreamItem) -> None:
+        """Tally an item without relaying it (a stream drained after a disconnect)."""
+        if isinstance(item, RawEvents):
+            for data in item.payloads:
+                self.see(_decode(data))
+        else:
+            for chunk in [item] if isinstance(item, dict) else item:
+                self.see(chunk)
 
     def final_usage(self) -> tuple[Usage, bool]:
         if self.usage is not None:
             return self.usage, False
-        completion = text_tokens("".join(self.text_bytes))
+        completion = bytes_tokens(self.text_size)
         return Usage(prompt_tokens=self.prompt_estimate, completion_tokens=completion), True
 
     @property
@@ -68,6 +100,67 @@ def relabel(chunk: dict[str, Any], model: str, wants_usage: bool) -> dict[str, A
     return chunk
 
 
+def _decode(data: bytes) -> dict[str, Any]:
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        chunk = None
+    if not isinstance(chunk, dict):
+        raise upstream_error("The upstream sent a malformed stream event.")
+    return chunk
+
+
+class Relabeller:
+    """Tallies the items of one stream and turns them into what the client sees."""
+
+    def __init__(self, tally: StreamTally, model: str, wants_usage: bool) -> None:
+        self.tally = tally
+        self.model = model
+        self.wants_usage = wants_usage
+        self.model_field = b'"model":' + orjson.dumps(model)
+
+    def __call__(self, item: dict[str, Any] | list[dict[str, Any]]) -> Relayed | None:
+        if isinstance(item, dict):
+            self.tally.see(item)
+            return relabel(item, self.model, self.wants_usage)
+        out = []
+        for chunk in item:
+            self.tally.see(chunk)
+            relabelled = relabel(chunk, self.model, self.wants_usage)
+            if relabelled is not None:
+                out.append(relabelled)
+        return out or None
+
+    def raw(self, item: RawEvents) -> bytes:
+        parts = []
+        for data in item.payloads:
+            if (
+                self.model_field in data
+                and USAGE_NULL in data
+                and b'"tool_calls"' not in data
+                and (self.wants_usage or data.count(USAGE_NULL) == 1)
+            ):
+                self.tally.see_raw(data)
+                if not self.wants_usage:
+                    data = _without_usage(data)
+                parts.append(encode_data(data))
+                continue
+            chunk = _decode(data)
+            self.tally.see(chunk)
+            relabelled = relabel(chunk, self.model, self.wants_usage)
+            if relabelled is not None:
+                parts.append(encode_json(relabelled))
+        return b"".join(parts)
+
+
+def _without_usage(data: bytes) -> bytes:
+    """Drop the one ``"usage":null`` member from a compact JSON object."""
+    for member in (b"," + USAGE_NULL, USAGE_NULL + b","):
+        if member in data:
+            return data.replace(member, b"", 1)
+    return data.replace(USAGE_NULL, b"", 1)  # the only member: ``{"usage":null}``
+
+
 class MeteredStreams:
     def __init__(self, metering: Metering, drain_seconds: float) -> None:
         self.metering = metering
@@ -82,19 +175,30 @@ class MeteredStreams:
         model: str,
         wants_usage: bool,
         prompt_estimate: int,
-    ) -> AsyncIterator[StreamItem]:
+    ) -> AsyncIterator[Relayed]:
+        """The stream as the client sees it. When the upstream's ``[DONE]`` arrives with
+        the last events, the request is settled first and those events come as bytes
+        ending with ``data: [DONE]`` (the end of the response, in one write)."""
         tally = StreamTally(prompt_estimate)
+        relay = Relabeller(tally, model, wants_usage)
         meter.first_byte = time.perf_counter()
         ended = False
+        item = first
         try:
-            if first is not None:
-                out = self._pass(first, tally, model, wants_usage)
-                if out is not None:
+            while item is not None:
+                out: Relayed | None
+                if isinstance(item, RawEvents):
+                    out = relay.raw(item)
+                    if item.last:
+                        ended = True
+                        await self._settle(meter, chunks, tally)
+                        yield out + DONE
+                        return
+                else:
+                    out = relay(item)
+                if out:
                     yield out
-                async for item in chunks:
-                    out = self._pass(item, tally, model, wants_usage)
-                    if out is not None:
-                        yield out
+                item = await anext(chunks, None)
             ended = True
         except APIError as error:
             ended = True
@@ -107,29 +211,18 @@ class MeteredStreams:
             raise
         finally:
             if ended and not meter.done:
-                await chunks.aclose()  # type: ignore[attr-defined]
-                usage, estimated = tally.final_usage()
-                await self.metering.finish(
-                    meter, usage, status=200, end_reason=tally.end_reason, estimated=estimated
-                )
+                await self._settle(meter, chunks, tally)
             elif not ended:
                 self._drain_later(meter, chunks, tally)
 
-    @staticmethod
-    def _pass(
-        item: StreamItem, tally: StreamTally, model: str, wants_usage: bool
-    ) -> StreamItem | None:
-        """Tally and relabel one item (a chunk, or chunks that arrived together)."""
-        if isinstance(item, dict):
-            tally.see(item)
-            return relabel(item, model, wants_usage)
-        out = []
-        for chunk in item:
-            tally.see(chunk)
-            relabelled = relabel(chunk, model, wants_usage)
-            if relabelled is not None:
-                out.append(relabelled)
-        return out or None
+    async def _settle(
+        self, meter: Meter, chunks: AsyncIterator[StreamItem], tally: StreamTally
+    ) -> None:
+        await chunks.aclose()  # type: ignore[attr-defined]
+        usage, estimated = tally.final_usage()
+        await self.metering.finish(
+            meter, usage, status=200, end_reason=tally.end_reason, estimated=estimated
+        )
 
     def _drain_later(
         self, meter: Meter, chunks: AsyncIterator[StreamItem], tally: StreamTally
@@ -143,8 +236,7 @@ class MeteredStreams:
                     with contextlib.suppress(TimeoutError, APIError):
                         async with asyncio.timeout(self.drain_seconds):
                             async for item in chunks:
-                                for chunk in item if isinstance(item, list) else [item]:
-                                    tally.see(chunk)
+                                tally.take(item)
             finally:
                 with contextlib.suppress(Exception):
                     await chunks.aclose()  # type: ignore[attr-defined]
