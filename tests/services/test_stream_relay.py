@@ -92,7 +92,7 @@ def test_relayed_bytes_equal_the_decoded_path(
 
     assert sse_objects(sent) == expected
     assert tally.usage == expected_tally.usage
-    assert tally.text_size == expected_tally.text_size
+    assert tally.generated_bytes() == expected_tally.generated_bytes()
     assert tally.end_reason == expected_tally.end_reason
     assert tally.final_usage() == expected_tally.final_usage()
 
@@ -106,7 +106,7 @@ def test_an_event_that_needs_no_change_goes_out_byte_for_byte() -> None:
     tally = StreamTally(0)
     sent = Relabeller(tally, ASKED, wants_usage=True).raw(RawEvents([payload]))
     assert sent == b"data: " + payload + b"\n\n"
-    assert tally.text_size == len("Xin chào".encode())
+    assert tally.generated_bytes() == len("Xin chào".encode())
 
 
 def test_a_client_that_did_not_ask_for_usage_gets_no_usage_field() -> None:

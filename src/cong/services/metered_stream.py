@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from cong.protocol.errors import APIError, upstream_error
-from cong.protocol.sse import DONE, RawEvents, encode_data, encode_json
+from cong.protocol.sse import DONE, RawEvents, encode_json
 from cong.providers.base import StreamItem
 from cong.services.estimates import bytes_tokens
 from cong.services.metering import Meter, Metering, usage_of
@@ -33,6 +33,7 @@ Chunks = AsyncIterator[dict[str, Any]]
 # carries no usage; these find what the tally needs in the upstream's compact JSON.
 USAGE_NULL = b'"usage":null'
 LENGTH_END = b'"finish_reason":"length"'
+UNMEASURED_LIMIT = 256 * 1024
 TEXT = re.compile(rb'"(?:content|text)":"((?:[^"\\]|\\.)*)"')
 
 # What the stream hands on: chunks, or events already encoded as SSE bytes.
@@ -47,6 +48,10 @@ class StreamTally:
         self.usage: Usage | None = None
         self.text_size = 0  # UTF-8 bytes of generated text (the estimate without usage)
         self.finish_reasons: set[str] = set()
+        # Relayed events whose text has not been measured yet: only needed if the stream
+        # ends without a usage report, so measured then (or once they add up).
+        self.unmeasured: list[bytes] = []
+        self.unmeasured_size = 0
 
     def see(self, chunk: dict[str, Any]) -> None:
         if chunk.get("usage"):
@@ -61,14 +66,28 @@ class StreamTally:
             if choice.get("finish_reason"):
                 self.finish_reasons.add(choice["finish_reason"])
 
-    def see_raw(self, data: bytes) -> None:
-        """An event known to carry no usage and no tool calls, from its JSON text."""
-        if LENGTH_END in data:
+    def see_raw(self, events: bytes) -> None:
+        """Events (JSON texts) known to carry no usage and no tool calls."""
+        if LENGTH_END in events:
             self.finish_reasons.add("length")
-        for text in TEXT.findall(data):
-            if b"\\" in text:  # escapes: measure the decoded text
-                text = orjson.loads(b'"' + text + b'"').encode()
-            self.text_size += len(text)
+        self.unmeasured.append(events)
+        self.unmeasured_size += len(events)
+        if self.unmeasured_size > UNMEASURED_LIMIT:
+            self._measure()
+
+    def generated_bytes(self) -> int:
+        """UTF-8 bytes of the text generated so far."""
+        self._measure()
+        return self.text_size
+
+    def _measure(self) -> None:
+        for events in self.unmeasured:
+            for text in TEXT.findall(events):
+                if b"\\" in text:  # escapes: measure the decoded text
+                    text = orjson.loads(b'"' + text + b'"').encode()
+                self.text_size += len(text)
+        self.unmeasured.clear()
+        self.unmeasured_size = 0
 
     def take(self, item: StreamItem) -> None:
         """Tally an item without relaying it (a stream drained after a disconnect)."""
@@ -82,7 +101,7 @@ class StreamTally:
     def final_usage(self) -> tuple[Usage, bool]:
         if self.usage is not None:
             return self.usage, False
-        completion = bytes_tokens(self.text_size)
+        completion = bytes_tokens(self.generated_bytes())
         return Usage(prompt_tokens=self.prompt_estimate, completion_tokens=completion), True
 
     @property
@@ -132,33 +151,46 @@ class Relabeller:
         return out or None
 
     def raw(self, item: RawEvents) -> bytes:
-        parts = []
-        for data in item.payloads:
-            if (
-                self.model_field in data
-                and USAGE_NULL in data
-                and b'"tool_calls"' not in data
-                and (self.wants_usage or data.count(USAGE_NULL) == 1)
-            ):
-                self.tally.see_raw(data)
-                if not self.wants_usage:
-                    data = _without_usage(data)
-                parts.append(encode_data(data))
-                continue
-            chunk = _decode(data)
-            self.tally.see(chunk)
-            relabelled = relabel(chunk, self.model, self.wants_usage)
-            if relabelled is not None:
-                parts.append(encode_json(relabelled))
-        return b"".join(parts)
+        """The events as SSE bytes. Usually all of them, or all but the last (the usage
+        report), are relayed as one block; otherwise each is looked at on its own."""
+        payloads = item.payloads
+        block = self._block(payloads)
+        if block is not None:
+            return block
+        if len(payloads) > 1:
+            head = self._block(payloads[:-1])
+            if head is not None:
+                return head + self._one(payloads[-1])
+        return b"".join([self._one(data) for data in payloads])
 
+    def _block(self, payloads: list[bytes]) -> bytes | None:
+        """SSE bytes for events that all name the asked model and carry no usage and no
+        tool calls (checked over the joined text: one scan each), else None."""
+        if not payloads:
+            return b""
+        events = b"\n\ndata: ".join(payloads)
+        count = len(payloads)
+        if (
+            events.count(self.model_field) != count
+            or events.count(USAGE_NULL) != count
+            or b'"tool_calls"' in events
+        ):
+            return None
+        self.tally.see_raw(events)
+        if not self.wants_usage:
+            if events.count(b"," + USAGE_NULL) != count:
+                return None
+            events = events.replace(b"," + USAGE_NULL, b"")
+        return b"data: " + events + b"\n\n"
 
-def _without_usage(data: bytes) -> bytes:
-    """Drop the one ``"usage":null`` member from a compact JSON object."""
-    for member in (b"," + USAGE_NULL, USAGE_NULL + b","):
-        if member in data:
-            return data.replace(member, b"", 1)
-    return data.replace(USAGE_NULL, b"", 1)  # the only member: ``{"usage":null}``
+    def _one(self, data: bytes) -> bytes:
+        block = self._block([data])
+        if block is not None:
+            return block
+        chunk = _decode(data)
+        self.tally.see(chunk)
+        relabelled = relabel(chunk, self.model, self.wants_usage)
+        return encode_json(relabelled) if relabelled is not None else b""
 
 
 class MeteredStreams:
