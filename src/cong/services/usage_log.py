@@ -8,7 +8,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
 
 from cong.storage.database import Database
@@ -92,15 +92,17 @@ class UsageWriter:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
-        daily: dict[tuple[str, int, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        by_date: dict[tuple[date, int, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         for r in batch:
-            totals = daily[
-                (r.created_at.strftime("%Y-%m-%d"), r.user_id, r.key_id, r.requested_model)
-            ]
+            totals = by_date[(r.created_at.date(), r.user_id, r.key_id, r.requested_model)]
             totals[0] += 1
             totals[1] += r.prompt_tokens
             totals[2] += r.completion_tokens
             totals[3] += r.cost
+        daily = {
+            (day.isoformat(), user, key, model): totals
+            for (day, user, key, model), totals in by_date.items()
+        }
         try:
             async with self._db.session() as session, session.begin():
                 # Small statements: each one's parameter processing runs on the event

@@ -52,9 +52,9 @@ def _sqlite_times(columns: Sequence[str], rows: list[tuple[Any, ...]]) -> list[t
         for i in times:
             value = values[i]
             if isinstance(value, datetime):
-                if value.tzinfo is not None:
-                    value = value.astimezone(UTC).replace(tzinfo=None)
-                values[i] = value.strftime("%Y-%m-%d %H:%M:%S.%f")
+                if value.tzinfo is not None and value.tzinfo is not UTC:
+                    value = value.astimezone(UTC)
+                values[i] = value.replace(tzinfo=None).isoformat(" ", "microseconds")
         converted.append(tuple(values))
     return converted
 
