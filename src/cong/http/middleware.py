@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 import time
@@ -25,13 +26,17 @@ class EdgeMiddleware:
         self.app = app
         self.max_body = max_body_bytes
         self.log = access_log
+        # Request ids: a random per-process prefix and a counter (unique without a
+        # system call per request; the app is built in each worker after the fork).
+        self._id_prefix = "req_" + secrets.token_hex(8)
+        self._ids = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = "req_" + secrets.token_hex(16)
+        request_id = f"{self._id_prefix}{next(self._ids):016x}"
         scope.setdefault("state", {})["request_id"] = request_id
         header = request_id.encode()
         status = 0
