@@ -93,11 +93,13 @@ class HTTPTransport:
         timeouts = self.config.timeouts
         response = None
         try:
-            # One timer for both phases: first byte, then the idle limit for the body.
-            async with asyncio.timeout(timeouts.first_byte) as deadline:
+            async with asyncio.timeout(timeouts.first_byte):
                 response = await self._send(url, body, headers)
-                deadline.reschedule(asyncio.get_running_loop().time() + timeouts.idle)
+            if response.content.is_eof():  # the body came with the head: no wait, no timer
                 raw = await response.read()
+            else:
+                async with asyncio.timeout(timeouts.idle):
+                    raw = await response.read()
         except aiohttp.ClientError as exc:
             raise self.connection_error(exc) from None
         except TimeoutError:
