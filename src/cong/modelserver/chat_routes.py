@@ -101,7 +101,9 @@ def _prepare(body: ChatCompletionRequest, model: ChatModel, template: ChatTempla
             grammar = JSON_OBJECT_GBNF
     seed = base_seed(body.seed)
     tasks = [ChoiceTask(i, prompt, seed + i, budget) for i in range(body.n or 1)]
-    job = GenerationJob(tasks, params, stop_sequences(body.stop), grammar)
+    job = GenerationJob(
+        tasks, params, stop_sequences(body.stop), grammar, streamed=bool(body.stream)
+    )
     head = ResponseHeader.new("chatcmpl-", body.model, model.fingerprint)
     return ChatCall(body, plan, prompt, job, head)
 

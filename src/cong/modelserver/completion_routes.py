@@ -111,7 +111,7 @@ def _prepare(body: CompletionRequest, model: ChatModel) -> CompletionCall:
         budget = output_budget(len(tokens), requested, model.n_ctx, param="prompt")
         tasks += [ChoiceTask(p * n + j, tokens, seed + j, budget) for j in range(n)]
     echo = [model.detokenize(tokens) if body.echo else "" for tokens in prompts]
-    job = GenerationJob(tasks, params, stop_sequences(body.stop))
+    job = GenerationJob(tasks, params, stop_sequences(body.stop), streamed=bool(body.stream))
     head = ResponseHeader.new("cmpl-", body.model, model.fingerprint)
     return CompletionCall(body, prompts, echo, job, head)
 

@@ -78,6 +78,9 @@ class GenerationJob:
     stops: list[str] = field(default_factory=list)
     grammar: str | None = None
     loop: asyncio.AbstractEventLoop | None = None
+    # False for a non-streamed answer: each choice's text comes in one event at its end
+    # (no wake-up of the event loop per token, which takes CPU from the decode threads).
+    streamed: bool = True
     events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -96,6 +99,8 @@ class GenerationJob:
 
     async def next_event(self, keepalive: float) -> Event | None:
         """The next event, or None when ``keepalive`` seconds pass without one."""
+        if not self.events.empty():
+            return self.events.get_nowait()
         try:
             return await asyncio.wait_for(self.events.get(), keepalive)
         except TimeoutError:
@@ -140,6 +145,7 @@ def _run_choice(
     stats.prompt_tokens_evaluated += len(task.prompt) - cached
     job.emit(ChoiceStarted(task.index, cached))
     assembler = TextAssembler(job.stops)
+    pieces: list[str] | None = None if job.streamed else []
     generated = 0
     reason = "length"
     with model.sampler(job.params, seed=task.seed, grammar=job.grammar) as sampler:
@@ -155,7 +161,10 @@ def _run_choice(
                 break
             text = assembler.feed(model.piece(token))
             if text:
-                job.emit(TextDelta(task.index, text))
+                if pieces is None:
+                    job.emit(TextDelta(task.index, text))
+                else:
+                    pieces.append(text)
             if assembler.stopped:
                 reason = "stop"
                 break
@@ -164,7 +173,12 @@ def _run_choice(
             model.advance(token)
     tail = assembler.finish()
     if tail and reason != "cancelled":
-        job.emit(TextDelta(task.index, tail))
+        if pieces is None:
+            job.emit(TextDelta(task.index, tail))
+        else:
+            pieces.append(tail)
+    if pieces:
+        job.emit(TextDelta(task.index, "".join(pieces)))
     job.emit(ChoiceEnded(task.index, reason, generated))
 
 
