@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -55,6 +56,8 @@ def test_unknown_route_and_wrong_method_use_the_envelope(sqlite_gateway: Running
     wrong = httpx.get(sqlite_gateway.base_url + "/chat/completions")
     assert wrong.status_code == 405
     assert "error" in wrong.json()
+    head = httpx.head(sqlite_gateway.base_url + "/models", headers=auth(sqlite_gateway.admin_token))
+    assert head.status_code == 200 and head.content == b""
 
 
 def test_cors_preflight_and_exposed_request_id(sqlite_gateway: RunningGateway) -> None:
@@ -272,3 +275,20 @@ def test_stream_failing_before_the_first_byte_keeps_its_status(
     assert response.status_code == 429
     assert response.headers["retry-after"] == "7"
     assert response.json()["error"]["code"] == "rate_limit_exceeded"
+
+
+def test_a_chunked_body_past_the_limit_is_413(sqlite_gateway: RunningGateway) -> None:
+    def body() -> Iterator[bytes]:  # no content-length: the limit is counted as it arrives
+        yield b'{"model": "fake-model", "messages": [{"role": "user", "content": "'
+        for _ in range(40):
+            yield b"x" * 1_000_000
+        yield b'"}]}'
+
+    response = httpx.post(
+        sqlite_gateway.base_url + "/chat/completions",
+        content=body(),
+        headers=auth(sqlite_gateway.admin_token),
+        timeout=60,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "invalid_request_error"

@@ -92,7 +92,9 @@ class Front:
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         methods = self._methods(scope)
         assert methods is not None
-        endpoint = methods.get(scope["method"])
+        method = scope["method"]
+        # HEAD is GET without the body (the server drops it), as Starlette's routes do.
+        endpoint = methods.get("GET" if method == "HEAD" else method)
         if endpoint is None:
             await error_response(method_not_allowed())(scope, receive, send)
             return
