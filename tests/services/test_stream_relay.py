@@ -53,6 +53,8 @@ def chunks(draw: st.DrawFn) -> dict[str, Any]:
         chunk["usage"] = {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}
     if draw(st.booleans()):
         chunk["obfuscation"] = draw(texts)
+    if "usage" in chunk and draw(st.booleans()):  # some servers write usage first
+        chunk = {"usage": chunk.pop("usage"), **chunk}
     return chunk
 
 

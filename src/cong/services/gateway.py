@@ -23,8 +23,6 @@ from cong.services.metering import Meter, Metering, usage_of
 from cong.services.pricing import Usage
 from cong.services.routing import Router
 
-Chunks = AsyncIterator[dict[str, Any]]
-
 # Fields that would let a caller pick the upstream, its credentials or headers.
 FORBIDDEN_FIELDS = (
     "api_base",

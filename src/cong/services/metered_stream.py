@@ -26,9 +26,6 @@ from cong.services.estimates import bytes_tokens
 from cong.services.metering import Meter, Metering, usage_of
 from cong.services.pricing import Usage
 
-Chunks = AsyncIterator[dict[str, Any]]
-
-
 # Relayed as they are (no decoding) when an event names the model the client asked for and
 # carries no usage; these find what the tally needs in the upstream's compact JSON.
 USAGE_NULL = b'"usage":null'
@@ -138,29 +135,29 @@ class Relabeller:
         self.wants_usage = wants_usage
         self.model_field = b'"model":' + orjson.dumps(model)
 
+    def chunk(self, chunk: dict[str, Any]) -> dict[str, Any] | None:
+        self.tally.see(chunk)
+        return relabel(chunk, self.model, self.wants_usage)
+
     def __call__(self, item: dict[str, Any] | list[dict[str, Any]]) -> Relayed | None:
         if isinstance(item, dict):
-            self.tally.see(item)
-            return relabel(item, self.model, self.wants_usage)
-        out = []
-        for chunk in item:
-            self.tally.see(chunk)
-            relabelled = relabel(chunk, self.model, self.wants_usage)
-            if relabelled is not None:
-                out.append(relabelled)
+            return self.chunk(item)
+        out = [relabelled for chunk in item if (relabelled := self.chunk(chunk)) is not None]
         return out or None
 
     def raw(self, item: RawEvents) -> bytes:
-        """The events as SSE bytes. Usually all of them, or all but the last (the usage
-        report), are relayed as one block; otherwise each is looked at on its own."""
+        """The events as SSE bytes: all of them relayed as one block, or all but the last
+        when that is the usage report (the usual end of a stream); otherwise each event is
+        looked at on its own."""
         payloads = item.payloads
-        block = self._block(payloads)
-        if block is not None:
-            return block
-        if len(payloads) > 1:
+        if len(payloads) > 1 and USAGE_NULL not in payloads[-1]:
             head = self._block(payloads[:-1])
             if head is not None:
                 return head + self._one(payloads[-1])
+        else:
+            block = self._block(payloads)
+            if block is not None:
+                return block
         return b"".join([self._one(data) for data in payloads])
 
     def _block(self, payloads: list[bytes]) -> bytes | None:
@@ -176,10 +173,10 @@ class Relabeller:
             or b'"tool_calls"' in events
         ):
             return None
-        self.tally.see_raw(events)
+        if not self.wants_usage and events.count(b"," + USAGE_NULL) != count:
+            return None
+        self.tally.see_raw(events)  # only now: a None above means another path tallies
         if not self.wants_usage:
-            if events.count(b"," + USAGE_NULL) != count:
-                return None
             events = events.replace(b"," + USAGE_NULL, b"")
         return b"data: " + events + b"\n\n"
 
@@ -187,9 +184,7 @@ class Relabeller:
         block = self._block([data])
         if block is not None:
             return block
-        chunk = _decode(data)
-        self.tally.see(chunk)
-        relabelled = relabel(chunk, self.model, self.wants_usage)
+        relabelled = self.chunk(_decode(data))
         return encode_json(relabelled) if relabelled is not None else b""
 
 
