@@ -4,8 +4,6 @@ Starlette's ``Request``; this is the lighter object for the hot path.)"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.types import Receive, Scope
 
 from cong.http.context import Services, token_from_headers
@@ -59,7 +57,7 @@ class ApiCall:
         more = True
         while more:
             try:
-                message: dict[str, Any] = dict(await self.receive())
+                message = await self.receive()
             except BodyTooLarge:
                 raise body_too_large(self.services.settings.max_body_bytes) from None
             if message["type"] == "http.disconnect":

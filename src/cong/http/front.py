@@ -36,6 +36,7 @@ EXPOSED_HEADERS = [
 ]
 
 Routes = dict[str, dict[str, Endpoint]]
+ENDPOINT = "cong.endpoint"  # scope key: the endpoint chosen by Front (None: 405)
 
 
 def cors_options(origins: list[str]) -> dict[str, Any]:
@@ -63,14 +64,18 @@ class Front:
         self._services: Services | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self._methods(scope) is not None:
-            for name, _ in scope["headers"]:
-                if name == b"origin":
-                    await self.with_cors(scope, receive, send)
-                    return
-            await self._serve(scope, receive, send)
+        methods = self._methods(scope) if scope["type"] == "http" else None
+        if methods is None:
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        method = scope["method"]
+        # HEAD is GET without the body (the server drops it), as Starlette's routes do.
+        scope[ENDPOINT] = methods.get("GET" if method == "HEAD" else method)
+        for name, _ in scope["headers"]:
+            if name == b"origin":
+                await self.with_cors(scope, receive, send)
+                return
+        await self._serve(scope, receive, send)
 
     def _methods(self, scope: Scope) -> dict[str, Endpoint] | None:
         path: str = scope["path"]
@@ -90,11 +95,7 @@ class Front:
         return self._services
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        methods = self._methods(scope)
-        assert methods is not None
-        method = scope["method"]
-        # HEAD is GET without the body (the server drops it), as Starlette's routes do.
-        endpoint = methods.get("GET" if method == "HEAD" else method)
+        endpoint: Endpoint | None = scope[ENDPOINT]
         if endpoint is None:
             await error_response(method_not_allowed())(scope, receive, send)
             return
