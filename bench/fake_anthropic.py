@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-from typing import Any, cast
+from typing import Any
 
-import httptools
 import orjson
 import uvloop
 
 from chat_payloads import CONTENT_PIECES
-from fake_upstream import bind, serve
+from fake_upstream import RequestProtocol, bind, serve
 
 _COUNTER = itertools.count()
 
@@ -178,47 +177,19 @@ class FakeAnthropic:
         return start + stream_body(req)
 
 
-class AnthropicProtocol(asyncio.Protocol):
+class AnthropicProtocol(RequestProtocol):
     def __init__(self, server: FakeAnthropic) -> None:
+        super().__init__()
         self.server = server
-        self.parser = httptools.HttpRequestParser(self)
-        self.transport: asyncio.Transport | None = None
-        self.url = b""
-        self.headers: dict[bytes, bytes] = {}
-        self.body: list[bytes] = []
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
+    def bad_request(self) -> bytes:
+        return error_response(b"400 Bad Request", "invalid_request_error", "bad")
 
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            if self.transport is not None:
-                self.transport.write(
-                    error_response(b"400 Bad Request", "invalid_request_error", "bad")
-                )
-                self.transport.close()
-
-    def on_message_begin(self) -> None:
-        self.url, self.headers, self.body = b"", {}, []
-
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers[name.lower()] = value
-
-    def on_body(self, body: bytes) -> None:
-        self.body.append(body)
-
-    def on_message_complete(self) -> None:
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        method = self.parser.get_method()
-        transport.write(self.server.respond(method, self.url, self.headers, b"".join(self.body)))
-        if not self.parser.should_keep_alive():
+    def answer(
+        self, transport: asyncio.Transport, method: bytes, url: bytes, body: bytes, keep: bool
+    ) -> None:
+        transport.write(self.server.respond(method, url, self.headers, body))
+        if not keep:
             transport.close()
 
 

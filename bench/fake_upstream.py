@@ -75,15 +75,15 @@ def error_response(status: bytes, message: str, code: str) -> bytes:
     return json_response(status, orjson.dumps({"error": error}))
 
 
-class UpstreamProtocol(asyncio.Protocol):
-    """One client connection; requests are answered in order as they complete."""
+class RequestProtocol(asyncio.Protocol):
+    """One client connection of a fake server: requests parsed with httptools and each
+    complete one handed to :meth:`answer`, in order."""
 
-    def __init__(self, server: FakeUpstream) -> None:
-        self.server = server
+    def __init__(self) -> None:
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.url = b""
-        self.auth = b""
+        self.headers: dict[bytes, bytes] = {}
         self.body: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -94,18 +94,17 @@ class UpstreamProtocol(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserError:
             if self.transport is not None:
-                self.transport.write(error_response(b"400 Bad Request", "bad request", "bad"))
+                self.transport.write(self.bad_request())
                 self.transport.close()
 
     def on_message_begin(self) -> None:
-        self.url, self.auth, self.body = b"", b"", []
+        self.url, self.headers, self.body = b"", {}, []
 
     def on_url(self, url: bytes) -> None:
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() == b"authorization":
-            self.auth = value
+        self.headers[name.lower()] = value
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -115,13 +114,36 @@ class UpstreamProtocol(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         method = self.parser.get_method()
-        parts, delay = self.server.respond(method, self.url, self.auth, b"".join(self.body))
         keep_alive = self.parser.should_keep_alive()
+        self.answer(transport, method, self.url, b"".join(self.body), keep_alive)
+
+    def answer(
+        self, transport: asyncio.Transport, method: bytes, url: bytes, body: bytes, keep: bool
+    ) -> None:
+        raise NotImplementedError
+
+    def bad_request(self) -> bytes:
+        raise NotImplementedError
+
+
+class UpstreamProtocol(RequestProtocol):
+    def __init__(self, server: FakeUpstream) -> None:
+        super().__init__()
+        self.server = server
+
+    def bad_request(self) -> bytes:
+        return error_response(b"400 Bad Request", "bad request", "bad")
+
+    def answer(
+        self, transport: asyncio.Transport, method: bytes, url: bytes, body: bytes, keep: bool
+    ) -> None:
+        auth = self.headers.get(b"authorization", b"")
+        parts, delay = self.server.respond(method, url, auth, body)
         if delay > 0 and len(parts) > 1:
-            self.server.pacer(delay).add(transport, parts, keep_alive)
+            self.server.pacer(delay).add(transport, parts, keep)
         else:
             transport.write(b"".join(parts))
-            if not keep_alive:
+            if not keep:
                 transport.close()
 
 

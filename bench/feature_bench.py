@@ -45,6 +45,7 @@ from servers import (
     ServerError,
     fake_upstream,
     free_port,
+    gateway_env,
     read_port,
     spawn,
     wait_http,
@@ -142,18 +143,7 @@ async def gateway(
     config_path = work / f"{name}.toml"
     config_path.write_text(config)
     port = free_port()
-    env = {
-        **os.environ,
-        "CONG_CONFIG": str(config_path),
-        "CONG_HOST": "127.0.0.1",
-        "CONG_PORT": str(port),
-        "CONG_WORKERS": "1",
-        "CONG_DATA_DIR": str(data_dir),
-        "CONG_ADMIN_TOKEN": ADMIN_TOKEN,
-        "CONG_ACCESS_LOG": "false",
-        "CONG_LOG_LEVEL": "warning",
-        "CONG_MODEL_SERVER__ENABLED": "false",
-    }
+    env = gateway_env(config_path, data_dir, port, models=False)
     if database_url:
         env["CONG_DATABASE_URL"] = database_url
     server = spawn(name, [sys.executable, "-m", "cong", "serve"], work, env)

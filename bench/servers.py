@@ -184,17 +184,10 @@ def gateway_config(upstream: Server) -> str:
     )
 
 
-@contextlib.asynccontextmanager
-async def gateway(
-    work_dir: Path, upstream: Server, *, models: bool, threads: int, wait_s: float
-) -> AsyncIterator[Server]:
-    """``python -m cong serve`` with 1 worker, a fresh data dir and the fake upstream."""
-    data_dir = work_dir / ("data-models" if models else "data")
-    data_dir.mkdir(exist_ok=True)
-    config = work_dir / "cong.toml"
-    config.write_text(gateway_config(upstream))
-    port = free_port()
-    env = {
+def gateway_env(config: Path, data_dir: Path, port: int, *, models: bool) -> dict[str, str]:
+    """The environment of a benchmarked ``cong serve``: one worker, bench admin key, no
+    access log, the config file and data dir given, the model server on or off."""
+    return {
         **os.environ,
         "CONG_CONFIG": str(config),
         "CONG_HOST": "127.0.0.1",
@@ -205,8 +198,21 @@ async def gateway(
         "CONG_ACCESS_LOG": "false",
         "CONG_LOG_LEVEL": "warning",
         "CONG_MODEL_SERVER__ENABLED": "true" if models else "false",
-        "CONG_MODEL_SERVER__THREADS": str(threads),
     }
+
+
+@contextlib.asynccontextmanager
+async def gateway(
+    work_dir: Path, upstream: Server, *, models: bool, threads: int, wait_s: float
+) -> AsyncIterator[Server]:
+    """``python -m cong serve`` with 1 worker, a fresh data dir and the fake upstream."""
+    data_dir = work_dir / ("data-models" if models else "data")
+    data_dir.mkdir(exist_ok=True)
+    config = work_dir / "cong.toml"
+    config.write_text(gateway_config(upstream))
+    port = free_port()
+    env = gateway_env(config, data_dir, port, models=models)
+    env["CONG_MODEL_SERVER__THREADS"] = str(threads)
     name = "gateway-models" if models else "gateway"
     server = spawn(name, [sys.executable, "-m", "cong", "serve"], work_dir, env)
     server.port = port
