@@ -17,6 +17,11 @@ from tests.support.gateway import RunningGateway, fresh_database, start_gateway
 HI = [{"role": "user", "content": "hi"}]
 
 
+def data_events(response: httpx.Response) -> list[str]:
+    """The ``data:`` fields of an SSE response, in order."""
+    return [line[6:] for line in response.text.split("\n") if line.startswith("data: ")]
+
+
 def auth(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 
@@ -108,7 +113,7 @@ def test_midstream_failure_ends_with_error_event_then_done(
                           json={"model": "fake-midstream-error", "messages": HI, "stream": True},
                           headers=auth(sqlite_gateway.admin_token))
     assert response.status_code == 200
-    events = [line[6:] for line in response.text.split("\n") if line.startswith("data: ")]
+    events = data_events(response)
     assert events[-1] == "[DONE]"
     error = orjson.loads(events[-2])["error"]
     assert "overloaded" in error["message"]
@@ -259,7 +264,7 @@ def test_stalled_stream_ends_with_error_event_then_done(
     finally:
         server.__exit__()
     assert time.monotonic() - started < 10
-    events = [line[6:] for line in response.text.split("\n") if line.startswith("data: ")]
+    events = data_events(response)
     assert orjson.loads(events[0])["choices"][0]["delta"]["content"] == "Hel"
     error = orjson.loads(events[-2])["error"]
     assert error["code"] == "upstream_timeout" and "stalled" in error["message"]
