@@ -32,6 +32,7 @@ test: install-dev
 	scripts/ensure-postgres.sh
 	scripts/ensure-redis.sh
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
 

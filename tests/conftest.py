@@ -15,8 +15,16 @@ from tests.support.servers import ServerThread
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-FAKE_MODELS = ["fake-model", "fake-echo", "fake-500", "fake-429", "fake-400", "fake-401",
-               "fake-midstream-error", "fake-slow"]
+FAKE_MODELS = [
+    "fake-model",
+    "fake-echo",
+    "fake-500",
+    "fake-429",
+    "fake-400",
+    "fake-401",
+    "fake-midstream-error",
+    "fake-slow",
+]
 
 
 @pytest.fixture(scope="session")
@@ -55,15 +63,26 @@ def _upstreams(fake_url: str) -> list[dict[str, object]]:
     """The healthy models on channel "fake"; each failure scenario on a channel of its own
     (a failing channel cools down, which must not disturb the other tests)."""
     healthy = ["fake-model", "fake-echo", "fake-slow"]
-    channels: list[dict[str, object]] = [{
-        "name": "fake", "base_url": fake_url + "/v1", "api_key": "sk-upstream-secret-value",
-        "models": healthy, "embedding_models": ["fake-embed"],
-        "text_only_models": ["fake-echo"],
-    }]
+    channels: list[dict[str, object]] = [
+        {
+            "name": "fake",
+            "base_url": fake_url + "/v1",
+            "api_key": "sk-upstream-secret-value",
+            "models": healthy,
+            "embedding_models": ["fake-embed"],
+            "text_only_models": ["fake-echo"],
+        }
+    ]
     for model in FAKE_MODELS:
         if model not in healthy:
-            channels.append({"name": model, "base_url": fake_url + "/v1",
-                             "api_key": "sk-upstream-secret-value", "models": [model]})
+            channels.append(
+                {
+                    "name": model,
+                    "base_url": fake_url + "/v1",
+                    "api_key": "sk-upstream-secret-value",
+                    "models": [model],
+                }
+            )
     return channels
 
 
@@ -73,7 +92,9 @@ def gateway(
 ) -> Iterator[RunningGateway]:
     """A gateway on SQLite and on PostgreSQL, routing to the fake upstream."""
     running, server = start_gateway(
-        database_url, tmp_path / "data", upstreams=_upstreams(fake_openai[0]),
+        database_url,
+        tmp_path / "data",
+        upstreams=_upstreams(fake_openai[0]),
         model_server={"enabled": False},
         aliases={"gpt-4o": "fake-model", "text-embedding-3-small": "fake-embed"},
     )
@@ -90,7 +111,9 @@ def sqlite_gateway(
     """One SQLite gateway shared by a module's tests (for the many read-only checks)."""
     tmp = tmp_path_factory.mktemp("gw")
     running, server = start_gateway(
-        fresh_database("sqlite", tmp, None), tmp / "data", upstreams=_upstreams(fake_openai[0]),
+        fresh_database("sqlite", tmp, None),
+        tmp / "data",
+        upstreams=_upstreams(fake_openai[0]),
         model_server={"enabled": False},
         aliases={"gpt-4o": "fake-model", "text-embedding-3-small": "fake-embed"},
     )

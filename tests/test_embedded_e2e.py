@@ -21,9 +21,15 @@ TOKEN = "sk-e2e-admin-token-0123456789"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     tmp = tmp_path_factory.mktemp("e2e")
-    server = ServeProcess(tmp, {"CONG_DATA_DIR": str(tmp / "data"), "CONG_ADMIN_TOKEN": TOKEN,
-                                "CONG_MODEL_SERVER__CONTEXT_SIZE": "2048",
-                                "CONG_MODEL_SERVER__HEALTH_INTERVAL": "0.5"})
+    server = ServeProcess(
+        tmp,
+        {
+            "CONG_DATA_DIR": str(tmp / "data"),
+            "CONG_ADMIN_TOKEN": TOKEN,
+            "CONG_MODEL_SERVER__CONTEXT_SIZE": "2048",
+            "CONG_MODEL_SERVER__HEALTH_INTERVAL": "0.5",
+        },
+    )
     try:
         server.wait_healthy()
         server.wait_for_line("Embedded models ready", timeout=240)
@@ -38,8 +44,11 @@ def client(server: ServeProcess) -> openai.OpenAI:
 
 def test_chat_through_alias_really_decodes(served: ServeProcess) -> None:
     reply = client(served).chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "Say hello."}],
-        max_tokens=8, temperature=0, seed=1,
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "Say hello."}],
+        max_tokens=8,
+        temperature=0,
+        seed=1,
     )
     assert reply.model == "gpt-4o"
     assert reply.choices[0].message.content
@@ -50,8 +59,12 @@ def test_chat_through_alias_really_decodes(served: ServeProcess) -> None:
 def test_stream_and_same_seed_same_text(served: ServeProcess) -> None:
     def run() -> str:
         stream = client(served).chat.completions.create(
-            model="smollm2-135m-instruct", stream=True, max_tokens=12, seed=42,
-            temperature=0.8, messages=[{"role": "user", "content": "Name a fruit."}],
+            model="smollm2-135m-instruct",
+            stream=True,
+            max_tokens=12,
+            seed=42,
+            temperature=0.8,
+            messages=[{"role": "user", "content": "Name a fruit."}],
             stream_options={"include_usage": True},
         )
         chunks = list(stream)
@@ -64,7 +77,8 @@ def test_stream_and_same_seed_same_text(served: ServeProcess) -> None:
 
 def test_embeddings_through_alias(served: ServeProcess) -> None:
     result = client(served).embeddings.create(
-        model="text-embedding-3-small", input=["a cat", "a kitten", "tax law"])
+        model="text-embedding-3-small", input=["a cat", "a kitten", "tax law"]
+    )
     assert len(result.data) == 3 and len(result.data[0].embedding) == 384
 
 
@@ -74,10 +88,12 @@ def test_status_and_restart_after_a_crash(served: ServeProcess) -> None:
     pid = status["model_server"]["pid"]
     os.kill(pid, signal.SIGKILL)
     time.sleep(0.3)
-    during = httpx.post(served.url + "/v1/chat/completions",
-                        headers={"authorization": f"Bearer {TOKEN}"},
-                        json={"model": "gpt-4o", "max_tokens": 2,
-                              "messages": [{"role": "user", "content": "hi"}]}, timeout=60)
+    during = httpx.post(
+        served.url + "/v1/chat/completions",
+        headers={"authorization": f"Bearer {TOKEN}"},
+        json={"model": "gpt-4o", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}]},
+        timeout=60,
+    )
     if during.status_code != 200:  # unless it was already back
         assert during.status_code == 503
         assert "embedded model server" in during.json()["error"]["message"]
@@ -91,7 +107,8 @@ def test_status_and_restart_after_a_crash(served: ServeProcess) -> None:
     assert status["model_server"]["state"] == "ready"
     assert status["model_server"]["restarts"] >= 1
     after = client(served).chat.completions.create(
-        model="gpt-4o", max_tokens=2, messages=[{"role": "user", "content": "hi"}])
+        model="gpt-4o", max_tokens=2, messages=[{"role": "user", "content": "hi"}]
+    )
     assert after.choices[0].message.content is not None
 
 

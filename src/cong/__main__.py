@@ -1,3 +1,3 @@
-from cong.cli import main
+from cong.cli.main import main
 
 raise SystemExit(main())

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from cong.services.credentials import hash_key, load_or_create_secret
+from cong.accounts.credentials import hash_key, load_or_create_secret
 from tests.support.gateway import RunningGateway, api, auth
 
 

@@ -26,12 +26,17 @@ def test_fifty_at_once_never_overspend(gateway: RunningGateway, stream: bool, k:
 
     async def burst() -> list[int]:
         async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=60)) as c:
+
             async def one() -> int:
                 response = await c.post(
                     gateway.base_url + "/chat/completions",
                     headers={"authorization": f"Bearer {key}"},
-                    json={"model": "fake-model", "stream": stream, "max_tokens": 5,
-                          "messages": [{"role": "user", "content": "hi"}]},
+                    json={
+                        "model": "fake-model",
+                        "stream": stream,
+                        "max_tokens": 5,
+                        "messages": [{"role": "user", "content": "hi"}],
+                    },
                 )
                 if response.status_code == 402:
                     assert response.headers["x-should-retry"] == "false"
@@ -46,8 +51,9 @@ def test_fifty_at_once_never_overspend(gateway: RunningGateway, stream: bool, k:
     assert successes <= k
     assert successes == k  # nothing else competes: every funded request gets through
     deadline = time.monotonic() + 10
-    while (state := wallet_state(gateway, "buyer")).open_reservations and \
-            time.monotonic() < deadline:
+    while (
+        state := wallet_state(gateway, "buyer")
+    ).open_reservations and time.monotonic() < deadline:
         time.sleep(0.1)
     assert state.open_reservations == 0
     assert state.balance >= -state.credit_limit

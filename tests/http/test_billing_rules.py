@@ -19,16 +19,20 @@ HI = [{"role": "user", "content": "hi"}]
 
 
 def chat(gw: RunningGateway, key: str, **extra: Any) -> httpx.Response:
-    return httpx.post(gw.base_url + "/chat/completions",
-                      headers={"authorization": f"Bearer {key}"},
-                      json={"model": "fake-model", "messages": HI, **extra}, timeout=30)
+    return httpx.post(
+        gw.base_url + "/chat/completions",
+        headers={"authorization": f"Bearer {key}"},
+        json={"model": "fake-model", "messages": HI, **extra},
+        timeout=30,
+    )
 
 
 def usage_row(gw: RunningGateway, request_id: str) -> UsageLog:
     deadline = time.monotonic() + 5
     while True:
-        row = db_call(gw, lambda s: s.scalar(
-            select(UsageLog).where(UsageLog.request_id == request_id)))
+        row = db_call(
+            gw, lambda s: s.scalar(select(UsageLog).where(UsageLog.request_id == request_id))
+        )
         if row is not None or time.monotonic() > deadline:
             assert row is not None, "usage row not written"
             return row  # type: ignore[no-any-return]
@@ -43,8 +47,9 @@ def test_exact_settlement_from_upstream_usage(sqlite_gateway: RunningGateway) ->
     response = chat(gw, key, max_tokens=100)
     assert response.status_code == 200
     request_id = response.headers["x-request-id"]
-    entries = db_call(gw, lambda s: s.scalars(
-        select(LedgerEntry).where(LedgerEntry.request_id == request_id)))
+    entries = db_call(
+        gw, lambda s: s.scalars(select(LedgerEntry).where(LedgerEntry.request_id == request_id))
+    )
     by_kind = {e.kind: e.amount for e in entries}
     # the fake upstream reports 9 prompt and 3 completion tokens
     expected = -(-(9 * 3_000_000 + 3 * 15_000_000) // 1_000_000) + 7
@@ -57,8 +62,7 @@ def test_exact_settlement_from_upstream_usage(sqlite_gateway: RunningGateway) ->
     assert (row.prompt_tokens, row.completion_tokens, row.cost) == (9, 3, expected)
     assert row.end_reason == "completed" and row.channel == "fake" and not row.estimated
     assert row.requested_model == "fake-model" and row.latency_ms >= 0
-    key_row = db_call(gw, lambda s: s.scalar(select(ApiKey).where(
-        ApiKey.public_id == key[3:15])))
+    key_row = db_call(gw, lambda s: s.scalar(select(ApiKey).where(ApiKey.public_id == key[3:15])))
     assert (key_row.reserved, key_row.spent) == (0, expected)  # uncapped keys track spend
     set_price(gw, "fake-model", input_per_m=0, output_per_m=0, per_call=0)
 
@@ -68,9 +72,11 @@ def test_402_names_the_wallet(sqlite_gateway: RunningGateway) -> None:
     set_price(gw, "fake-echo", per_call=5_000_000)
     key = gw.create_key("poor")
     fund(gw, "poor", 1_000_000)
-    response = httpx.post(gw.base_url + "/chat/completions",
-                          headers={"authorization": f"Bearer {key}"},
-                          json={"model": "fake-echo", "messages": HI})
+    response = httpx.post(
+        gw.base_url + "/chat/completions",
+        headers={"authorization": f"Bearer {key}"},
+        json={"model": "fake-echo", "messages": HI},
+    )
     assert response.status_code == 402
     assert response.headers["x-should-retry"] == "false"
     error = response.json()["error"]
@@ -85,18 +91,28 @@ def test_key_cap_is_checked_apart_from_the_wallet(sqlite_gateway: RunningGateway
     key = gw.create_key("capped")
     fund(gw, "capped", 100_000_000)
     set_key(gw, key[3:15], spend_cap=1_500_000)
-    ok = httpx.post(gw.base_url + "/chat/completions", headers={"authorization": f"Bearer {key}"},
-                    json={"model": "fake-slow", "messages": HI, "max_tokens": 1})
+    ok = httpx.post(
+        gw.base_url + "/chat/completions",
+        headers={"authorization": f"Bearer {key}"},
+        json={"model": "fake-slow", "messages": HI, "max_tokens": 1},
+    )
     assert ok.status_code == 200
-    capped = httpx.post(gw.base_url + "/chat/completions",
-                        headers={"authorization": f"Bearer {key}"},
-                        json={"model": "fake-slow", "messages": HI, "max_tokens": 1})
+    capped = httpx.post(
+        gw.base_url + "/chat/completions",
+        headers={"authorization": f"Bearer {key}"},
+        json={"model": "fake-slow", "messages": HI, "max_tokens": 1},
+    )
     assert capped.status_code == 402
     assert "spend cap" in capped.json()["error"]["message"]
     other = gw.create_key("capped")  # same wallet, another key: still has money
-    assert httpx.post(gw.base_url + "/chat/completions",
-                      headers={"authorization": f"Bearer {other}"},
-                      json={"model": "fake-slow", "messages": HI}).status_code == 200
+    assert (
+        httpx.post(
+            gw.base_url + "/chat/completions",
+            headers={"authorization": f"Bearer {other}"},
+            json={"model": "fake-slow", "messages": HI},
+        ).status_code
+        == 200
+    )
 
 
 def test_expired_and_disabled_keys_get_401_saying_which(sqlite_gateway: RunningGateway) -> None:

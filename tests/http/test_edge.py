@@ -68,15 +68,19 @@ def test_unknown_route_and_wrong_method_use_the_envelope(sqlite_gateway: Running
 def test_cors_preflight_and_exposed_request_id(sqlite_gateway: RunningGateway) -> None:
     preflight = httpx.options(
         sqlite_gateway.base_url + "/chat/completions",
-        headers={"origin": "https://app.example", "access-control-request-method": "POST",
-                 "access-control-request-headers": "authorization, content-type"},
+        headers={
+            "origin": "https://app.example",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization, content-type",
+        },
     )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] in ("*", "https://app.example")
-    response = httpx.post(sqlite_gateway.base_url + "/chat/completions",
-                          json={"model": "fake-model", "messages": HI},
-                          headers={**auth(sqlite_gateway.admin_token),
-                                   "origin": "https://app.example"})
+    response = httpx.post(
+        sqlite_gateway.base_url + "/chat/completions",
+        json={"model": "fake-model", "messages": HI},
+        headers={**auth(sqlite_gateway.admin_token), "origin": "https://app.example"},
+    )
     assert response.headers["access-control-allow-origin"] in ("*", "https://app.example")
     assert "x-request-id" in response.headers["access-control-expose-headers"]
 
@@ -84,8 +88,7 @@ def test_cors_preflight_and_exposed_request_id(sqlite_gateway: RunningGateway) -
 def test_unknown_fields_pass_through(sqlite_gateway: RunningGateway) -> None:
     response = httpx.post(
         sqlite_gateway.base_url + "/chat/completions",
-        json={"model": "fake-echo", "messages": HI, "my_vendor_flag": {"x": [1, 2]},
-              "top_k": 5},
+        json={"model": "fake-echo", "messages": HI, "my_vendor_flag": {"x": [1, 2]}, "top_k": 5},
         headers=auth(sqlite_gateway.admin_token),
     )
     sent = orjson.loads(response.json()["choices"][0]["message"]["content"])
@@ -97,9 +100,11 @@ def test_unknown_fields_pass_through(sqlite_gateway: RunningGateway) -> None:
 def test_upstream_credentials_never_reach_the_client(
     sqlite_gateway: RunningGateway, fake_openai: tuple[str, Recorder]
 ) -> None:
-    response = httpx.post(sqlite_gateway.base_url + "/chat/completions",
-                          json={"model": "fake-401", "messages": HI},
-                          headers=auth(sqlite_gateway.admin_token))
+    response = httpx.post(
+        sqlite_gateway.base_url + "/chat/completions",
+        json={"model": "fake-401", "messages": HI},
+        headers=auth(sqlite_gateway.admin_token),
+    )
     assert response.status_code == 502
     assert "sk-upstr" not in response.text
     assert "127.0.0.1" not in response.text
@@ -109,9 +114,11 @@ def test_upstream_credentials_never_reach_the_client(
 def test_midstream_failure_ends_with_error_event_then_done(
     sqlite_gateway: RunningGateway,
 ) -> None:
-    response = httpx.post(sqlite_gateway.base_url + "/chat/completions",
-                          json={"model": "fake-midstream-error", "messages": HI, "stream": True},
-                          headers=auth(sqlite_gateway.admin_token))
+    response = httpx.post(
+        sqlite_gateway.base_url + "/chat/completions",
+        json={"model": "fake-midstream-error", "messages": HI, "stream": True},
+        headers=auth(sqlite_gateway.admin_token),
+    )
     assert response.status_code == 200
     events = data_events(response)
     assert events[-1] == "[DONE]"
@@ -125,9 +132,12 @@ def test_client_disconnect_stops_the_upstream_stream(
 ) -> None:
     recorder = fake_openai[1]
     recorder.slow_chunks_sent = 0
-    with httpx.stream("POST", sqlite_gateway.base_url + "/chat/completions",
-                      json={"model": "fake-slow", "messages": HI, "stream": True},
-                      headers=auth(sqlite_gateway.admin_token)) as response:
+    with httpx.stream(
+        "POST",
+        sqlite_gateway.base_url + "/chat/completions",
+        json={"model": "fake-slow", "messages": HI, "stream": True},
+        headers=auth(sqlite_gateway.admin_token),
+    ) as response:
         for line in response.iter_lines():
             if "t2 " in line:
                 break
@@ -144,8 +154,11 @@ def test_key_limited_to_models(sqlite_gateway: RunningGateway) -> None:
     listing = httpx.get(sqlite_gateway.base_url + "/models", headers=auth(key)).json()
     ids = {m["id"] for m in listing["data"]}
     assert ids == {"fake-model", "gpt-4o"}  # the model and the alias that points to it
-    denied = httpx.post(sqlite_gateway.base_url + "/chat/completions",
-                        json={"model": "fake-echo", "messages": HI}, headers=auth(key))
+    denied = httpx.post(
+        sqlite_gateway.base_url + "/chat/completions",
+        json={"model": "fake-echo", "messages": HI},
+        headers=auth(key),
+    )
     assert denied.status_code == 403
     assert denied.json()["error"]["type"] == "permission_error"
     hidden = httpx.get(sqlite_gateway.base_url + "/models/fake-echo", headers=auth(key))
@@ -153,8 +166,9 @@ def test_key_limited_to_models(sqlite_gateway: RunningGateway) -> None:
 
 
 def test_models_list_aliases_for_full_key(sqlite_gateway: RunningGateway) -> None:
-    listing = httpx.get(sqlite_gateway.base_url + "/models",
-                        headers=auth(sqlite_gateway.admin_token)).json()
+    listing = httpx.get(
+        sqlite_gateway.base_url + "/models", headers=auth(sqlite_gateway.admin_token)
+    ).json()
     ids = {m["id"] for m in listing["data"]}
     assert {"fake-model", "fake-embed", "gpt-4o", "text-embedding-3-small"} <= ids
     assert all(m["object"] == "model" and m["owned_by"] for m in listing["data"])
@@ -163,14 +177,15 @@ def test_models_list_aliases_for_full_key(sqlite_gateway: RunningGateway) -> Non
 def test_revoked_key_gets_401_saying_so(gateway: RunningGateway) -> None:
     key = gateway.create_key("revokee")
     url = gateway.base_url + "/chat/completions"
-    assert httpx.post(url, json={"model": "fake-model", "messages": HI},
-                      headers=auth(key)).status_code == 200
+    assert (
+        httpx.post(url, json={"model": "fake-model", "messages": HI}, headers=auth(key)).status_code
+        == 200
+    )
     public_id = key[3:15]
     gateway.accounts(lambda a: a.revoke_key(public_id))
     deadline = time.monotonic() + gateway.settings.key_cache_seconds + 3
     while True:
-        response = httpx.post(url, json={"model": "fake-model", "messages": HI},
-                              headers=auth(key))
+        response = httpx.post(url, json={"model": "fake-model", "messages": HI}, headers=auth(key))
         if response.status_code == 401 or time.monotonic() > deadline:
             break
         time.sleep(0.25)
@@ -182,15 +197,19 @@ def test_access_log_has_request_id_and_never_the_key(
     tmp_path: Path, fake_openai: tuple[str, Recorder], caplog: pytest.LogCaptureFixture
 ) -> None:
     running, server = start_gateway(
-        fresh_database("sqlite", tmp_path, None), tmp_path / "data", access_log=True,
+        fresh_database("sqlite", tmp_path, None),
+        tmp_path / "data",
+        access_log=True,
         model_server={"enabled": False},
         upstreams=[{"name": "fake", "base_url": fake_openai[0] + "/v1", "models": ["fake-500"]}],
     )
     try:
         with caplog.at_level(logging.INFO, logger="cong.access"):
-            response = httpx.post(running.base_url + "/chat/completions",
-                                  json={"model": "fake-500", "messages": HI},
-                                  headers=auth(running.admin_token))
+            response = httpx.post(
+                running.base_url + "/chat/completions",
+                json={"model": "fake-500", "messages": HI},
+                headers=auth(running.admin_token),
+            )
             time.sleep(0.2)
     finally:
         server.__exit__()
@@ -203,13 +222,16 @@ def test_model_server_away_gives_503_with_clear_message(tmp_path: Path) -> None:
     from tests.support.processes import free_port
 
     running, server = start_gateway(
-        fresh_database("sqlite", tmp_path, None), tmp_path / "data",
+        fresh_database("sqlite", tmp_path, None),
+        tmp_path / "data",
         model_server={"enabled": True, "port": free_port()},
     )
     try:
-        response = httpx.post(running.base_url + "/chat/completions",
-                              json={"model": "gpt-4o", "messages": HI},
-                              headers=auth(running.admin_token))
+        response = httpx.post(
+            running.base_url + "/chat/completions",
+            json={"model": "gpt-4o", "messages": HI},
+            headers=auth(running.admin_token),
+        )
         status = httpx.get(running.url + "/api/status").json()
     finally:
         server.__exit__()
@@ -223,15 +245,19 @@ def test_keepalive_comments_while_the_upstream_is_silent(
     tmp_path: Path, fake_openai: tuple[str, Recorder]
 ) -> None:
     running, server = start_gateway(
-        fresh_database("sqlite", tmp_path, None), tmp_path / "data", keepalive_seconds=0.2,
+        fresh_database("sqlite", tmp_path, None),
+        tmp_path / "data",
+        keepalive_seconds=0.2,
         model_server={"enabled": False},
-        upstreams=[{"name": "fake", "base_url": fake_openai[0] + "/v1",
-                    "models": ["fake-late"]}],
+        upstreams=[{"name": "fake", "base_url": fake_openai[0] + "/v1", "models": ["fake-late"]}],
     )
     try:
-        response = httpx.post(running.base_url + "/chat/completions",
-                              json={"model": "fake-late", "messages": HI, "stream": True},
-                              headers=auth(running.admin_token), timeout=10)
+        response = httpx.post(
+            running.base_url + "/chat/completions",
+            json={"model": "fake-late", "messages": HI, "stream": True},
+            headers=auth(running.admin_token),
+            timeout=10,
+        )
     finally:
         server.__exit__()
     assert response.status_code == 200
@@ -251,16 +277,20 @@ def test_stalled_stream_ends_with_error_event_then_done(
     tmp_path: Path, fake_openai: tuple[str, Recorder]
 ) -> None:
     running, server = start_gateway(
-        fresh_database("sqlite", tmp_path, None), tmp_path / "data",
-        model_server={"enabled": False}, timeouts={"idle": 0.5},
-        upstreams=[{"name": "fake", "base_url": fake_openai[0] + "/v1",
-                    "models": ["fake-stall"]}],
+        fresh_database("sqlite", tmp_path, None),
+        tmp_path / "data",
+        model_server={"enabled": False},
+        timeouts={"idle": 0.5},
+        upstreams=[{"name": "fake", "base_url": fake_openai[0] + "/v1", "models": ["fake-stall"]}],
     )
     started = time.monotonic()
     try:
-        response = httpx.post(running.base_url + "/chat/completions",
-                              json={"model": "fake-stall", "messages": HI, "stream": True},
-                              headers=auth(running.admin_token), timeout=20)
+        response = httpx.post(
+            running.base_url + "/chat/completions",
+            json={"model": "fake-stall", "messages": HI, "stream": True},
+            headers=auth(running.admin_token),
+            timeout=20,
+        )
     finally:
         server.__exit__()
     assert time.monotonic() - started < 10
@@ -274,9 +304,11 @@ def test_stalled_stream_ends_with_error_event_then_done(
 def test_stream_failing_before_the_first_byte_keeps_its_status(
     sqlite_gateway: RunningGateway,
 ) -> None:
-    response = httpx.post(sqlite_gateway.base_url + "/chat/completions",
-                          json={"model": "fake-429", "messages": HI, "stream": True},
-                          headers=auth(sqlite_gateway.admin_token))
+    response = httpx.post(
+        sqlite_gateway.base_url + "/chat/completions",
+        json={"model": "fake-429", "messages": HI, "stream": True},
+        headers=auth(sqlite_gateway.admin_token),
+    )
     assert response.status_code == 429
     assert response.headers["retry-after"] == "7"
     assert response.json()["error"]["code"] == "rate_limit_exceeded"

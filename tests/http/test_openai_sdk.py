@@ -23,7 +23,9 @@ def test_chat_non_stream(gateway: RunningGateway) -> None:
 
 def test_chat_stream_with_usage(gateway: RunningGateway) -> None:
     stream = client(gateway).chat.completions.create(
-        model="fake-model", messages=[{"role": "user", "content": "hi"}], stream=True,
+        model="fake-model",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
@@ -35,20 +37,26 @@ def test_chat_stream_with_usage(gateway: RunningGateway) -> None:
 
 
 def test_stream_without_usage_option_hides_usage(sqlite_gateway: RunningGateway) -> None:
-    chunks = list(client(sqlite_gateway).chat.completions.create(
-        model="fake-model", messages=[{"role": "user", "content": "hi"}], stream=True))
+    chunks = list(
+        client(sqlite_gateway).chat.completions.create(
+            model="fake-model", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+    )
     assert all(c.choices for c in chunks)
     assert all(c.usage is None for c in chunks)
 
 
 async def test_async_client(sqlite_gateway: RunningGateway) -> None:
-    aclient = openai.AsyncOpenAI(base_url=sqlite_gateway.base_url,
-                                 api_key=sqlite_gateway.admin_token, max_retries=0)
+    aclient = openai.AsyncOpenAI(
+        base_url=sqlite_gateway.base_url, api_key=sqlite_gateway.admin_token, max_retries=0
+    )
     reply = await aclient.chat.completions.create(
-        model="fake-model", messages=[{"role": "user", "content": "hi"}])
+        model="fake-model", messages=[{"role": "user", "content": "hi"}]
+    )
     assert reply.choices[0].message.content == "Hello from fake"
     stream = await aclient.chat.completions.create(
-        model="fake-model", messages=[{"role": "user", "content": "hi"}], stream=True)
+        model="fake-model", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
     text = "".join([c.choices[0].delta.content or "" async for c in stream])
     assert text == "Hello from fake"
     await aclient.close()
@@ -56,7 +64,8 @@ async def test_async_client(sqlite_gateway: RunningGateway) -> None:
 
 def test_embeddings_via_alias(sqlite_gateway: RunningGateway) -> None:
     result = client(sqlite_gateway).embeddings.create(
-        model="text-embedding-3-small", input=["a", "b"])
+        model="text-embedding-3-small", input=["a", "b"]
+    )
     assert result.model == "text-embedding-3-small"
     assert [d.index for d in result.data] == [0, 1]
 
@@ -70,8 +79,7 @@ def test_errors_map_to_sdk_exceptions(sqlite_gateway: RunningGateway) -> None:
         client(gw).chat.completions.create(model="nope", messages=messages)
     assert missing.value.code == "model_not_found"
     with pytest.raises(openai.BadRequestError) as bad:
-        client(gw).chat.completions.create(model="fake-model", messages=messages,
-                                           temperature=5)
+        client(gw).chat.completions.create(model="fake-model", messages=messages, temperature=5)
     assert bad.value.param == "temperature"
     limited = gw.create_key("limited-user", models=["fake-echo"])
     with pytest.raises(openai.PermissionDeniedError):
@@ -84,5 +92,6 @@ def test_errors_map_to_sdk_exceptions(sqlite_gateway: RunningGateway) -> None:
     assert upstream.value.status_code == 502
     with pytest.raises(openai.APIStatusError) as too_large:
         client(gw).chat.completions.create(
-            model="fake-model", messages=[{"role": "user", "content": "x" * 40_000_000}])
+            model="fake-model", messages=[{"role": "user", "content": "x" * 40_000_000}]
+        )
     assert too_large.value.status_code == 413

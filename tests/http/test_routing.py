@@ -194,8 +194,8 @@ def test_no_retry_after_the_first_byte(tmp_path: Path, two_upstreams: Any) -> No
 
 
 def test_weighted_order_first_pick_matches_weights() -> None:
-    from cong.services.catalog import ModelRoute
-    from cong.services.routing import weighted_order
+    from cong.channels.catalog import ModelRoute
+    from cong.channels.routing import weighted_order
 
     def route(channel: str, weight: float, priority: int = 0) -> ModelRoute:
         return ModelRoute(
@@ -263,11 +263,20 @@ def test_channels_list_shows_a_cooling_channel(tmp_path: Path, two_upstreams: An
     try:
         assert _chat(gw).status_code == 200
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONG_")}
-        env.update(CONG_DATABASE_URL=gw.settings.effective_database_url,
-                   CONG_DATA_DIR=str(gw.settings.data_dir), CONG_PUBLIC_URL=gw.url,
-                   CONG_UPSTREAMS=json.dumps(channels))
-        listed = subprocess.run([sys.executable, "-m", "cong", "channels", "list"], env=env,
-                                capture_output=True, text=True, timeout=60, check=True).stdout
+        env.update(
+            CONG_DATABASE_URL=gw.settings.effective_database_url,
+            CONG_DATA_DIR=str(gw.settings.data_dir),
+            CONG_PUBLIC_URL=gw.url,
+            CONG_UPSTREAMS=json.dumps(channels),
+        )
+        listed = subprocess.run(
+            [sys.executable, "-m", "cong", "channels", "list"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
     finally:
         server.__exit__()
     line = next(row for row in listed.splitlines() if "bad-key" in row)

@@ -10,8 +10,9 @@ from tests.support.openapi_spec import validate_schema
 
 
 def _post(gw: RunningGateway, path: str, body: dict[str, object]) -> httpx.Response:
-    return httpx.post(gw.base_url + path, json=body,
-                      headers={"authorization": f"Bearer {gw.admin_token}"})
+    return httpx.post(
+        gw.base_url + path, json=body, headers={"authorization": f"Bearer {gw.admin_token}"}
+    )
 
 
 def _events(response: httpx.Response) -> list[bytes]:
@@ -19,16 +20,26 @@ def _events(response: httpx.Response) -> list[bytes]:
 
 
 def test_chat_completion_matches_spec(sqlite_gateway: RunningGateway) -> None:
-    response = _post(sqlite_gateway, "/chat/completions",
-                     {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    response = _post(
+        sqlite_gateway,
+        "/chat/completions",
+        {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
+    )
     assert response.status_code == 200
     validate_schema(response.json(), "CreateChatCompletionResponse")
 
 
 def test_stream_chunks_match_spec(sqlite_gateway: RunningGateway) -> None:
-    response = _post(sqlite_gateway, "/chat/completions", {
-        "model": "fake-model", "messages": [{"role": "user", "content": "hi"}], "stream": True,
-        "stream_options": {"include_usage": True}})
+    response = _post(
+        sqlite_gateway,
+        "/chat/completions",
+        {
+            "model": "fake-model",
+            "messages": [{"role": "user", "content": "hi"}],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        },
+    )
     assert response.headers["content-type"].startswith("text/event-stream")
     events = _events(response)
     assert events[-1] == b"[DONE]"
@@ -38,8 +49,10 @@ def test_stream_chunks_match_spec(sqlite_gateway: RunningGateway) -> None:
 
 def test_embeddings_models_and_errors_match_spec(sqlite_gateway: RunningGateway) -> None:
     gw = sqlite_gateway
-    validate_schema(_post(gw, "/embeddings", {"model": "fake-embed", "input": "x"}).json(),
-                    "CreateEmbeddingResponse")
+    validate_schema(
+        _post(gw, "/embeddings", {"model": "fake-embed", "input": "x"}).json(),
+        "CreateEmbeddingResponse",
+    )
     headers = {"authorization": f"Bearer {gw.admin_token}"}
     listing = httpx.get(gw.base_url + "/models", headers=headers).json()
     validate_schema(listing, "ListModelsResponse")

@@ -58,14 +58,17 @@ def fund(gw: RunningGateway, user: str, amount: int, credit_limit: int = 0) -> i
 
 
 def set_key(gw: RunningGateway, public_id: str, **fields: Any) -> None:
-    db_call(gw, lambda s: s.execute(
-        update(ApiKey).where(ApiKey.public_id == public_id).values(**fields)))
+    db_call(
+        gw,
+        lambda s: s.execute(update(ApiKey).where(ApiKey.public_id == public_id).values(**fields)),
+    )
 
 
 def set_group(gw: RunningGateway, user: str, name: str, **fields: Any) -> None:
     async def action(session: Any) -> None:
-        group = (await session.execute(select(Group).where(Group.name == name))
-                 ).scalar_one_or_none()
+        group = (
+            await session.execute(select(Group).where(Group.name == name))
+        ).scalar_one_or_none()
         if group is None:
             group = Group(name=name, **fields)
             session.add(group)
@@ -86,9 +89,12 @@ class WalletState:
 def wallet_state(gw: RunningGateway, user: str) -> WalletState:
     async def action(session: Any) -> WalletState:
         row = (await session.execute(select(User).where(User.name == user))).scalar_one()
-        return WalletState(row.balance, row.credit_limit,
-                           await wq.ledger_sum(session, row.id),
-                           await wq.open_reservations(session, row.id))
+        return WalletState(
+            row.balance,
+            row.credit_limit,
+            await wq.ledger_sum(session, row.id),
+            await wq.open_reservations(session, row.id),
+        )
 
     result: WalletState = db_call(gw, action)
     return result

@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 import httpx
 
+from cong.accounts.credentials import load_or_create_secret
+from cong.accounts.service import Accounts
 from cong.http.app import create_app
-from cong.services.accounts import Accounts
-from cong.services.credentials import load_or_create_secret
 from cong.settings import Settings
 from cong.storage.database import Database, migrate
 from tests.support.servers import ServerThread

@@ -48,14 +48,23 @@ class PostgresCluster:
         command = [str(self.bindir / args[0]), *args[1:]]
         if self.as_root:
             command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       cwd=self.root)
+        subprocess.run(
+            command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.root
+        )
 
     def start(self) -> str:
         self._run("initdb", "-D", str(self.data), "-U", "cong", "--auth=trust", "-E", "UTF8")
         self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-t", "60",
-            "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c max_connections=300",
             "start",
         )

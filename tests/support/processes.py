@@ -27,12 +27,21 @@ class ServeProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("CONG_")}
-        self.env = {**inherited, "CONG_PORT": str(self.port), "CONG_LOG_LEVEL": "warning",
-                    "PYTHONUNBUFFERED": "1", **env}
+        self.env = {
+            **inherited,
+            "CONG_PORT": str(self.port),
+            "CONG_LOG_LEVEL": "warning",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cong", "serve", *args], cwd=cwd, env=self.env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [sys.executable, "-m", "cong", "serve", *args],
+            cwd=cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             start_new_session=True,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)

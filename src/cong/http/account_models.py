@@ -10,11 +10,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cong.accounts.key_settings import KeySettings
+from cong.accounts.views import KeyView, UserView
+from cong.billing.reports import KeyUsage, ModelTotals
 from cong.http.view_models import ViewModel
-from cong.services.account_views import KeyView, UserView
-from cong.services.amounts import money, optional_micros, optional_money, to_micros
-from cong.services.key_settings import KeySettings
-from cong.services.reports import KeyUsage, ModelTotals
+from cong.money import money, optional_micros, optional_money, to_micros
 
 Money = Decimal | None
 KEY_FIELDS = ("name", "models", "enabled", "expires_at", "ip_allow", "rpm", "tpm", "period")

@@ -21,7 +21,7 @@ from cong.http.account_models import (
 )
 from cong.http.context import services_of
 from cong.http.dependencies import Admin, Caller
-from cong.services.amounts import to_micros
+from cong.money import to_micros
 
 users = APIRouter(prefix="/api/users", tags=["users"])
 keys = APIRouter(prefix="/api/keys", tags=["keys"])

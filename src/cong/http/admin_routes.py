@@ -7,10 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from cong.channels.check import check_channel
+from cong.channels.service import ChannelPatch, ChannelSpec, ChannelView
 from cong.http.context import services_of
 from cong.http.dependencies import Admin
-from cong.services.channel_check import check_channel
-from cong.services.channels import ChannelPatch, ChannelSpec, ChannelView
 
 router = APIRouter(prefix="/api/channels", tags=["channels"])
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from starlette.types import Receive, Scope
 
+from cong.accounts.principal import Principal
 from cong.http.context import Services, token_from_headers
 from cong.http.middleware import BodyTooLarge
 from cong.protocol.errors import body_too_large
-from cong.services.accounts import Principal
 
 
 class ClientGone(Exception):

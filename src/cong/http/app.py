@@ -16,6 +16,25 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from cong import __version__
+from cong.accounts.credentials import server_secret
+from cong.accounts.groups import Groups
+from cong.accounts.service import Accounts
+from cong.billing.codes import Codes
+from cong.billing.price_book import PriceBook
+from cong.billing.pricing import Prices
+from cong.billing.reports import Reports
+from cong.billing.sweeper import Sweeper, ensure_embedded_prices
+from cong.billing.usage_log import UsageWriter
+from cong.billing.wallets import Wallets
+from cong.channels.catalog_loader import CatalogLoader
+from cong.channels.health import ChannelHealth
+from cong.channels.routing import Router
+from cong.channels.secrets_box import SecretBox
+from cong.channels.service import Channels
+from cong.gateway.metered_stream import MeteredStreams
+from cong.gateway.metering import Metering
+from cong.gateway.service import Gateway
+from cong.gateway.status import StatusService
 from cong.http import (
     account_routes,
     admin_routes,
@@ -28,6 +47,7 @@ from cong.http.context import Services
 from cong.http.front import Front, cors_options
 from cong.http.middleware import EdgeMiddleware
 from cong.http.responses import error_response
+from cong.limits.factory import build_rate_limiter
 from cong.protocol.errors import (
     APIError,
     internal_error,
@@ -35,26 +55,6 @@ from cong.protocol.errors import (
     method_not_allowed,
     route_not_found,
 )
-from cong.services.accounts import Accounts
-from cong.services.catalog_loader import CatalogLoader
-from cong.services.channel_health import ChannelHealth
-from cong.services.channels import Channels
-from cong.services.codes import Codes
-from cong.services.credentials import server_secret
-from cong.services.gateway import Gateway
-from cong.services.groups import Groups
-from cong.services.metered_stream import MeteredStreams
-from cong.services.metering import Metering
-from cong.services.price_book import PriceBook
-from cong.services.pricing import Prices
-from cong.services.rate_limits import build_rate_limiter
-from cong.services.reports import Reports
-from cong.services.routing import Router
-from cong.services.secrets_box import SecretBox
-from cong.services.status import StatusService
-from cong.services.sweeper import Sweeper, ensure_embedded_prices
-from cong.services.usage_log import UsageWriter
-from cong.services.wallets import Wallets
 from cong.settings import Settings
 from cong.storage.database import Database
 

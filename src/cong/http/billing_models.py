@@ -9,12 +9,12 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cong.accounts.groups import GroupView
+from cong.billing.codes import CodeView, NewBatch, Redeemed
+from cong.billing.price_book import PriceView
+from cong.billing.reports import LedgerView, UsageView, WalletView
 from cong.http.view_models import ViewModel
-from cong.services.amounts import money, ppm_text
-from cong.services.codes import CodeView, NewBatch, Redeemed
-from cong.services.groups import GroupView
-from cong.services.price_book import PriceView
-from cong.services.reports import LedgerView, UsageView, WalletView
+from cong.money import money, ppm_text
 
 
 class GroupIn(BaseModel):

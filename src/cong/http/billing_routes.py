@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from cong.billing.reports import Filters
 from cong.http.billing_models import (
     PRICE_NAMES,
     AmountIn,
@@ -30,9 +31,8 @@ from cong.http.billing_models import (
 )
 from cong.http.context import services_of
 from cong.http.dependencies import Admin, Caller
+from cong.money import to_micros, to_ppm
 from cong.protocol.errors import invalid_request
-from cong.services.amounts import to_micros, to_ppm
-from cong.services.reports import Filters
 
 groups = APIRouter(prefix="/api/groups", tags=["groups"])
 wallets = APIRouter(prefix="/api/wallets", tags=["wallets"])

@@ -7,18 +7,19 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from cong.accounts.groups import Groups
+from cong.accounts.principal import Principal
+from cong.accounts.service import Accounts
+from cong.billing.codes import Codes
+from cong.billing.price_book import PriceBook
+from cong.billing.reports import Reports
+from cong.billing.wallets import Wallets
+from cong.channels.catalog_loader import CatalogLoader
+from cong.channels.service import Channels
+from cong.gateway.service import Gateway
+from cong.gateway.status import StatusService
+from cong.limits.base import RateLimiter
 from cong.protocol.errors import missing_api_key
-from cong.services.accounts import Accounts, Principal
-from cong.services.catalog_loader import CatalogLoader
-from cong.services.channels import Channels
-from cong.services.codes import Codes
-from cong.services.gateway import Gateway
-from cong.services.groups import Groups
-from cong.services.price_book import PriceBook
-from cong.services.rate_limits import RateLimiter
-from cong.services.reports import Reports
-from cong.services.status import StatusService
-from cong.services.wallets import Wallets
 from cong.settings import Settings
 
 

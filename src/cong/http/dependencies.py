@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from cong.accounts.principal import Principal
 from cong.http.context import authenticate
 from cong.protocol.errors import permission_denied
-from cong.services.accounts import Principal
 
 
 async def require_admin(request: Request) -> Principal:

@@ -10,11 +10,11 @@ from typing import Any
 
 from starlette.types import ASGIApp
 
+from cong.channels.catalog import ModelCard
 from cong.http.api_call import ApiCall
 from cong.http.responses import EventStream, JSONBody, error_response
 from cong.protocol.errors import APIError
 from cong.protocol.validation import parse_json_object
-from cong.services.catalog import ModelCard
 
 Handler = Callable[[ApiCall], Awaitable[Any]]
 Endpoint = Callable[[ApiCall], Awaitable[ASGIApp]]

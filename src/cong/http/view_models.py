@@ -7,7 +7,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel
 
-from cong.services.amounts import money
+from cong.money import money
 
 
 class ViewModel(BaseModel):

@@ -1,0 +1,82 @@
+"""Prices as admins manage them: per model, micro-units per 1M input, cached-input and
+output tokens, per call and per image. A model with a row of zeros is free."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cong.accounts.views import as_utc
+from cong.billing.pricing import Prices
+from cong.money import MAX_AMOUNT
+from cong.protocol.errors import invalid_request, not_found
+from cong.storage import prices as queries
+from cong.storage.billing_tables import Price
+from cong.storage.database import Database
+
+PRICE_FIELDS = ("input_per_m", "cached_input_per_m", "output_per_m", "per_call", "per_image")
+
+
+@dataclass(frozen=True)
+class PriceView:
+    model: str
+    input_per_m: int
+    cached_input_per_m: int
+    output_per_m: int
+    per_call: int
+    per_image: int
+    updated_at: datetime | None
+
+
+class PriceBook:
+    """Changes refresh ``prices`` (this worker's cache used for billing) at once; other
+    workers follow within their cache lifetime."""
+
+    def __init__(self, db: Database, prices: Prices) -> None:
+        self._db = db
+        self._prices = prices
+
+    async def list_all(self) -> list[PriceView]:
+        async with self._db.session() as session:
+            return [_view(row) for row in await queries.load_prices(session)]
+
+    async def get(self, model: str) -> PriceView:
+        for view in await self.list_all():
+            if view.model == model:
+                return view
+        raise not_found(f"No price for the model '{model}'.")
+
+    async def set(self, model: str, **fields: int) -> PriceView:
+        """Set some of a model's prices; fields left out keep their value (a new model
+        starts at zero)."""
+        model = model.strip()
+        if not 1 <= len(model) <= 128:
+            raise invalid_request("A model id has 1 to 128 characters.", param="model")
+        for name, value in fields.items():
+            if name not in PRICE_FIELDS:
+                raise invalid_request(f"Unknown price field '{name}'.", param=name)
+            if not 0 <= value <= MAX_AMOUNT:
+                raise invalid_request(f"{name} must be between 0 and {MAX_AMOUNT}.", param=name)
+        async with self._db.session() as session, session.begin():
+            row = await queries.upsert_price(session, model, **fields)
+            view = _view(row)
+        await self._prices.refresh()
+        return view
+
+    async def delete(self, model: str) -> None:
+        async with self._db.session() as session, session.begin():
+            if not await queries.delete_price(session, model):
+                raise not_found(f"No price for the model '{model}'.")
+        await self._prices.refresh()
+
+
+def _view(row: Price) -> PriceView:
+    return PriceView(
+        model=row.model,
+        input_per_m=row.input_per_m or 0,
+        cached_input_per_m=row.cached_input_per_m or 0,
+        output_per_m=row.output_per_m or 0,
+        per_call=row.per_call or 0,
+        per_image=row.per_image or 0,
+        updated_at=as_utc(row.updated_at),
+    )

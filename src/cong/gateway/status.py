@@ -1,0 +1,94 @@
+"""``/api/status``: version, uptime, the model server and channel states (no secrets)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from cong import __version__
+from cong.channels.catalog import EMBEDDED
+from cong.channels.catalog_loader import CatalogLoader
+from cong.channels.health import ChannelHealth
+from cong.limits.base import RateLimiter
+
+PROBE_CACHE_SECONDS = 10.0
+
+
+class StatusService:
+    def __init__(
+        self,
+        loader: CatalogLoader,
+        health: ChannelHealth,
+        *,
+        model_server_enabled: bool,
+        data_dir: Path,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.limiter = limiter
+        self.loader = loader
+        self.health = health
+        self.model_server_enabled = model_server_enabled
+        self.state_file = data_dir / "model-server.json"
+        self.started = time.time()
+        self._probes: dict[str, tuple[float, bool]] = {}
+
+    async def _probe(self, name: str) -> bool:
+        now = time.monotonic()
+        cached = self._probes.get(name)
+        if cached and now - cached[0] < PROBE_CACHE_SECONDS:
+            return cached[1]
+        ok = await self.loader.catalog.providers[name].probe()
+        self._probes[name] = (now, ok)
+        return ok
+
+    async def report(self) -> dict[str, Any]:
+        catalog = self.loader.catalog
+        names = list(catalog.providers)
+        results = await asyncio.gather(*(self._probe(name) for name in names))
+        reachable = dict(zip(names, results, strict=True))
+        models: dict[str, list[str]] = {}
+        for routes in catalog.routes.values():
+            for route in routes:
+                models.setdefault(route.channel, []).append(route.id)
+        health = self.health.snapshot()
+        channels = [
+            {
+                "name": name,
+                "state": "up" if reachable[name] else "down",
+                "circuit": health.get(name, {}).get("circuit", "closed"),
+                "cooldown_remaining": health.get(name, {}).get("cooldown_remaining", 0.0),
+                "models": models.get(name, []),
+            }
+            for name in names
+            if name != EMBEDDED
+        ]
+        return {
+            "status": "ok",
+            "version": __version__,
+            "uptime_seconds": round(time.time() - self.started, 1),
+            "model_server": self._model_server(reachable.get(EMBEDDED)),
+            "upstreams": channels,
+            "rate_limits": self.limiter.status() if self.limiter else {"backend": "none"},
+        }
+
+    def _model_server(self, reachable: bool | None) -> dict[str, Any]:
+        if not self.model_server_enabled:
+            return {"state": "disabled"}
+        info: dict[str, Any] = {}
+        with contextlib.suppress(OSError, ValueError):
+            info = json.loads(self.state_file.read_text())
+        # The supervisor knows about (re)starts first; the probe says whether it answers.
+        state = info.get("state", "ready" if reachable else "unavailable")
+        if state == "ready" and not reachable:
+            state = "unavailable"
+        catalog = self.loader.catalog
+        return {
+            "state": state,
+            "models": [m for m, rs in catalog.routes.items() if rs[0].channel == EMBEDDED],
+            "restarts": info.get("restarts", 0),
+            "pid": info.get("pid"),
+        }
