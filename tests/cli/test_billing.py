@@ -7,7 +7,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-from tests.test_cli import cong
+from tests.cli.test_main import cong
 
 
 def test_groups_users_and_keys(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ once when it ends, however it ends.
 After a client disconnect a priced request's upstream is read on for up to
 ``drain_seconds`` to learn the true usage (billing what was generated), then closed (a
 free request's is closed at once, which stops the generation); without a usage report the
-completion is estimated from the text received (``services/estimates.py``). Each
+completion is estimated from the text received (``billing/estimates.py``). Each
 settlement records its end reason: completed, length, client_disconnected,
 upstream_error or timeout."""
 

@@ -70,7 +70,7 @@ class ApiKey(Base):
 
 
 class Channel(Base):
-    """One upstream account. Keys are stored encrypted (see services/secrets_box.py)."""
+    """One upstream account. Keys are stored encrypted (see channels/secrets_box.py)."""
 
     __tablename__ = "channels"
 
