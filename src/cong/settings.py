@@ -116,6 +116,21 @@ class TimeoutSettings(BaseModel):
     total: float = Field(900.0, gt=0)
 
 
+class WebSettings(BaseModel):
+    """Web sign-in: sessions, cookies and login attempt limits."""
+
+    session_hours: float = Field(168.0, gt=0, description="a session ends this long after sign-in")
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        "auto", description="auto: Secure when the request came over https"
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="proxy addresses/CIDRs whose X-Forwarded-For/-Proto are believed",
+    )
+    login_attempts_per_account: int = Field(10, ge=1, description="per minute, per user name")
+    login_attempts_per_ip: int = Field(30, ge=1, description="per minute, per client address")
+
+
 DEFAULT_ALIASES = {
     "gpt-4o": "smollm2-135m-instruct",
     "gpt-4o-mini": "smollm2-135m-instruct",
@@ -156,6 +171,7 @@ class Settings(BaseSettings):
     timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     redis_url: str | None = Field(
         None, description="rate limits shared by several gateway processes"
     )

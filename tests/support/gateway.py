@@ -81,7 +81,7 @@ class RunningGateway:
 
 
 def start_gateway(
-    database_url: str, data_dir: Path, **overrides: Any
+    database_url: str, data_dir: Path, *, server: dict[str, Any] | None = None, **overrides: Any
 ) -> tuple[RunningGateway, ServerThread]:
     # Tests change prices and keys directly in the database: workers must not cache them.
     options: dict[str, Any] = {
@@ -96,9 +96,9 @@ def start_gateway(
     migrate(database_url)
     gateway = RunningGateway(url="", settings=settings)
     gateway.accounts(lambda a: a.ensure_admin(ADMIN_TOKEN))
-    server = ServerThread(create_app(settings)).__enter__()
-    gateway.url = server.url
-    return gateway, server
+    thread = ServerThread(create_app(settings), **(server or {})).__enter__()
+    gateway.url = thread.url
+    return gateway, thread
 
 
 def auth(token: str) -> dict[str, str]:

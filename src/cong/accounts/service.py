@@ -38,7 +38,11 @@ class Accounts:
         self._generation = 0  # bumped by forget_cached: older lookups are not cached
 
     async def authenticate(self, token: str, client_ip: str | None = None) -> Principal:
-        principal = await self._principal(token)
+        return await self.authenticate_digest(hash_key(self._secret, token), client_ip)
+
+    async def authenticate_digest(self, digest: str, client_ip: str | None = None) -> Principal:
+        """Like :meth:`authenticate`, from the key's stored hash (a key sign-in session)."""
+        principal = await self._principal(digest)
         if principal.expires_at is not None and principal.expires_at <= time.time():
             raise invalid_api_key("This API key has expired.")
         if principal.ip_allow is not None and not _ip_allowed(client_ip, principal.ip_allow):
@@ -48,8 +52,7 @@ class Accounts:
             )
         return principal
 
-    async def _principal(self, token: str) -> Principal:
-        digest = hash_key(self._secret, token)
+    async def _principal(self, digest: str) -> Principal:
         now = time.monotonic()
         cached = self._cache.get(digest)
         if cached is not None and cached[0] > now:

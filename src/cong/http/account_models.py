@@ -146,7 +146,9 @@ class KeyCreated(KeyOut):
 
 class MeOut(BaseModel):
     user: UserOut
-    key: KeyOut = Field(description="the key this request was made with")
+    key: KeyOut | None = Field(
+        description="the key this request was made with (null: a password web session)"
+    )
 
 
 class TotalsOut(ViewModel):

@@ -119,8 +119,8 @@ async def delete_key(request: Request, key_id: str, caller: Caller) -> Response:
 async def whoami(request: Request, caller: Caller) -> MeOut:
     accounts = services_of(request).accounts
     user = await accounts.get_user(caller.user_id)
-    key = await accounts.get_key(caller.key_id, actor=caller)
-    return MeOut(user=UserOut.of(user), key=KeyOut.of(key))
+    key = await accounts.get_key(caller.key_id, actor=caller) if caller.key_id else None
+    return MeOut(user=UserOut.of(user), key=KeyOut.of(key) if key else None)
 
 
 @me.get(

@@ -18,7 +18,10 @@ from starlette.types import ASGIApp
 from cong import __version__
 from cong.accounts.credentials import server_secret
 from cong.accounts.groups import Groups
+from cong.accounts.passwords import Passwords
+from cong.accounts.registration import Registration
 from cong.accounts.service import Accounts
+from cong.accounts.sessions import Sessions
 from cong.billing.codes import Codes
 from cong.billing.price_book import PriceBook
 from cong.billing.pricing import Prices
@@ -40,6 +43,7 @@ from cong.http import (
     admin_routes,
     billing_routes,
     openai_routes,
+    session_routes,
     start_page,
     system_routes,
 )
@@ -92,6 +96,8 @@ def create_app(settings: Settings) -> ASGIApp:
         sweeper = Sweeper(wallets, billing.reservation_ttl, billing.sweep_interval)
         sweeper.start()
         accounts = Accounts(db, secret, settings.key_cache_seconds)
+        codes = Codes(db, secret)
+        passwords = Passwords()
         app.state.services = Services(
             settings=settings,
             accounts=accounts,
@@ -110,9 +116,11 @@ def create_app(settings: Settings) -> ASGIApp:
                 limiter=limiter,
             ),
             groups=Groups(db, on_change=accounts.forget_cached),
-            codes=Codes(db, secret),
+            codes=codes,
             prices=PriceBook(db, wallets.prices),
             reports=Reports(db, wallets),
+            sessions=Sessions(db, secret, accounts, passwords, limiter, settings.web),
+            registration=Registration(db, accounts, passwords, codes.redeem),
         )
         _settle_heap()
         try:
@@ -136,7 +144,7 @@ def create_app(settings: Settings) -> ASGIApp:
     app.router.routes.extend(start_page.routes)
     app.include_router(system_routes.router)
     app.include_router(admin_routes.router)
-    for router in (*account_routes.routers, *billing_routes.routers):
+    for router in (*account_routes.routers, *billing_routes.routers, *session_routes.routers):
         app.include_router(router)
     app.add_exception_handler(APIError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]

@@ -9,7 +9,9 @@ from starlette.requests import Request
 
 from cong.accounts.groups import Groups
 from cong.accounts.principal import Principal
+from cong.accounts.registration import Registration
 from cong.accounts.service import Accounts
+from cong.accounts.sessions import Sessions
 from cong.billing.codes import Codes
 from cong.billing.price_book import PriceBook
 from cong.billing.reports import Reports
@@ -37,6 +39,8 @@ class Services:
     codes: Codes
     prices: PriceBook
     reports: Reports
+    sessions: Sessions
+    registration: Registration
 
 
 def services_of(request: Request) -> Services:

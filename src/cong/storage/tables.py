@@ -34,6 +34,9 @@ class User(Base):
     # Wallet, in integer micro-units of the currency. balance == sum(ledger.amount).
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
     credit_limit: Mapped[int] = mapped_column(BigInteger, default=0)
+    # argon2id hash (accounts/passwords.py); None: no password, sign in with a key only.
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
     keys: Mapped[list[ApiKey]] = relationship(back_populates="user")
 
