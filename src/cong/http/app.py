@@ -29,6 +29,7 @@ from cong.billing.reports import Reports
 from cong.billing.sweeper import Sweeper, ensure_embedded_prices
 from cong.billing.usage_log import UsageWriter
 from cong.billing.wallets import Wallets
+from cong.catalogue.service import ModelCatalogue
 from cong.channels.catalog_loader import CatalogLoader
 from cong.channels.health import ChannelHealth
 from cong.channels.routing import Router
@@ -42,6 +43,7 @@ from cong.http import (
     account_routes,
     admin_routes,
     billing_routes,
+    model_routes,
     openai_routes,
     session_routes,
     start_page,
@@ -121,6 +123,7 @@ def create_app(settings: Settings) -> ASGIApp:
             reports=Reports(db, wallets),
             sessions=Sessions(db, secret, accounts, passwords, limiter, settings.web),
             registration=Registration(db, accounts, passwords, codes.redeem),
+            catalogue=ModelCatalogue(db, loader, health, wallets.prices, settings),
         )
         _settle_heap()
         try:
@@ -144,7 +147,12 @@ def create_app(settings: Settings) -> ASGIApp:
     app.router.routes.extend(start_page.routes)
     app.include_router(system_routes.router)
     app.include_router(admin_routes.router)
-    for router in (*account_routes.routers, *billing_routes.routers, *session_routes.routers):
+    for router in (
+        *account_routes.routers,
+        *billing_routes.routers,
+        *session_routes.routers,
+        *model_routes.routers,
+    ):
         app.include_router(router)
     app.add_exception_handler(APIError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from cong.billing.codes import Codes
 from cong.billing.price_book import PriceBook
 from cong.billing.reports import Reports
 from cong.billing.wallets import Wallets
+from cong.catalogue.service import ModelCatalogue
 from cong.channels.catalog_loader import CatalogLoader
 from cong.channels.service import Channels
 from cong.gateway.service import Gateway
@@ -41,6 +42,7 @@ class Services:
     reports: Reports
     sessions: Sessions
     registration: Registration
+    catalogue: ModelCatalogue
 
 
 def services_of(request: Request) -> Services:

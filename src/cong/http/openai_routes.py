@@ -62,16 +62,21 @@ def _card(card: ModelCard) -> dict[str, Any]:
 
 @openai_endpoint
 async def list_models(call: ApiCall) -> Any:
+    """Entries carry OpenRouter-style extras: ``context_length``, ``pricing``,
+    ``capabilities`` (the official Model schema allows more properties)."""
     principal = await call.authenticate()
     cards = call.services.gateway.models(principal)
-    return {"object": "list", "data": [_card(card) for card in cards]}
+    extras = await call.services.catalogue.v1_fields(principal, cards)
+    data = [_card(card) | extra for card, extra in zip(cards, extras, strict=True)]
+    return {"object": "list", "data": data}
 
 
 @openai_endpoint
 async def retrieve_model(call: ApiCall) -> Any:
     principal = await call.authenticate()
     card = call.services.gateway.model(principal, call.path_params["model"])
-    return _card(card)
+    (extra,) = await call.services.catalogue.v1_fields(principal, [card])
+    return _card(card) | extra
 
 
 # path -> method -> endpoint
