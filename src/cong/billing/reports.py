@@ -33,6 +33,9 @@ class Filters:
     since: datetime | None = None
     until: datetime | None = None
     kind: str | None = None
+    request_id: str | None = None
+    endpoint: str | None = None
+    failed: bool | None = None  # True: only errors (status >= 400), False: only successes
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,9 @@ class Reports:
                     until=filters.until,
                     before_id=_cursor(cursor),
                     limit=limit + 1,
+                    request_id=filters.request_id,
+                    endpoint=filters.endpoint,
+                    failed=filters.failed,
                 )
             )
             names = await account_queries.user_names(session, {r.user_id for r in rows})

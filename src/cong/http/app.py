@@ -29,6 +29,7 @@ from cong.billing.pricing import Prices
 from cong.billing.reports import Reports
 from cong.billing.sweeper import Sweeper, ensure_embedded_prices
 from cong.billing.usage_log import UsageWriter
+from cong.billing.usage_series import UsageSeries
 from cong.billing.wallets import Wallets
 from cong.catalogue.service import ModelCatalogue
 from cong.channels.catalog_loader import CatalogLoader
@@ -49,6 +50,7 @@ from cong.http import (
     session_routes,
     start_page,
     system_routes,
+    usage_routes,
 )
 from cong.http.context import Services
 from cong.http.front import Front, cors_options
@@ -127,6 +129,7 @@ def create_app(settings: Settings) -> ASGIApp:
             sessions=Sessions(db, secret, accounts, passwords, limiter, settings.web),
             registration=Registration(db, accounts, passwords, codes.redeem),
             catalogue=ModelCatalogue(db, loader, health, wallets.prices, settings),
+            usage_series=UsageSeries(db),
         )
         _settle_heap()
         try:
@@ -156,6 +159,7 @@ def create_app(settings: Settings) -> ASGIApp:
         *billing_routes.routers,
         *session_routes.routers,
         *model_routes.routers,
+        *usage_routes.routers,
     ):
         app.include_router(router)
     app.add_exception_handler(APIError, _api_error)  # type: ignore[arg-type]

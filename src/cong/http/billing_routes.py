@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -45,6 +45,9 @@ Since = Annotated[datetime | None, Query(description="from this time (ISO 8601 o
 Until = Annotated[datetime | None, Query(description="before this time")]
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
 Limit = Annotated[int, Query(ge=1, le=500)]
+RequestId = Annotated[str | None, Query(description="one request by its id")]
+Endpoint = Annotated[str | None, Query(description="chat, completion, embedding or image")]
+Status = Annotated[Literal["ok", "error"] | None, Query(description="error: status >= 400")]
 
 
 @groups.get("", summary="List groups with their member counts (admin)")
@@ -189,8 +192,22 @@ async def usage(
     until: Until = None,
     cursor: Cursor = None,
     limit: Limit = 50,
+    request_id: Annotated[str | None, Query(description="one request by its id")] = None,
+    endpoint: Annotated[
+        str | None, Query(description="as logged: chat, completion, embedding, image")
+    ] = None,
+    status: Annotated[Literal["ok", "error"] | None, Query(description="ok or error")] = None,
 ) -> UsagePage:
-    filters = Filters(user=user, key=key, model=model, since=_utc(since), until=_utc(until))
+    filters = Filters(
+        user=user,
+        key=key,
+        model=model,
+        since=_utc(since),
+        until=_utc(until),
+        request_id=request_id,
+        endpoint=endpoint,
+        failed=None if status is None else status == "error",
+    )
     page = await services_of(request).reports.usage(caller, filters, cursor, limit)
     return UsagePage(data=[UsageOut.of(r) for r in page.data], next_cursor=page.next_cursor)
 

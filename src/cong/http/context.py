@@ -15,6 +15,7 @@ from cong.accounts.sessions import Sessions
 from cong.billing.codes import Codes
 from cong.billing.price_book import PriceBook
 from cong.billing.reports import Reports
+from cong.billing.usage_series import UsageSeries
 from cong.billing.wallets import Wallets
 from cong.catalogue.service import ModelCatalogue
 from cong.channels.catalog_loader import CatalogLoader
@@ -43,6 +44,7 @@ class Services:
     sessions: Sessions
     registration: Registration
     catalogue: ModelCatalogue
+    usage_series: UsageSeries
 
 
 def services_of(request: Request) -> Services:

@@ -109,8 +109,17 @@ async def query_usage(
     until: datetime | None,
     before_id: int | None,
     limit: int,
+    request_id: str | None = None,
+    endpoint: str | None = None,
+    failed: bool | None = None,
 ) -> Sequence[UsageLog]:
     query = select(UsageLog).order_by(UsageLog.id.desc()).limit(limit)
+    if request_id is not None:
+        query = query.where(UsageLog.request_id == request_id)
+    if endpoint is not None:
+        query = query.where(UsageLog.endpoint == endpoint)
+    if failed is not None:
+        query = query.where(UsageLog.status >= 400 if failed else UsageLog.status < 400)
     if user_id is not None:
         query = query.where(UsageLog.user_id == user_id)
     if key_id is not None:
