@@ -266,13 +266,6 @@ def test_keepalive_comments_while_the_upstream_is_silent(
     assert response.text.rstrip().endswith("data: [DONE]")
 
 
-def test_start_page_shows_the_real_base_url(sqlite_gateway: RunningGateway) -> None:
-    page = httpx.get(sqlite_gateway.url + "/")
-    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert f"{sqlite_gateway.settings.base_url}/v1" in page.text
-    assert "/api/health" in page.text
-
-
 def test_stalled_stream_ends_with_error_event_then_done(
     tmp_path: Path, fake_openai: tuple[str, Recorder]
 ) -> None:

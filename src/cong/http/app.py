@@ -48,7 +48,6 @@ from cong.http import (
     model_routes,
     openai_routes,
     session_routes,
-    start_page,
     system_routes,
     usage_routes,
 )
@@ -56,6 +55,7 @@ from cong.http.context import Services
 from cong.http.front import Front, cors_options
 from cong.http.middleware import EdgeMiddleware
 from cong.http.responses import error_response
+from cong.http.web import pages as web_pages
 from cong.limits.factory import build_rate_limiter
 from cong.protocol.errors import (
     APIError,
@@ -151,7 +151,7 @@ def create_app(settings: Settings) -> ASGIApp:
         docs_url="/api/docs",
         redoc_url=None,
     )
-    app.router.routes.extend(start_page.routes)
+    app.router.routes.extend(web_pages.routes)
     app.include_router(system_routes.router)
     app.include_router(admin_routes.router)
     for router in (

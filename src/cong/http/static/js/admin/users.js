@@ -1,0 +1,118 @@
+// Admin: users — create, change group/role/credit limit, enable/disable, reset password.
+import { get, patch, post } from "../api.js";
+import { field, fmtDate, h } from "../dom.js";
+import { currentLang, t } from "../i18n.js";
+import { badge, messageArea, section, table } from "../widgets.js";
+
+export async function render(root) {
+  const [users, groups] = await Promise.all([get("/api/users"), get("/api/groups")]);
+  const message = messageArea();
+  const reload = async () => {
+    root.replaceChildren();
+    await render(root);
+  };
+  const groupSelect = (value) => h("select", {}, groups.map((g) => h("option", { value: g.name, selected: g.name === value }, g.name)));
+
+  const name = h("input", { name: "name", maxlength: "64", required: true });
+  const role = h("select", { name: "role" }, h("option", { value: "user" }, t("role.user")), h("option", { value: "admin" }, t("role.admin")));
+  const group = groupSelect("default");
+  const credit = h("input", { name: "credit_limit", type: "number", min: "0", step: "0.01", value: "0" });
+  const password = h("input", { name: "password", type: "password", autocomplete: "new-password" });
+  const create = h(
+    "form",
+    {
+      class: "card",
+      "data-testid": "create-user",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        message.clear();
+        try {
+          const user = await post("/api/users", { name: name.value.trim(), role: role.value, group: group.value, credit_limit: credit.value || "0" });
+          if (password.value) await post(`/api/users/${encodeURIComponent(user.id)}/password`, { password: password.value });
+          await reload();
+        } catch (error) {
+          message.fail(error);
+        }
+      },
+    },
+    h("div", { class: "grid three" },
+      field(t("users.name"), name),
+      field(t("users.role"), role),
+      field(t("users.group"), group),
+      field(t("users.credit_limit"), credit),
+      field(t("users.password"), password, t("users.password_hint")),
+    ),
+    h("button", { type: "submit" }, t("users.create")),
+  );
+
+  const editor = (user) => {
+    const g = groupSelect(user.group);
+    const r = h("select", {}, ["user", "admin"].map((v) => h("option", { value: v, selected: v === user.role }, t(`role.${v}`))));
+    const c = h("input", { type: "number", min: "0", step: "0.01", value: user.credit_limit });
+    const pw = h("input", { type: "password", autocomplete: "new-password" });
+    const rowMessage = messageArea();
+    return h(
+      "details",
+      {},
+      h("summary", {}, t("users.edit")),
+      h(
+        "form",
+        {
+          class: "inline",
+          onsubmit: async (event) => {
+            event.preventDefault();
+            try {
+              await patch(`/api/users/${encodeURIComponent(user.id)}`, { group: g.value, role: r.value, credit_limit: c.value || "0" });
+              if (pw.value) await post(`/api/users/${encodeURIComponent(user.id)}/password`, { password: pw.value });
+              await reload();
+            } catch (error) {
+              rowMessage.fail(error);
+            }
+          },
+        },
+        field(t("users.group"), g),
+        field(t("users.role"), r),
+        field(t("users.credit_limit"), c),
+        field(t("users.reset_password"), pw),
+        h("button", { type: "submit", class: "small" }, t("action.save")),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "small secondary",
+            onclick: async () => {
+              try {
+                await patch(`/api/users/${encodeURIComponent(user.id)}`, { enabled: !user.enabled });
+                await reload();
+              } catch (error) {
+                rowMessage.fail(error);
+              }
+            },
+          },
+          user.enabled ? t("action.disable") : t("action.enable"),
+        ),
+        rowMessage,
+      ),
+    );
+  };
+
+  root.append(
+    section("users.new", create, message),
+    section(
+      "users.list",
+      table(
+        [
+          { label: t("users.name"), cell: (u) => u.name },
+          { label: t("users.role"), cell: (u) => t(`role.${u.role}`) },
+          { label: t("users.group"), cell: (u) => u.group },
+          { label: t("users.state"), cell: (u) => badge(u.enabled ? t("state.active") : t("state.disabled"), u.enabled ? "ok" : "bad") },
+          { label: t("wallet.balance"), cell: (u) => u.balance },
+          { label: t("users.credit_limit"), cell: (u) => u.credit_limit },
+          { label: t("users.created"), cell: (u) => fmtDate(u.created_at, currentLang()) },
+          { label: t("table.actions"), cell: editor },
+        ],
+        users,
+      ),
+    ),
+  );
+}

@@ -1,0 +1,43 @@
+"""The public docs page: real base URL, live status, model tags that rewrite snippets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.gateway import RunningGateway
+from tests.web.browser.conftest import Watch, new_page, screenshot
+
+
+def test_docs_page_shows_this_server_and_rewrites_snippets(
+    page: Any, web_gateway: RunningGateway, watch: Watch
+) -> None:
+    page.goto("/")
+    base = page.get_by_test_id("base-url")
+    assert base.text_content() == web_gateway.url + "/v1"
+    status = page.get_by_test_id("status")
+    status.get_by_text("fake", exact=True).wait_for()
+    page.get_by_role("button", name="fake-echo").click()
+    snippets = page.locator("pre code")
+    assert all("fake-echo" in text for text in snippets.all_text_contents())
+    screenshot(page, "docs-en")
+    assert watch.errors == [] and watch.foreign == []
+
+
+def test_docs_page_on_a_phone_in_vietnamese(
+    browser: Any, web_gateway: RunningGateway, watch: Watch
+) -> None:
+    page = new_page(
+        browser, web_gateway, watch, viewport={"width": 390, "height": 844}, locale="vi-VN"
+    )
+    try:
+        page.goto("/")
+        page.get_by_role("heading", name="Bắt đầu nhanh trong ba bước").wait_for()
+        # the menu folds behind a button on a phone and opens from the keyboard
+        menu = page.get_by_role("button", name="Menu")
+        menu.focus()
+        page.keyboard.press("Enter")
+        page.get_by_role("navigation", name="Chính").get_by_role("link", name="IDE & công cụ").wait_for()
+        screenshot(page, "docs-phone-vi")
+    finally:
+        page.context.close()
+    assert watch.errors == [] and watch.foreign == []
