@@ -2,6 +2,7 @@
 
 Behaviour is chosen by the requested model name:
 ``fake-echo`` answers with the request body it received as the message content,
+``fake-parrot`` answers with the last message's text as it is (model output a test chooses),
 ``fake-500`` / ``fake-429`` / ``fake-400`` / ``fake-401`` answer with OpenAI error envelopes,
 ``fake-midstream-error`` streams two chunks then an error event,
 ``fake-slow`` streams one chunk every 0.2 s (50 in all) and records how many it sent,
@@ -138,7 +139,12 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
                 "invalid_request_error",
                 "invalid_api_key",
             )
-        content = orjson.dumps(body).decode() if model == "fake-echo" else "Hello from fake"
+        if model == "fake-echo":
+            content = orjson.dumps(body).decode()
+        elif model == "fake-parrot":
+            content = str((body.get("messages") or [{}])[-1].get("content", ""))
+        else:
+            content = "Hello from fake"
         if not body.get("stream"):
             return Response(
                 orjson.dumps(_completion(model, content)), media_type="application/json"

@@ -6,6 +6,7 @@ and any request leaving the gateway's origin."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +22,13 @@ from starlette.routing import Route
 from tests.fakes.openai_upstream import Recorder
 from tests.support.gateway import RunningGateway, fresh_database, start_gateway
 from tests.support.servers import ServerThread
+from tests.support.web import user_with_password
 
+ADMIN_NAME = "root"
+ADMIN_PASSWORD = "correct horse battery staple"
 CHROMIUM = os.environ.get("CONG_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
-
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "build" / "screenshots"
 
 
 @dataclass
@@ -51,7 +54,7 @@ def canary() -> Iterator[Canary]:
 
 
 @pytest.fixture(scope="session")
-def web_gateway(
+def ui_gateway(
     tmp_path_factory: pytest.TempPathFactory, fake_openai: tuple[str, Recorder]
 ) -> Iterator[RunningGateway]:
     tmp = tmp_path_factory.mktemp("web")
@@ -64,23 +67,27 @@ def web_gateway(
                 "name": "fake",
                 "base_url": fake,
                 "api_key": "sk-upstream-secret-value",
-                "models": ["fake-model", "fake-echo"],
+                "models": ["fake-model", "fake-echo", "fake-parrot"],
                 "embedding_models": ["fake-embed"],
             }
         ],
         model_server={"enabled": False},
         aliases={"gpt-4o": "fake-model"},
+        # every test signs in from 127.0.0.1: keep the sign-in limits out of the way
+        web={"login_attempts_per_account": 1000, "login_attempts_per_ip": 1000},
     )
+    user_with_password(running, ADMIN_NAME, ADMIN_PASSWORD, role="admin")
     try:
         yield running
     finally:
         server.__exit__()
 
 
-@pytest.fixture(scope="session")
-def browser(web_gateway: RunningGateway, canary: Canary) -> Iterator[Any]:
-    """Started after the servers: Playwright's sync API keeps an event loop running in
-    this thread, where set-up code could no longer call asyncio.run()."""
+@pytest.fixture(scope="module")
+def browser(ui_gateway: RunningGateway, canary: Canary) -> Iterator[Any]:
+    """One Chromium per test module, started after the servers and closed with the
+    module: while Playwright's sync API is open it keeps an event loop running in this
+    thread, where other tests' set-up could no longer call asyncio.run()."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh")
     with sync_api.sync_playwright() as playwright:
@@ -128,8 +135,8 @@ def new_page(browser: Any, gateway: RunningGateway, watch: Watch, **options: Any
 
 
 @pytest.fixture
-def page(browser: Any, web_gateway: RunningGateway, watch: Watch) -> Iterator[Any]:
-    page = new_page(browser, web_gateway, watch)
+def page(browser: Any, ui_gateway: RunningGateway, watch: Watch) -> Iterator[Any]:
+    page = new_page(browser, ui_gateway, watch)
     try:
         yield page
     finally:
@@ -140,3 +147,27 @@ def screenshot(page: Any, name: str) -> None:
     """Full-page screenshot into build/screenshots/ (gitignored)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in_with_password(page: Any, name: str, password: str, next_path: str = "/keys") -> None:
+    page.goto(f"/login?next={next_path}")
+    form = page.get_by_test_id("password-form")
+    form.get_by_label(re.compile("User name|Tên người dùng")).fill(name)
+    form.get_by_label(re.compile("^(Password|Mật khẩu)$")).fill(password)
+    form.get_by_role("button").click()
+    page.wait_for_url(f"**{next_path}")
+
+
+def sign_in_with_key(page: Any, key: str, next_path: str = "/keys") -> None:
+    page.goto(f"/login?next={next_path}")
+    form = page.get_by_test_id("key-form")
+    form.get_by_label(re.compile("API key|Khóa API")).fill(key)
+    form.get_by_role("button").click()
+    page.wait_for_url(f"**{next_path}")
+
+
+def use_language(page: Any, lang: str) -> None:
+    """Pick a language with the switch in the header and wait for the page to redraw."""
+    page.locator("#lang-switch").select_option(lang)
+    page.wait_for_function("lang => document.documentElement.lang === lang", arg=lang)
+    page.wait_for_selector("main:not([aria-busy])")

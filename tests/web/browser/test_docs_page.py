@@ -9,11 +9,11 @@ from tests.web.browser.conftest import Watch, new_page, screenshot
 
 
 def test_docs_page_shows_this_server_and_rewrites_snippets(
-    page: Any, web_gateway: RunningGateway, watch: Watch
+    page: Any, ui_gateway: RunningGateway, watch: Watch
 ) -> None:
     page.goto("/")
     base = page.get_by_test_id("base-url")
-    assert base.text_content() == web_gateway.url + "/v1"
+    assert base.text_content() == ui_gateway.url + "/v1"
     status = page.get_by_test_id("status")
     status.get_by_text("fake", exact=True).wait_for()
     page.get_by_role("button", name="fake-echo").click()
@@ -24,10 +24,10 @@ def test_docs_page_shows_this_server_and_rewrites_snippets(
 
 
 def test_docs_page_on_a_phone_in_vietnamese(
-    browser: Any, web_gateway: RunningGateway, watch: Watch
+    browser: Any, ui_gateway: RunningGateway, watch: Watch
 ) -> None:
     page = new_page(
-        browser, web_gateway, watch, viewport={"width": 390, "height": 844}, locale="vi-VN"
+        browser, ui_gateway, watch, viewport={"width": 390, "height": 844}, locale="vi-VN"
     )
     try:
         page.goto("/")
@@ -36,7 +36,8 @@ def test_docs_page_on_a_phone_in_vietnamese(
         menu = page.get_by_role("button", name="Menu")
         menu.focus()
         page.keyboard.press("Enter")
-        page.get_by_role("navigation", name="Chính").get_by_role("link", name="IDE & công cụ").wait_for()
+        nav = page.get_by_role("navigation", name="Chính")
+        nav.get_by_role("link", name="IDE & công cụ").wait_for()
         screenshot(page, "docs-phone-vi")
     finally:
         page.context.close()

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from cong import __version__
 from cong.http.context import services_of
+from cong.http.web.gate import refusal
 from cong.http.web.language import page_language
 from cong.http.web.security import PAGE_HEADERS
 from cong.http.web.static_files import static_app
@@ -59,6 +60,9 @@ def base_url(request: Request) -> str:
 
 async def page(request: Request) -> Response:
     name = PAGES[request.url.path]
+    redirect = await refusal(request, name)
+    if redirect is not None:
+        return redirect
     body = SHELL.format(
         lang=page_language(request),
         page=name,

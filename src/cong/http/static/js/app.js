@@ -1,6 +1,6 @@
 // The page shell: loads the language catalog and the session, draws the header (navigation,
 // language switch, account) and hands <main> to the page's module.
-import { ApiError, get, patch, setCsrf } from "./api.js";
+import { ApiError, get, put, setCsrf } from "./api.js";
 import { clear, h } from "./dom.js";
 import { currentLang, initialLanguage, LANGUAGES, loadLanguage, rememberLanguage, t } from "./i18n.js";
 import { signOut } from "./session.js";
@@ -29,14 +29,16 @@ const loaders = {
   admin: () => import("./pages/admin.js"),
 };
 
-/** {user, csrf_token} from the server; user is null when signed out. */
+/** GET /api/session: who is signed in (me: null when nobody), the CSRF token, and
+ * whether the sign-in page may offer self-registration. */
 async function loadSession() {
   try {
     const session = await get("/api/session");
     setCsrf(session.csrf_token);
-    return session.user || null;
+    const me = session.signed_in && session.user ? { ...session.user, language: session.language, via: session.via, has_password: session.has_password } : null;
+    return { me, registration: session.registration || "off" };
   } catch (error) {
-    if (error instanceof ApiError && (error.status === 401 || error.status === 404)) return null;
+    if (error instanceof ApiError && (error.status === 401 || error.status === 404)) return { me: null, registration: "off" };
     throw error;
   }
 }
@@ -101,7 +103,7 @@ async function switchLanguage(ctx, lang) {
   rememberLanguage(lang);
   if (ctx.me) {
     try {
-      await patch("/api/me/preferences", { language: lang });
+      await put("/api/me/language", { language: lang });
     } catch {
       // the cookie still remembers it on this browser
     }
@@ -121,7 +123,10 @@ async function render(ctx) {
     const module = await loaders[PAGE]();
     await module.render(main, ctx);
   } catch (error) {
-    main.append(h("p", { class: "error", role: "alert" }, t("error.page"), " ", error.message || ""));
+    main.replaceChildren(
+      h("h1", {}, t(`title.${PAGE}`)),
+      h("p", { class: "error", role: "alert" }, t("error.page"), " ", error.message || ""),
+    );
   } finally {
     main.removeAttribute("aria-busy");
   }
@@ -134,7 +139,7 @@ async function render(ctx) {
 }
 
 async function start() {
-  const me = await loadSession();
+  const { me, registration } = await loadSession();
   const preferred = me && LANGUAGES.includes(me.language) ? me.language : initialLanguage();
   await loadLanguage(preferred);
   if (AUTH_PAGES.has(PAGE) && !me) {
@@ -145,7 +150,7 @@ async function start() {
     window.location.replace("/");
     return;
   }
-  const ctx = { me, base: root.dataset.baseUrl, page: PAGE, rerender: () => render(ctx) };
+  const ctx = { me, registration, base: root.dataset.baseUrl, page: PAGE, rerender: () => render(ctx) };
   await render(ctx);
 }
 

@@ -3,13 +3,13 @@
 import { api, setCsrf } from "./api.js";
 
 export async function signInWithPassword(name, password) {
-  const session = await api("POST", "/api/session", { name, password });
+  const session = await api("POST", "/api/session", { username: name, password });
   setCsrf(session.csrf_token);
   return session;
 }
 
 export async function signInWithKey(key) {
-  const session = await api("POST", "/api/session", { key });
+  const session = await api("POST", "/api/session", { api_key: key });
   setCsrf(session.csrf_token);
   return session;
 }

@@ -1,13 +1,14 @@
 // Admin: system status — the same report as /api/status, in full.
-import { get } from "../api.js";
-import { h } from "../dom.js";
+import { get, put } from "../api.js";
+import { field, h } from "../dom.js";
 import { t } from "../i18n.js";
-import { badge, section, table } from "../widgets.js";
+import { badge, messageArea, section, table } from "../widgets.js";
 
 export async function render(root) {
-  const report = await get("/api/status");
+  const [report, groups] = await Promise.all([get("/api/status"), get("/api/groups")]);
   const ms = report.model_server;
   root.append(
+    await registrationSection(groups),
     section(
       "system.gateway",
       h(
@@ -35,6 +36,36 @@ export async function render(root) {
         ],
         report.upstreams,
       ),
+    ),
+  );
+}
+
+/** Self-registration: off (default), open, or with a redemption code. */
+export async function registrationSection(groups) {
+  const setting = await get("/api/settings/registration");
+  const mode = h("select", { name: "mode" }, ["off", "open", "code"].map((m) => h("option", { value: m, selected: m === setting.mode }, t(`registration.${m}`))));
+  const group = h("select", { name: "group" }, h("option", { value: "" }, t("registration.default_group")), groups.map((g) => h("option", { value: g.name, selected: g.name === setting.group }, g.name)));
+  const message = messageArea();
+  return section(
+    "registration.title",
+    h(
+      "form",
+      {
+        class: "card",
+        "data-testid": "registration",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          try {
+            await put("/api/settings/registration", { mode: mode.value, group: group.value || null });
+            message.ok(t("registration.saved"));
+          } catch (error) {
+            message.fail(error);
+          }
+        },
+      },
+      h("div", { class: "grid two" }, field(t("registration.mode"), mode), field(t("registration.group"), group)),
+      h("button", { type: "submit" }, t("action.save")),
+      message,
     ),
   );
 }

@@ -1,5 +1,5 @@
 // Admin: users — create, change group/role/credit limit, enable/disable, reset password.
-import { get, patch, post } from "../api.js";
+import { get, patch, post, put } from "../api.js";
 import { field, fmtDate, h } from "../dom.js";
 import { currentLang, t } from "../i18n.js";
 import { badge, messageArea, section, table } from "../widgets.js";
@@ -28,7 +28,7 @@ export async function render(root) {
         message.clear();
         try {
           const user = await post("/api/users", { name: name.value.trim(), role: role.value, group: group.value, credit_limit: credit.value || "0" });
-          if (password.value) await post(`/api/users/${encodeURIComponent(user.id)}/password`, { password: password.value });
+          if (password.value) await put(`/api/users/${encodeURIComponent(user.id)}/password`, { password: password.value });
           await reload();
         } catch (error) {
           message.fail(error);
@@ -63,7 +63,7 @@ export async function render(root) {
             event.preventDefault();
             try {
               await patch(`/api/users/${encodeURIComponent(user.id)}`, { group: g.value, role: r.value, credit_limit: c.value || "0" });
-              if (pw.value) await post(`/api/users/${encodeURIComponent(user.id)}/password`, { password: pw.value });
+              if (pw.value) await put(`/api/users/${encodeURIComponent(user.id)}/password`, { password: pw.value });
               await reload();
             } catch (error) {
               rowMessage.fail(error);

@@ -1,5 +1,6 @@
 // "/login" — sign in with a user name and password, or with a personal API key (the same
 // key used by apps and IDEs). The key is sent once; the session lives in an HttpOnly cookie.
+import { api, setCsrf } from "../api.js";
 import { h, field } from "../dom.js";
 import { t } from "../i18n.js";
 import { safeNext, signInWithKey, signInWithPassword } from "../session.js";
@@ -68,5 +69,40 @@ export async function render(main, ctx) {
 
   main.append(
     h("div", { class: "grid two" }, section("login.with_password", passwordForm), section("login.with_key", keyForm)),
+  );
+  if (ctx.registration && ctx.registration !== "off") main.append(section("login.register", registerForm(ctx.registration)));
+}
+
+/** Self-registration, when an admin turned it on ("open", or "code": a redemption code is needed). */
+function registerForm(mode) {
+  const name = h("input", { name: "new-username", autocomplete: "username", required: true, maxlength: "64" });
+  const password = h("input", { name: "new-password", type: "password", autocomplete: "new-password", required: true });
+  const code = mode === "code" ? h("input", { name: "code", required: true, autocomplete: "off" }) : null;
+  const message = messageArea();
+  return h(
+    "form",
+    {
+      class: "card",
+      "data-testid": "register-form",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        message.clear();
+        const body = { username: name.value.trim(), password: password.value };
+        if (code) body.code = code.value.trim();
+        try {
+          const session = await api("POST", "/api/session/register", body);
+          setCsrf(session.csrf_token);
+          window.location.assign("/keys");
+        } catch (error) {
+          message.fail(error);
+        }
+      },
+    },
+    h("p", { class: "muted" }, t(mode === "code" ? "login.register_code" : "login.register_open")),
+    field(t("login.name"), name),
+    field(t("login.new_password"), password, t("login.password_rules")),
+    code ? field(t("wallet.code"), code) : null,
+    h("button", { type: "submit" }, t("login.register_submit")),
+    message,
   );
 }

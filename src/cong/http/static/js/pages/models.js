@@ -31,9 +31,30 @@ function matches(model, text) {
   return haystack.includes(text.toLowerCase());
 }
 
+/** The catalogue: /api/models, or (on a gateway without it) status + prices. */
+async function catalogue() {
+  try {
+    const body = await get("/api/models");
+    return body.data || body;
+  } catch (error) {
+    if (error.status !== 404) throw error;
+  }
+  const [report, prices] = await Promise.all([get("/api/status"), get("/api/prices")]);
+  const priced = new Map(prices.map((p) => [p.model, p]));
+  const models = new Map();
+  for (const upstream of report.upstreams) {
+    for (const id of upstream.models) {
+      if (!models.has(id)) models.set(id, { id, owned_by: upstream.name, state: upstream.state, pricing: priced.get(id) });
+    }
+  }
+  for (const id of report.model_server.models || []) {
+    models.set(id, { id, owned_by: "cong", state: report.model_server.state, pricing: priced.get(id) });
+  }
+  return [...models.values()].sort((a, b) => a.id.localeCompare(b.id));
+}
+
 export async function render(main) {
-  const body = await get("/api/models");
-  const models = body.data || body;
+  const models = await catalogue();
   const holder = h("div", { "data-testid": "model-list" });
   const search = h("input", { type: "search", name: "q", autocomplete: "off" });
   const draw = () => {

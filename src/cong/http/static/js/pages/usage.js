@@ -52,7 +52,7 @@ export async function render(main, ctx) {
   const inputs = {
     request_id: h("input", { name: "request_id", placeholder: "req_…", spellcheck: "false" }),
     model: h("input", { name: "model" }),
-    key: h("input", { name: "key", placeholder: "key id" }),
+    key: h("input", { name: "key", spellcheck: "false" }),
     since: h("input", { name: "since", type: "date" }),
     until: h("input", { name: "until", type: "date" }),
   };

@@ -1,11 +1,11 @@
 // "/wallet" — balance, credit limit, holds, the ledger, and redeeming a code.
-import { get, post, query } from "../api.js";
+import { get, post, put, query } from "../api.js";
 import { field, fmtDate, h } from "../dom.js";
 import { currentLang, t } from "../i18n.js";
 import { messageArea, section, table } from "../widgets.js";
 
 async function drawWallet(ctx, holder) {
-  const wallet = await get(`/api/wallets/${encodeURIComponent(ctx.me.name)}`);
+  const wallet = await get(`/api/wallets/${encodeURIComponent(ctx.me.id)}`);
   holder.replaceChildren(
     h(
       "dl",
@@ -73,6 +73,40 @@ export async function render(main, ctx) {
     section("wallet.summary", summary),
     section("wallet.redeem_title", redeem),
     section("wallet.ledger", ledger),
+    section("account.title", passwordForm(ctx)),
   );
   await Promise.all([drawWallet(ctx, summary), drawLedger(ledger)]);
+}
+
+/** Change your own password (a key sign-in without a password sets a first one). */
+function passwordForm(ctx) {
+  const current = h("input", { name: "current-password", type: "password", autocomplete: "current-password" });
+  const next = h("input", { name: "new-password", type: "password", autocomplete: "new-password", required: true });
+  const message = messageArea();
+  return h(
+    "form",
+    {
+      class: "card",
+      "data-testid": "change-password",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        message.clear();
+        const body = { new_password: next.value };
+        if (current.value) body.current_password = current.value;
+        try {
+          await put("/api/me/password", body);
+          current.value = "";
+          next.value = "";
+          message.ok(t("account.password_changed"));
+        } catch (error) {
+          message.fail(error);
+        }
+      },
+    },
+    h("p", { class: "muted" }, t("account.signed_in_via", { name: ctx.me.name, via: t(`account.via.${ctx.me.via || "password"}`) })),
+    ctx.me.has_password ? field(t("account.current_password"), current) : null,
+    field(t("login.new_password"), next, t("login.password_rules")),
+    h("button", { type: "submit" }, t("account.change_password")),
+    message,
+  );
 }
