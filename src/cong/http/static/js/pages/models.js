@@ -8,12 +8,14 @@ import { badge, section, table } from "../widgets.js";
 const CAPABILITIES = ["chat", "tools", "vision", "json", "reasoning", "embeddings", "images"];
 
 function price(model) {
-  const p = model.pricing || model.price;
-  if (!p) return "—";
-  if (p.free) return t("models.free");
+  const p = model.price || model.pricing;
+  if (!p) return t("models.no_price");
+  const input = p.input_per_m ?? p.input;
+  const output = p.output_per_m ?? p.output;
+  if (![input, output, p.per_call, p.per_image].some((v) => v !== undefined && Number(v))) return t("models.free");
   const parts = [];
-  if (p.input !== undefined) parts.push(`${t("models.in")} ${p.input}`);
-  if (p.output !== undefined) parts.push(`${t("models.out")} ${p.output}`);
+  if (input !== undefined) parts.push(`${t("models.in")} ${input}`);
+  if (output !== undefined) parts.push(`${t("models.out")} ${output}`);
   if (p.per_image && Number(p.per_image)) parts.push(`${t("models.image")} ${p.per_image}`);
   if (p.per_call && Number(p.per_call)) parts.push(`${t("models.call")} ${p.per_call}`);
   return parts.join(" · ") || "—";
@@ -44,11 +46,11 @@ async function catalogue() {
   const models = new Map();
   for (const upstream of report.upstreams) {
     for (const id of upstream.models) {
-      if (!models.has(id)) models.set(id, { id, owned_by: upstream.name, state: upstream.state, pricing: priced.get(id) });
+      if (!models.has(id)) models.set(id, { id, owned_by: upstream.name, state: upstream.state === "up" ? "up" : "down", price: priced.get(id) });
     }
   }
   for (const id of report.model_server.models || []) {
-    models.set(id, { id, owned_by: "cong", state: report.model_server.state, pricing: priced.get(id) });
+    models.set(id, { id, owned_by: "cong", state: report.model_server.state === "ready" ? "up" : "down", price: priced.get(id) });
   }
   return [...models.values()].sort((a, b) => a.id.localeCompare(b.id));
 }
@@ -62,12 +64,13 @@ export async function render(main) {
       table(
         [
           { label: t("models.id"), cell: (m) => h("code", {}, m.id) },
+          { label: t("models.kind"), cell: (m) => (m.kind ? t(`model_kind.${m.kind}`) : "—") },
           { label: t("models.aliases"), cell: (m) => (m.aliases || []).join(", ") || "—" },
           { label: t("models.owner"), cell: (m) => m.owned_by || "—" },
           { label: t("models.context"), cell: (m) => (m.context_length ? m.context_length.toLocaleString() : "—") },
           { label: t("models.capabilities"), cell: capabilities },
           { label: t("models.price"), cell: price },
-          { label: t("models.state"), cell: (m) => (m.state ? badge(m.state, ["up", "ready", "closed"].includes(m.state) ? "ok" : "bad") : "—") },
+          { label: t("models.state"), cell: (m) => (m.state ? badge(t(`model_state.${m.state}`), m.state === "up" ? "ok" : m.state === "degraded" ? "warn" : "bad") : "—") },
         ],
         models.filter((m) => matches(m, search.value.trim())),
         { caption: t("models.caption"), empty: t("models.none") },

@@ -4,25 +4,37 @@ import { get, query } from "../api.js";
 import { field, fmtDate, h } from "../dom.js";
 import { currentLang, t } from "../i18n.js";
 import { barChart } from "../chart.js";
-import { badge, messageArea, section, table } from "../widgets.js";
+import { badge, choiceGroup, messageArea, section, table } from "../widgets.js";
 
-async function drawCharts(holder, filters) {
-  let series;
+/** Charts of requests, tokens and cost per day (from the daily roll-ups), and the
+ * same split by model or by key. */
+async function drawCharts(holder, filters, by) {
+  let daily;
   try {
-    series = await get(`/api/usage/daily${query({ model: filters.model, key: filters.key, since: filters.since, until: filters.until })}`);
+    daily = await get(`/api/usage/daily${query({ by, model: filters.model, key: filters.key, since: filters.since, until: filters.until })}`);
   } catch (error) {
     holder.replaceChildren(h("p", { class: "muted" }, t("usage.no_series"), " ", error.message));
     return;
   }
-  const days = series.data || series.days || [];
-  const points = (pick) => days.map((d) => ({ label: d.day || d.date, value: pick(d) }));
+  const points = (values) => daily.days.map((day, i) => ({ label: day, value: values[i] }));
+  const totals = daily.totals;
   holder.replaceChildren(
     h(
       "div",
       { class: "grid three charts" },
-      h("figure", {}, h("figcaption", {}, t("usage.requests")), barChart(t("usage.requests"), points((d) => d.requests))),
-      h("figure", {}, h("figcaption", {}, t("usage.tokens")), barChart(t("usage.tokens"), points((d) => (d.prompt_tokens || 0) + (d.completion_tokens || 0)))),
-      h("figure", {}, h("figcaption", {}, t("usage.cost")), barChart(t("usage.cost"), points((d) => Number(d.cost_micros || 0) / 1e6), (v) => v.toFixed(4))),
+      h("figure", {}, h("figcaption", {}, t("usage.requests")), barChart(t("usage.requests"), points(totals.requests))),
+      h("figure", {}, h("figcaption", {}, t("usage.tokens")), barChart(t("usage.tokens"), points(totals.tokens))),
+      h("figure", {}, h("figcaption", {}, t("usage.cost")), barChart(t("usage.cost"), points(totals.cost_micros.map((c) => c / 1e6)), (v) => v.toFixed(4))),
+    ),
+    table(
+      [
+        { label: t(by === "key" ? "usage.key" : "usage.model"), cell: (s) => s.name },
+        { label: t("usage.requests"), cell: (s) => String(s.total_requests) },
+        { label: t("usage.tokens"), cell: (s) => String(s.total_tokens) },
+        { label: t("usage.cost"), cell: (s) => (s.total_cost_micros / 1e6).toFixed(6) },
+      ],
+      daily.series,
+      { caption: t("usage.range", { since: daily.since, until: daily.until }), empty: t("usage.none") },
     ),
   );
 }
@@ -46,6 +58,7 @@ function logTable(rows) {
 
 export async function render(main, ctx) {
   const filters = { model: "", key: "", since: "", until: "", request_id: "" };
+  let by = "model";
   const charts = h("div", { "data-testid": "charts" });
   const log = h("div", { "data-testid": "usage-log" });
   const message = messageArea();
@@ -63,23 +76,9 @@ export async function render(main, ctx) {
     const params = { ...filters, cursor, limit: 50 };
     delete params.request_id;
     try {
-      let rows;
-      let next = null;
-      if (filters.request_id) {
-        // lookup by request id: scan pages of the filtered log until it is found
-        rows = [];
-        let page = { next_cursor: null };
-        let pages = 0;
-        do {
-          page = await get(`/api/usage${query({ ...params, cursor: page.next_cursor, limit: 500 })}`);
-          rows = page.data.filter((r) => r.request_id === filters.request_id);
-          pages += 1;
-        } while (!rows.length && page.next_cursor && pages < 20);
-      } else {
-        const page = await get(`/api/usage${query(params)}`);
-        rows = page.data;
-        next = page.next_cursor;
-      }
+      const page = await get(`/api/usage${query({ ...params, request_id: filters.request_id })}`);
+      const rows = page.data;
+      const next = page.next_cursor;
       log.replaceChildren(logTable(rows));
       if (next) log.append(h("button", { type: "button", class: "secondary", onclick: () => load(next) }, t("table.next")));
       const csv = { ...filters };
@@ -98,7 +97,7 @@ export async function render(main, ctx) {
       onsubmit: async (event) => {
         event.preventDefault();
         for (const [name, input] of Object.entries(inputs)) filters[name] = input.value.trim();
-        await Promise.all([load(null), drawCharts(charts, filters)]);
+        await Promise.all([load(null), drawCharts(charts, filters, by)]);
       },
     },
     h(
@@ -113,6 +112,18 @@ export async function render(main, ctx) {
     h("div", { class: "row" }, h("button", { type: "submit" }, t("usage.apply")), exportLink),
     message,
   );
-  main.append(h("h1", {}, t("usage.title")), section("usage.per_day", charts), section("usage.log", form, log));
-  await Promise.all([load(null), drawCharts(charts, filters)]);
+  const split = choiceGroup(
+    t("usage.split"),
+    [
+      { value: "model", label: t("usage.by_model") },
+      { value: "key", label: t("usage.by_key") },
+    ],
+    by,
+    (value) => {
+      by = value;
+      drawCharts(charts, filters, by);
+    },
+  );
+  main.append(h("h1", {}, t("usage.title")), section("usage.per_day", split, charts), section("usage.log", form, log));
+  await Promise.all([load(null), drawCharts(charts, filters, by)]);
 }
