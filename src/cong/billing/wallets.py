@@ -3,17 +3,35 @@ rest; top-ups, adjustments and refunds. All amounts are integer micro-units."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from cong.accounts.principal import Principal
 from cong.billing.pricing import FREE, Prices, PriceSheet, Usage, cost_of
+from cong.money import MAX_AMOUNT
 from cong.protocol.errors import APIError, invalid_request, not_found, permission_denied
 from cong.storage import wallets as q
 from cong.storage.database import Database
 from cong.storage.tables import User
+from cong.storage.wallet_ops import (
+    ALREADY,
+    DUPLICATE,
+    HELD,
+    HOLD,
+    KEY_CAP,
+    NO_FUNDS,
+    SETTLE,
+    SWEEP,
+    WalletOp,
+    WalletStoreError,
+)
+
+log = logging.getLogger("cong.wallets")
+HOLD_TIMEOUT = 5.0  # seconds a hold may wait for the database before the answer is 503
+SETTLE_RETRIES = (0.2, 1.0, None)  # waits between attempts; None: give up (503)
 
 LEDGER_KINDS = (
     "topup",
@@ -43,6 +61,22 @@ def insufficient(message: str) -> APIError:
     )
 
 
+def unavailable() -> APIError:
+    """The billing database is not answering: nothing is served unbilled."""
+    return APIError(
+        503,
+        "Billing is temporarily unavailable; retry shortly.",
+        type="server_error",
+        code="billing_unavailable",
+        headers={"retry-after": "2"},
+    )
+
+
+def _ignore_result(future: asyncio.Future[int]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: the sweeper releases what this could not
+
+
 def current_period(period: str | None, now: datetime) -> str:
     return now.strftime("%Y-%m") if period == "month" else now.strftime("%Y-%m-%d")
 
@@ -58,16 +92,25 @@ class Hold:
     amount: int
     price: PriceSheet
     multiplier_ppm: int
+    capped: bool = True
 
     def cost(self, usage: Usage) -> int:
         return cost_of(self.price, usage, self.multiplier_ppm)
 
 
 class Wallets:
-    def __init__(self, db: Database, prices: Prices, *, unpriced: str = "free") -> None:
+    def __init__(
+        self,
+        db: Database,
+        prices: Prices,
+        *,
+        unpriced: str = "free",
+        hold_timeout: float = HOLD_TIMEOUT,
+    ) -> None:
         self._db = db
         self.prices = prices
         self._unpriced = unpriced
+        self._hold_timeout = hold_timeout
 
     async def price_for(self, model: str) -> PriceSheet:
         price = await self.prices.get(model)
@@ -80,8 +123,18 @@ class Wallets:
             code="model_not_priced",
         )
 
-    async def hold(self, principal: Principal, request_id: str, model: str, worst: Usage) -> Hold:
-        """Reserve the worst-case cost, or answer 402 naming the limit that was hit."""
+    async def hold(
+        self,
+        principal: Principal,
+        request_id: str,
+        model: str,
+        worst: Usage,
+        *,
+        capped: bool = True,
+    ) -> Hold:
+        """Reserve the worst-case cost, or answer 402 naming the limit that was hit (503
+        when the database does not answer within ``hold_timeout``). ``capped``: the
+        request set an output limit, so the charge never exceeds the hold."""
         price = await self.price_for(model)
         amount = cost_of(price, worst, principal.multiplier_ppm)
         hold = Hold(
@@ -92,95 +145,103 @@ class Wallets:
             amount,
             price,
             principal.multiplier_ppm,
+            capped,
         )
         if amount == 0:
             return hold
-        async with self._db.engine.begin() as conn:
-            if principal.key_pk is not None:
-                # Every key tracks what it has on hold and has spent; caps are checked in
-                # the same conditional update when the key has any.
-                if principal.key_period:
-                    period = current_period(principal.key_period, datetime.now(UTC))
-                    await q.roll_key_period(conn, principal.key_pk, period)
-                if not await q.hold_key_cap(conn, principal.key_pk, amount):
-                    raise insufficient(
-                        "This API key has reached its spend cap: the request may cost up to "
-                        f"{money(amount)} and the key's remaining allowance is smaller. Raise "
-                        "the key's cap or use another key."
-                    )
-            if not await q.debit_wallet(conn, principal.user_id, amount):
-                raise insufficient(
-                    "Insufficient balance in your wallet: the request may cost up to "
-                    f"{money(amount)}, more than your balance plus credit limit. Top up or "
-                    "lower max_tokens."
-                )
-            await q.add_entry(
-                conn,
-                principal.user_id,
-                "reservation",
-                -amount,
-                request_id=request_id,
-                key_id=principal.key_id,
+        period = None
+        if principal.key_pk is not None and principal.key_period:
+            period = current_period(principal.key_period, datetime.now(UTC))
+        op = WalletOp(
+            HOLD,
+            request_id,
+            principal.user_id,
+            principal.key_pk,
+            principal.key_id,
+            amount,
+            period,
+        )
+        pending = self._db.wallet_ops.submit(op)
+        try:
+            async with asyncio.timeout(self._hold_timeout):
+                result = await asyncio.shield(pending)
+        except BaseException as error:
+            # Abandoned (client gone, database slow): release the hold once it lands.
+            pending.add_done_callback(self._release_abandoned(hold))
+            if isinstance(error, TimeoutError | WalletStoreError):
+                raise unavailable() from error
+            raise
+        if result == KEY_CAP:
+            raise insufficient(
+                "This API key has reached its spend cap: the request may cost up to "
+                f"{money(amount)} and the key's remaining allowance is smaller. Raise "
+                "the key's cap or use another key."
             )
-            await q.add_reservation(conn, request_id, principal.user_id, principal.key_pk, amount)
+        if result == NO_FUNDS:
+            raise insufficient(
+                "Insufficient balance in your wallet: the request may cost up to "
+                f"{money(amount)}, more than your balance plus credit limit. Top up or "
+                "lower max_tokens."
+            )
+        if result == DUPLICATE:
+            raise invalid_request(
+                "This request id was used before.", param="x-request-id", code="duplicate_request"
+            )
         return hold
 
+    def _release_abandoned(self, hold: Hold) -> Callable[[asyncio.Future[int]], None]:
+        def done(future: asyncio.Future[int]) -> None:
+            if future.cancelled() or future.exception() is not None or future.result() != HELD:
+                return
+            op = WalletOp(SETTLE, hold.request_id, hold.user_id, hold.key_pk, note="abandoned")
+            released = self._db.wallet_ops.submit(op)
+            released.add_done_callback(_ignore_result)
+
+        return done
+
     async def settle(self, hold: Hold, usage: Usage, note: str = "") -> int:
-        """Charge what was used (never more than was held) and release the rest. Runs at
-        most once per request id; later calls change nothing. Returns the charge."""
+        """Charge what was used and release the rest. The charge never exceeds the hold
+        when the request set an output limit; without one the excess is taken as far as
+        the balance and credit limit allow. Runs at most once per request id (later
+        calls change nothing); still charges a request whose hold the sweeper released.
+        Returns the charge."""
         if hold.amount == 0:
             return 0
-        charge = min(hold.cost(usage), hold.amount)
-        return await self._settle(hold.request_id, charge, note)
+        charge = min(hold.cost(usage), MAX_AMOUNT)
+        if hold.capped:
+            charge = min(charge, hold.amount)
+        return await self._settle(hold, charge, note)
 
     async def release(self, hold: Hold, note: str = "") -> None:
         if hold.amount:
-            await self._settle(hold.request_id, 0, note)
+            await self._settle(hold, 0, note)
 
-    async def _settle(self, request_id: str, charge: int, note: str) -> int:
-        try:
-            async with self._db.engine.begin() as conn:
-                reservation = await q.take_reservation(conn, request_id)
-                if reservation is None:
-                    return 0
-                held = reservation.amount
-                charge = min(charge, held)
-                # Lock order as in hold(): the key row first, then the user row.
-                if reservation.key_pk is not None:
-                    await q.release_key_hold(conn, reservation.key_pk, held, charge)
-                await q.credit_wallet(conn, reservation.user_id, held - charge)
-                user = reservation.user_id
-                await q.add_entries(
-                    conn,
-                    [
-                        {
-                            "user_id": user,
-                            "kind": "release",
-                            "amount": held,
-                            "request_id": request_id,
-                            "note": note,
-                        },
-                        {
-                            "user_id": user,
-                            "kind": "settlement",
-                            "amount": -charge,
-                            "request_id": request_id,
-                            "note": note,
-                        },
-                    ],
-                )
-                return charge
-        except IntegrityError:  # settled concurrently by another path
-            return 0
+    async def _settle(self, hold: Hold, charge: int, note: str) -> int:
+        op = WalletOp(SETTLE, hold.request_id, hold.user_id, hold.key_pk, None, charge, None, note)
+        for delay in SETTLE_RETRIES:
+            try:
+                result = await asyncio.shield(self._db.wallet_ops.submit(op))
+                return max(result, 0)
+            except WalletStoreError as error:
+                if delay is None:
+                    raise unavailable() from error
+                log.warning("settling %s failed (%s); retrying", hold.request_id, error)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
 
     async def sweep(self, older_than_seconds: float) -> int:
-        """Release reservations older than the TTL (a crashed worker loses no money)."""
+        """Release reservations older than the TTL (a crashed worker loses no money). A
+        request still running is charged when it ends, without its hold."""
         cutoff = datetime.now(UTC) - timedelta(seconds=older_than_seconds)
         async with self._db.session() as session:
             stale = await q.stale_reservations(session, cutoff)
-        for request_id in stale:
-            await self._settle(request_id, 0, "released by the sweeper")
-        return len(stale)
+        ops = self._db.wallet_ops
+        pending = [
+            ops.submit(WalletOp(SWEEP, request_id, note="released by the sweeper"))
+            for request_id in stale
+        ]
+        results = await asyncio.gather(*pending)
+        return sum(1 for result in results if result != ALREADY)
 
     async def credit(self, user_id: int, amount: int, kind: str, note: str = "") -> int:
         """Top-up, adjustment (either sign) or refund; returns the new balance."""

@@ -17,6 +17,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from cong.storage.wallet_ops import WalletBackend, WalletOps
+from cong.storage.wallet_pg import PostgresWallets
+from cong.storage.wallet_sqlite import SqliteWallets
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -27,6 +31,7 @@ class Database:
         self.url = url
         self.engine: AsyncEngine = create_engine(url, echo=echo)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._wallet_ops: WalletOps | None = None
 
     def session(self) -> AsyncSession:
         return self.sessions()
@@ -35,7 +40,25 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    @property
+    def wallet_ops(self) -> WalletOps:
+        """The group-commit queue for holds and settlements (created on first use)."""
+        if self._wallet_ops is None:
+            backend: WalletBackend
+            if self.is_sqlite:
+                path = make_url(self.url).database
+                if not path or path == ":memory:":
+                    raise ValueError("wallets need a SQLite file, not an in-memory database")
+                backend = SqliteWallets(path)
+            else:
+                backend = PostgresWallets(self.url)
+            self._wallet_ops = WalletOps(backend)
+        return self._wallet_ops
+
     async def close(self) -> None:
+        if self._wallet_ops is not None:
+            await self._wallet_ops.close()
+            self._wallet_ops = None
         await self.engine.dispose()
 
 
