@@ -94,3 +94,45 @@ async def test_rows_and_daily_totals_round_trip(database_url: str) -> None:
         "2026-11-22": (250, sum(10 + n for n in range(250)), 5 * 250),
         "2026-11-23": (1, 260, 5),
     }
+
+
+async def test_a_bad_row_never_blocks_the_usage_log(database_url: str) -> None:
+    await migrate_async(database_url)
+    db = Database(database_url)
+    writer = UsageWriter(db)
+    now = datetime.now(UTC)
+    try:
+        writer.add(record(1, now, prompt_tokens=2**63, cost=2**64))  # out of any column
+        writer.add(record(2, now))
+        await writer.flush()
+        writer.add(record(2, now))  # the same request id again: refused by the database
+        writer.add(record(3, now))
+        await writer.flush()
+        writer.add(record(4, now))
+        await writer.flush()
+        async with db.session() as session:
+            rows = await query_usage(
+                session,
+                user_id=1,
+                key_id=None,
+                model=None,
+                since=None,
+                until=None,
+                before_id=None,
+                limit=10,
+            )
+    finally:
+        await db.close()
+    assert sorted(row.request_id for row in rows) == ["req_1", "req_2", "req_3", "req_4"]
+    clamped = next(row for row in rows if row.request_id == "req_1")
+    assert clamped.prompt_tokens == 2**31 - 1 and clamped.cost == 10**15
+    assert writer.dropped == 1 and writer.backlog == 0
+
+
+def test_the_buffer_is_bounded() -> None:
+    writer = UsageWriter(None, batch=10, max_pending=25)  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+    for n in range(100):
+        writer.add(record(n, now))
+    assert writer.backlog <= 25 + 10
+    assert writer.dropped == 100 - writer.backlog

@@ -7,7 +7,9 @@ Behaviour is chosen by the requested model name:
 ``fake-midstream-error`` streams two chunks then an error event,
 ``fake-slow`` streams one chunk every 0.2 s (50 in all) and records how many it sent,
 ``fake-late`` waits 1 s before its first chunk, ``fake-stall`` stalls after one chunk,
-anything else answers "Hello from fake" (3 stream chunks).
+anything else answers "Hello from fake" (3 stream chunks). ``/v1/completions`` answers
+every prompt ``n`` times (usage counts ``best_of`` candidates per prompt, as OpenAI bills
+them). ``Recorder.force_usage`` replaces the usage object of every answer.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class Recorder:
     # When set, every chat request is answered with this status (a failing upstream).
     force_status: int | None = None
     force_retry_after: str | None = None
+    # When set, the usage object reported (JSON and stream) instead of the real one.
+    force_usage: Any = None
 
     @property
     def chat_count(self) -> int:
@@ -109,6 +113,10 @@ def _sse(obj: Any) -> bytes:
 
 
 def create_fake_openai(recorder: Recorder) -> Starlette:
+    def usage_of(prompt: int, completion: int) -> Any:
+        forced = recorder.force_usage
+        return forced if forced is not None else _usage(prompt, completion)
+
     async def chat(request: Request) -> Response:
         body = orjson.loads(await request.body())
         recorder.requests.append(body)
@@ -146,9 +154,9 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
         else:
             content = "Hello from fake"
         if not body.get("stream"):
-            return Response(
-                orjson.dumps(_completion(model, content)), media_type="application/json"
-            )
+            answer = _completion(model, content)
+            answer["usage"] = usage_of(9, 3)
+            return Response(orjson.dumps(answer), media_type="application/json")
         usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return StreamingResponse(_stream(model, content, usage), media_type="text/event-stream")
 
@@ -192,7 +200,7 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
                     "model": model,
                     "system_fingerprint": "fp_fake",
                     "choices": [],
-                    "usage": _usage(9, 3),
+                    "usage": usage_of(9, 3),
                 }
             )
         yield b"data: [DONE]\n\n"
@@ -217,12 +225,33 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
             media_type="application/json",
         )
 
+    async def completions(request: Request) -> Response:
+        body = orjson.loads(await request.body())
+        recorder.requests.append(body)
+        prompt = body.get("prompt", "")
+        prompts = prompt if isinstance(prompt, list) and isinstance(prompt[0], str) else [prompt]
+        n, best_of = body.get("n") or 1, body.get("best_of") or 1
+        choices = [
+            {"index": i, "text": "Hello from fake", "logprobs": None, "finish_reason": "stop"}
+            for i in range(len(prompts) * n)
+        ]
+        answer = {
+            "id": "cmpl-fake123",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": choices,
+            "usage": usage_of(3 * len(prompts), 3 * len(prompts) * max(n, best_of)),
+        }
+        return Response(orjson.dumps(answer), media_type="application/json")
+
     async def models(_request: Request) -> Response:
         return Response(orjson.dumps({"object": "list", "data": []}), media_type="application/json")
 
     return Starlette(
         routes=[
             Route("/v1/chat/completions", chat, methods=["POST"]),
+            Route("/v1/completions", completions, methods=["POST"]),
             Route("/v1/embeddings", embeddings, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
         ]

@@ -75,6 +75,28 @@ def embedding_tokens(data: dict[str, Any]) -> int:
 
 
 def output_budget(data: dict[str, Any], default: int) -> int:
+    """The most output a request may produce: its limit (or ``default``) per choice, for
+    every choice (``n``, or ``best_of`` for legacy completions, which bills all the
+    candidates it generates) of every prompt."""
     requested = data.get("max_completion_tokens") or data.get("max_tokens") or default
-    choices = data.get("n") or 1
-    return int(requested) * int(choices)
+    choices = max(_count(data.get("n")), _count(data.get("best_of")))
+    return _count(requested) * choices * prompt_count(data.get("prompt"))
+
+
+def has_output_limit(data: dict[str, Any]) -> bool:
+    """Did the request bound its output (so the charge never exceeds the hold)?"""
+    return bool(data.get("max_completion_tokens") or data.get("max_tokens"))
+
+
+def prompt_count(prompt: Any) -> int:
+    """Legacy completions take one prompt (a string or a list of token ids) or a list of
+    them; each gets its own completions."""
+    if not isinstance(prompt, list) or not prompt:
+        return 1
+    if all(isinstance(p, int) for p in prompt):
+        return 1
+    return len(prompt)
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1

@@ -14,23 +14,45 @@ from cong.billing.usage_log import UsageRecord, UsageWriter
 from cong.billing.wallets import Hold, Wallets
 from cong.channels.catalog import ModelRoute
 from cong.limits.base import Decision, Limit, RateLimiter
-from cong.protocol.errors import APIError
+
+# Token counts at or above this are not believed (nor are negative or non-integer ones).
+ABSURD_TOKENS = 2**53
 
 
 def usage_of(payload: dict[str, Any] | None, images: int = 0) -> Usage | None:
-    """Read an OpenAI ``usage`` object (None when absent)."""
+    """Read an OpenAI ``usage`` object. None when it is absent or not believable (a
+    count that is negative, not an integer, or absurdly large): the caller estimates
+    then, and marks the usage row as estimated."""
     usage = (payload or {}).get("usage")
+    missing = Usage(images=images) if images else None
     if not isinstance(usage, dict):
-        return Usage(images=images) if images else None
+        return missing
     prompt_details = usage.get("prompt_tokens_details") or {}
     completion_details = usage.get("completion_tokens_details") or {}
-    return Usage(
-        prompt_tokens=int(usage.get("prompt_tokens") or usage.get("input_tokens") or 0),
-        cached_tokens=int(prompt_details.get("cached_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
-        reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0),
-        images=images,
+    if not isinstance(prompt_details, dict) or not isinstance(completion_details, dict):
+        return missing
+    values = (
+        usage.get("prompt_tokens") or usage.get("input_tokens"),
+        prompt_details.get("cached_tokens"),
+        usage.get("completion_tokens"),
+        completion_details.get("reasoning_tokens"),
     )
+    counts = [count for value in values if (count := _tokens(value)) is not None]
+    if len(counts) != len(values):
+        return missing
+    prompt, cached, completion, reasoning = counts
+    return Usage(prompt, cached, completion, reasoning, images)
+
+
+def _tokens(value: Any) -> int | None:
+    """A token count: 0 when absent, None when not believable."""
+    if value is None:
+        return 0
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return value if 0 <= value < ABSURD_TOKENS else None
 
 
 def limits_of(principal: Principal) -> list[Limit]:
@@ -83,8 +105,10 @@ class Metering:
         worst: Usage,
         *,
         stream: bool,
+        capped: bool = True,
     ) -> Meter:
-        """Rate limits first (429), then the wallet and key cap hold (402)."""
+        """Rate limits first (429), then the wallet and key cap hold (402). ``capped``:
+        the request bounds its output, so it is never charged more than the hold."""
         limits = limits_of(principal)
         tokens = worst.prompt_tokens + worst.completion_tokens
         decision: Decision | None = None
@@ -93,8 +117,10 @@ class Metering:
             if not decision.allowed:
                 raise decision.error()
         try:
-            hold = await self.wallets.hold(principal, request_id, priced_model, worst)
-        except APIError:
+            hold = await self.wallets.hold(
+                principal, request_id, priced_model, worst, capped=capped
+            )
+        except BaseException:
             if limits:
                 await self.limiter.adjust(limits, -tokens, decision)
             raise

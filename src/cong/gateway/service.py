@@ -146,7 +146,14 @@ class Gateway:
             completion_tokens=estimates.output_budget(data, self.default_output_tokens),
         )
         meter = await self.metering.admit(
-            principal, request_id, endpoint, model, routes[0].id, worst, stream=stream
+            principal,
+            request_id,
+            endpoint,
+            model,
+            routes[0].id,
+            worst,
+            stream=stream,
+            capped=estimates.has_output_limit(data),
         )
         chat = endpoint == "chat"
         if stream:
