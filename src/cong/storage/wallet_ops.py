@@ -6,7 +6,7 @@ PostgreSQL) carries every hold and settlement queued meanwhile, each with its ow
 Nothing waits on purpose, so a lone request commits at once; under load a transaction
 carries as many operations as arrived during the previous one. Every operation is a set
 of conditional updates that cannot fail for another operation's sake (see
-``wallet_sqlite.py`` and the ``cong_wallet_op`` function in migration 0004).
+``wallet_sqlite.py`` and the ``cong_wallet_op`` function in migration 0005).
 """
 
 from __future__ import annotations

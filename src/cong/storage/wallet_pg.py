@@ -1,5 +1,5 @@
 """Wallet operations on PostgreSQL: a batch of them is one pipelined ``fetchmany`` of the
-``cong_wallet_op`` function (migration 0004) on a dedicated asyncpg connection: one round
+``cong_wallet_op`` function (migration 0005) on a dedicated asyncpg connection: one round
 trip and one implicit transaction per batch, the statement prepared once."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 on one dedicated thread with its own connection (one hand-off from the event loop per
 batch, statements prepared once and kept in sqlite3's statement cache).
 
-The logic is the same as the PostgreSQL function in migration 0004: every change is a
+The logic is the same as the PostgreSQL function in migration 0005: every change is a
 conditional update, undone in the same transaction when a later condition fails, so an
 operation never fails for another's sake and a batch commits as a whole."""
 

@@ -1,7 +1,7 @@
 """wallet operations as one PostgreSQL function (one round trip per batch)
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-02 12:40:00
 
 The same logic as storage/wallet_sqlite.py: a hold (1), a settlement (2) or a sweep (3),
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
