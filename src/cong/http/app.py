@@ -44,6 +44,7 @@ from cong.gateway.status import StatusService
 from cong.http import (
     account_routes,
     admin_routes,
+    api_docs,
     billing_routes,
     model_routes,
     openai_routes,
@@ -148,9 +149,10 @@ def create_app(settings: Settings) -> ASGIApp:
         version=__version__,
         lifespan=lifespan,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
     )
+    api_docs.install(app)
     app.router.routes.extend(web_pages.routes)
     app.include_router(system_routes.router)
     app.include_router(admin_routes.router)

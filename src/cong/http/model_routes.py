@@ -20,7 +20,7 @@ routers = (router,)
 Capability = Literal["chat", "tools", "vision", "json", "reasoning", "embeddings", "images"]
 
 
-class PriceOut(BaseModel):
+class ModelPriceOut(BaseModel):
     """Per million tokens / per call / per image, for the caller's group (currency
     units as decimal strings, and the same in integer micro-units)."""
 
@@ -36,7 +36,7 @@ class PriceOut(BaseModel):
     per_image_micros: int
 
     @classmethod
-    def of(cls, price: GroupPrice) -> PriceOut:
+    def of(cls, price: GroupPrice) -> ModelPriceOut:
         data: dict[str, object] = {}
         for name in ("input_per_m", "cached_input_per_m", "output_per_m", "per_call", "per_image"):
             value = getattr(price, name)
@@ -54,7 +54,7 @@ class ModelEntryOut(BaseModel):
     created: int
     context_length: int | None = Field(description="tokens; null when unknown")
     capabilities: list[Capability]
-    price: PriceOut | None = Field(description="null: no price, the model is refused")
+    price: ModelPriceOut | None = Field(description="null: no price, the model is refused")
     state: Literal["up", "degraded", "down"] = Field(
         description="down: every channel's circuit is open; degraded: some are"
     )
@@ -70,7 +70,7 @@ class ModelEntryOut(BaseModel):
             created=entry.created,
             context_length=entry.context_length,
             capabilities=list(entry.capabilities),
-            price=PriceOut.of(entry.price) if entry.price else None,
+            price=ModelPriceOut.of(entry.price) if entry.price else None,
             state=entry.state,
         )
 

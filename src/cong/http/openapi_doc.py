@@ -1,0 +1,177 @@
+"""``/api/openapi.json``: FastAPI's document of the management API, plus the ``/v1``
+endpoints (served by ``http.front`` outside FastAPI) with their request bodies, and the
+two ways to authenticate (an API key, or the web session cookie + CSRF header)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
+from pydantic.json_schema import models_json_schema
+
+from cong.http.client_address import SESSION_COOKIE
+from cong.protocol.chat import ChatCompletionRequest
+from cong.protocol.completions import CompletionRequest, EmbeddingRequest
+from cong.protocol.images import ImageRequest
+
+REFERENCE = "https://platform.openai.com/docs/api-reference"
+REF = "#/components/schemas/{model}"
+# Operations anyone may call, signed in or not.
+PUBLIC = {
+    ("/api/health", "get"),
+    ("/api/status", "get"),
+    ("/api/session", "get"),
+    ("/api/session", "post"),
+    ("/api/session/register", "post"),
+}
+
+
+class ErrorBody(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error, on /v1 and /api alike (OpenAI's envelope)."""
+
+    error: ErrorBody
+
+
+class ModelPricing(BaseModel):
+    """Currency units per token / request / image for the caller's group (OpenRouter
+    style), as decimal strings."""
+
+    prompt: str
+    completion: str
+    input_cache_read: str
+    request: str
+    image: str
+
+
+class V1Model(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+    context_length: int | None = Field(description="tokens; null when unknown")
+    pricing: ModelPricing | None = Field(description="null: the model has no price")
+    capabilities: list[str] = Field(
+        description="among chat, tools, vision, json, reasoning, embeddings, images"
+    )
+
+
+class V1ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[V1Model]
+
+
+# path, method, summary, request model, response model, streams
+_V1: tuple[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None, bool], ...] = (
+    ("/v1/chat/completions", "post", "Chat completion", ChatCompletionRequest, None, True),
+    ("/v1/completions", "post", "Text completion (legacy)", CompletionRequest, None, True),
+    ("/v1/embeddings", "post", "Embeddings", EmbeddingRequest, None, False),
+    ("/v1/images/generations", "post", "Image generation", ImageRequest, None, False),
+    ("/v1/models", "get", "The models this key may call", None, V1ModelList, False),
+    ("/v1/models/{model}", "get", "One model", None, V1Model, False),
+)
+_ERRORS = {
+    "400": "Invalid request",
+    "401": "Missing or wrong API key",
+    "402": "Wallet, credit limit or key spend cap exhausted",
+    "403": "This key, user or group may not use this model",
+    "404": "Unknown model or route",
+    "413": "Request body too large",
+    "429": "Rate limit reached (see retry-after)",
+    "502": "The upstream failed (x-should-retry says whether retrying may help)",
+    "503": "No upstream available now",
+}
+
+
+def build_openapi(app: FastAPI, description: str) -> dict[str, Any]:
+    spec = get_openapi(
+        title=app.title, version=app.version, description=description, routes=app.routes
+    )
+    components = spec.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    models: list[type[BaseModel]] = [ErrorEnvelope, V1ModelList, V1Model]
+    models += [m for _, _, _, m, _, _ in _V1 if m is not None]
+    _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
+    for name, schema in defs.get("$defs", {}).items():
+        schemas.setdefault(name, schema)
+    components["securitySchemes"] = {
+        "apiKey": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal API key (sk-…): the CLI, scripts, SDKs and IDEs. "
+            "`api-key` and `x-api-key` headers work too.",
+        },
+        "session": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": SESSION_COOKIE,
+            "description": "The web pages' session (POST /api/session). Requests that "
+            "change something also need the X-CSRF-Token header from GET /api/session.",
+        },
+    }
+    spec["security"] = [{"apiKey": []}, {"session": []}]
+    paths = spec.setdefault("paths", {})
+    for path, item in paths.items():
+        for method, operation in item.items():
+            if (path, method) in PUBLIC or not path.startswith("/api"):
+                operation["security"] = []
+    for path, method, summary, request, response, streams in _V1:
+        paths.setdefault(path, {})[method] = _operation(summary, request, response, streams)
+    return spec
+
+
+def _operation(
+    summary: str, request: type[BaseModel] | None, response: type[BaseModel] | None, streams: bool
+) -> dict[str, Any]:
+    content: dict[str, Any] = {
+        "application/json": {
+            "schema": {"$ref": REF.format(model=response.__name__)}
+            if response
+            else {"type": "object", "description": f"As OpenAI's API: {REFERENCE}"}
+        }
+    }
+    if streams:
+        content["text/event-stream"] = {
+            "schema": {"type": "string", "description": "with stream: true, server-sent events"}
+        }
+    operation: dict[str, Any] = {
+        "tags": ["OpenAI-compatible (/v1)"],
+        "summary": summary,
+        "security": [{"apiKey": []}],
+        "externalDocs": {"url": REFERENCE},
+        "responses": {
+            "200": {
+                "description": "OK; every answer carries x-request-id",
+                "content": content,
+            },
+            **{
+                status: {
+                    "description": text,
+                    "content": {
+                        "application/json": {"schema": {"$ref": REF.format(model="ErrorEnvelope")}}
+                    },
+                }
+                for status, text in _ERRORS.items()
+            },
+        },
+    }
+    if request is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": REF.format(model=request.__name__)}}
+            },
+        }
+    if response is V1Model:
+        operation["parameters"] = [
+            {"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}
+        ]
+    return operation
