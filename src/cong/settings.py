@@ -162,9 +162,6 @@ class Settings(BaseSettings):
     log_level: str = "info"
     access_log: bool = True
     key_cache_seconds: float = Field(5.0, ge=0)
-    key_last_used_seconds: float = Field(
-        10.0, gt=0, description="how often keys' last_used_at is written (batched)"
-    )
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     keepalive_seconds: float = Field(15.0, gt=0)
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])

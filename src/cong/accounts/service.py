@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cong.accounts.credentials import NewKey, generate_key, hash_key, key_from_token
 from cong.accounts.key_settings import UNSET, KeySettings, check_grant, normalized, with_period
-from cong.accounts.key_use import LastUsedWriter
 from cong.accounts.principal import ROLES, IPNetwork, Principal
 from cong.accounts.views import KeyView, UserView, as_utc, user_view
 from cong.protocol.errors import (
@@ -30,15 +29,8 @@ from cong.storage.tables import ApiKey, User
 class Accounts:
     """Account operations. Authentication results are cached for ``cache_seconds``."""
 
-    def __init__(
-        self,
-        db: Database,
-        secret_key: bytes,
-        cache_seconds: float = 5.0,
-        last_used: LastUsedWriter | None = None,
-    ) -> None:
+    def __init__(self, db: Database, secret_key: bytes, cache_seconds: float = 5.0) -> None:
         self._db = db
-        self._last_used = last_used
         self._secret = secret_key
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Principal | APIError]] = {}
@@ -51,8 +43,6 @@ class Accounts:
     async def authenticate_digest(self, digest: str, client_ip: str | None = None) -> Principal:
         """Like :meth:`authenticate`, from the key's stored hash (a key sign-in session)."""
         principal = await self._principal(digest)
-        if self._last_used is not None and principal.key_pk is not None:
-            self._last_used.seen(principal.key_pk)
         if principal.expires_at is not None and principal.expires_at <= time.time():
             raise invalid_api_key("This API key has expired.")
         if principal.ip_allow is not None and not _ip_allowed(client_ip, principal.ip_allow):

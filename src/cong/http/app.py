@@ -18,7 +18,6 @@ from starlette.types import ASGIApp
 from cong import __version__
 from cong.accounts.credentials import server_secret
 from cong.accounts.groups import Groups
-from cong.accounts.key_use import LastUsedWriter
 from cong.accounts.passwords import Passwords
 from cong.accounts.registration import Registration
 from cong.accounts.service import Accounts
@@ -101,9 +100,7 @@ def create_app(settings: Settings) -> ASGIApp:
         streams = MeteredStreams(metering, billing.drain_seconds)
         sweeper = Sweeper(wallets, billing.reservation_ttl, billing.sweep_interval)
         sweeper.start()
-        last_used = LastUsedWriter(db, settings.key_last_used_seconds)
-        last_used.start()
-        accounts = Accounts(db, secret, settings.key_cache_seconds, last_used)
+        accounts = Accounts(db, secret, settings.key_cache_seconds)
         codes = Codes(db, secret)
         passwords = Passwords()
         app.state.services = Services(
@@ -139,7 +136,6 @@ def create_app(settings: Settings) -> ASGIApp:
             await sweeper.close()
             await streams.close()
             await usage.close()
-            await last_used.close()
             await limiter.close()
             await loader.close()
             await db.close()

@@ -91,12 +91,3 @@ async def put_setting(session: AsyncSession, name: str, value: Any) -> None:
     else:
         row.value = value
     await session.flush()
-
-
-async def touch_keys(session: AsyncSession, key_ids: list[int], moment: datetime) -> None:
-    """Set ``last_used_at`` of these keys (one UPDATE per 500 ids)."""
-    for start in range(0, len(key_ids), 500):
-        chunk = key_ids[start : start + 500]
-        await session.execute(
-            update(ApiKey).where(ApiKey.id.in_(chunk)).values(last_used_at=moment)
-        )
