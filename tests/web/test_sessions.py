@@ -47,6 +47,8 @@ def test_password_sign_in_sets_a_safe_cookie_and_no_token_in_the_body(
     me = browser.call("GET", "/api/me")
     assert me.status_code == 200 and me.json()["user"]["name"] == "web-ann"
     assert me.json()["key"] is None
+    no_key = browser.call("GET", "/api/key/usage")
+    assert no_key.status_code == 400 and no_key.json()["error"]["code"] == "no_api_key"
     # the cookie is not a key: /v1 still wants a Bearer key
     v1 = browser.call("GET", "/v1/models")
     assert v1.status_code == 401

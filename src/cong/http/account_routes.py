@@ -22,6 +22,7 @@ from cong.http.account_models import (
 from cong.http.context import services_of
 from cong.http.dependencies import Admin, Caller
 from cong.money import to_micros
+from cong.protocol.errors import invalid_request
 
 users = APIRouter(prefix="/api/users", tags=["users"])
 keys = APIRouter(prefix="/api/keys", tags=["keys"])
@@ -133,6 +134,11 @@ async def key_usage(
     caller: Caller,
     since: Annotated[date | None, Query(description="first day to count (YYYY-MM-DD)")] = None,
 ) -> KeyUsageOut:
+    if not caller.key_id:
+        raise invalid_request(
+            "This endpoint describes the calling API key; this session has none.",
+            code="no_api_key",
+        )
     usage = await services_of(request).reports.key_usage(
         caller, since.isoformat() if since else None
     )
