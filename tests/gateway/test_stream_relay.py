@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cong.gateway.metered_stream import Relabeller, StreamTally, relabel
-from cong.protocol.sse import DONE, RawEvents, SSEDecoder
+from cong.protocol.sse import DONE, SSEDecoder, frame
 
 ASKED = "gpt-4o"
 
@@ -90,7 +90,7 @@ def test_relayed_bytes_equal_the_decoded_path(
     expected, expected_tally = decoded_path(events, wants_usage)
     tally = StreamTally(0)
     relay = Relabeller(tally, ASKED, wants_usage)
-    sent = relay.raw(RawEvents([encode(event, compact) for event in events]))
+    sent = frame(relay.raw([encode(event, compact) for event in events]))
 
     assert sse_objects(sent) == expected
     assert tally.usage == expected_tally.usage
@@ -106,7 +106,7 @@ def test_an_event_that_needs_no_change_goes_out_byte_for_byte() -> None:
         b'"usage":null}'
     )
     tally = StreamTally(0)
-    sent = Relabeller(tally, ASKED, wants_usage=True).raw(RawEvents([payload]))
+    sent = frame(Relabeller(tally, ASKED, wants_usage=True).raw([payload]))
     assert sent == b"data: " + payload + b"\n\n"
     assert tally.generated_bytes() == len("Xin chào".encode())
 
@@ -115,11 +115,11 @@ def test_a_client_that_did_not_ask_for_usage_gets_no_usage_field() -> None:
     payload = b'{"model":"gpt-4o","choices":[],"usage":null}'
     usage = b'{"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}'
     tally = StreamTally(0)
-    sent = Relabeller(tally, ASKED, wants_usage=False).raw(RawEvents([payload, usage]))
+    sent = frame(Relabeller(tally, ASKED, wants_usage=False).raw([payload, usage]))
     assert sse_objects(sent) == [{"model": "gpt-4o", "choices": []}]
     assert tally.usage is not None and tally.usage.completion_tokens == 2
 
 
 def test_done_is_not_part_of_the_relayed_events() -> None:
-    sent = Relabeller(StreamTally(0), ASKED, wants_usage=True).raw(RawEvents([], last=True))
+    sent = frame(Relabeller(StreamTally(0), ASKED, wants_usage=True).raw([]))
     assert sent == b"" and DONE not in sent

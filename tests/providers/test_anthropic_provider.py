@@ -17,6 +17,7 @@ from cong.providers.registry import build_provider
 from tests.fakes.anthropic_upstream import Recorder, create_fake_anthropic
 from tests.support.openapi_spec import validate_schema
 from tests.support.servers import ServerThread
+from tests.support.streams import chunks
 
 HI = [{"role": "user", "content": "hi"}]
 
@@ -38,7 +39,7 @@ async def provider(fake: tuple[str, Recorder]) -> AsyncIterator[Anthropic]:
 
 
 async def collect(stream: AsyncIterator[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [chunk async for chunk in stream]
+    return [chunk async for chunk in chunks(stream)]
 
 
 def text_of(chunks: list[dict[str, Any]]) -> str:
@@ -223,8 +224,10 @@ async def test_invalid_request_is_rejected_before_sending(
 async def test_midstream_error_event_raises_after_the_first_chunks(provider: Anthropic) -> None:
     received: list[dict[str, Any]] = []
     with pytest.raises(APIError) as error:
-        async for chunk in provider.stream_chat(
-            {"model": "claude-midstream-error", "messages": HI, "stream": True}
+        async for chunk in chunks(
+            provider.stream_chat(
+                {"model": "claude-midstream-error", "messages": HI, "stream": True}
+            )
         ):
             received.append(chunk)
     assert error.value.status == 503 and error.value.type == "server_error"
@@ -235,7 +238,7 @@ async def test_midstream_error_event_raises_after_the_first_chunks(provider: Ant
 async def test_closing_the_stream_disconnects_upstream(
     provider: Anthropic, fake: tuple[str, Recorder]
 ) -> None:
-    stream = provider.stream_chat({"model": "claude-slow", "messages": HI, "stream": True})
+    stream = chunks(provider.stream_chat({"model": "claude-slow", "messages": HI, "stream": True}))
     seen = 0
     async for chunk in stream:
         seen += bool(chunk["choices"] and chunk["choices"][0]["delta"].get("content"))

@@ -19,6 +19,7 @@ from tests.fakes.azure_upstream import API_KEY, AzureRecorder, create_fake_azure
 from tests.support.gateway import RunningGateway, fresh_database, start_gateway
 from tests.support.openapi_spec import validate_schema
 from tests.support.servers import ServerThread
+from tests.support.streams import chunks as stream_chunks
 
 HI: list[Any] = [{"role": "user", "content": "hi"}]
 FAILING = ["dep-429", "dep-500", "dep-filtered"]
@@ -68,17 +69,19 @@ async def test_streams_drop_the_filter_preamble_and_end_with_usage(
         "stream_options": {"include_usage": True},
     }
     try:
-        chunks = [c async for c in azure.stream_chat(body)]
-        bare = [c async for c in azure.stream_chat({**body, "model": "dep-nousage"})]
+        chunks = [c async for c in stream_chunks(azure.stream_chat(body))]
+        bare = [c async for c in stream_chunks(azure.stream_chat({**body, "model": "dep-nousage"}))]
         text = [
             c
-            async for c in azure.stream_completion(
-                {
-                    "model": "gpt35",
-                    "prompt": "x",
-                    "stream": True,
-                    "stream_options": {"include_usage": True},
-                }
+            async for c in stream_chunks(
+                azure.stream_completion(
+                    {
+                        "model": "gpt35",
+                        "prompt": "x",
+                        "stream": True,
+                        "stream_options": {"include_usage": True},
+                    }
+                )
             )
         ]
     finally:

@@ -15,6 +15,7 @@ from cong.providers.registry import build_provider
 from tests.fakes.gemini_upstream import API_KEY, GeminiRecorder, create_fake_gemini
 from tests.support.openapi_spec import validate_schema
 from tests.support.servers import ServerThread
+from tests.support.streams import chunks as stream_chunks
 
 HI: list[Any] = [{"role": "user", "content": "hi"}]
 
@@ -34,7 +35,7 @@ def provider(url: str, key: str = API_KEY) -> Gemini:
 
 
 async def collect(gemini: Gemini, body: dict[str, Any]) -> list[dict[str, Any]]:
-    return [chunk async for chunk in gemini.stream_chat(body)]
+    return [chunk async for chunk in stream_chunks(gemini.stream_chat(body))]
 
 
 async def test_chat_sends_the_key_header_and_translates(
@@ -166,8 +167,10 @@ async def test_bad_key_midstream_error_and_unsupported(
             await wrong.chat({"model": "gemini-2.5-flash", "messages": HI})
         chunks: list[dict[str, Any]] = []
         with pytest.raises(APIError) as midstream:
-            async for chunk in gemini.stream_chat(
-                {"model": "gemini-midstream-error", "messages": HI, "stream": True}
+            async for chunk in stream_chunks(
+                gemini.stream_chat(
+                    {"model": "gemini-midstream-error", "messages": HI, "stream": True}
+                )
             ):
                 chunks.append(chunk)
         with pytest.raises(APIError) as legacy:

@@ -14,8 +14,8 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -23,18 +23,21 @@ from cong.billing.estimates import bytes_tokens
 from cong.billing.pricing import Usage
 from cong.gateway.metering import Meter, Metering, usage_of
 from cong.protocol.errors import APIError, upstream_error
-from cong.protocol.sse import DONE, RawEvents, encode_json
-from cong.providers.base import StreamItem
+from cong.protocol.stream import Events, Stream
+
+if TYPE_CHECKING:
+    from cong.gateway.request import GatewayRequest
 
 # Relayed as they are (no decoding) when an event names the model the client asked for and
 # carries no usage; these find what the tally needs in the upstream's compact JSON.
 USAGE_NULL = b'"usage":null'
+NO_USAGE = b"," + USAGE_NULL
 LENGTH_END = b'"finish_reason":"length"'
 UNMEASURED_LIMIT = 256 * 1024
 TEXT = re.compile(rb'"(?:content|text)":"((?:[^"\\]|\\.)*)"')
 
-# What the stream hands on: chunks, or events already encoded as SSE bytes.
-Relayed = dict[str, Any] | list[dict[str, Any]] | bytes
+# An upstream stream opened by the router: its first item (None: it ended at once).
+Opened = tuple[Events | None, Stream]
 
 
 class StreamTally:
@@ -86,14 +89,12 @@ class StreamTally:
         self.unmeasured.clear()
         self.unmeasured_size = 0
 
-    def take(self, item: StreamItem) -> None:
+    def take(self, item: Events) -> None:
         """Tally an item without relaying it (a stream drained after a disconnect)."""
-        if isinstance(item, RawEvents):
-            for data in item.payloads:
-                self.see(_decode(data))
-        else:
-            for chunk in [item] if isinstance(item, dict) else item:
-                self.see(chunk)
+        for data in item.payloads:
+            self.see(_decode(data))
+        for chunk in item.chunks:
+            self.see(chunk)
 
     def final_usage(self) -> tuple[Usage, bool]:
         if self.usage is not None:
@@ -139,17 +140,18 @@ class Relabeller:
         self.tally.see(chunk)
         return relabel(chunk, self.model, self.wants_usage)
 
-    def __call__(self, item: dict[str, Any] | list[dict[str, Any]]) -> Relayed | None:
-        if isinstance(item, dict):
-            return self.chunk(item)
-        out = [relabelled for chunk in item if (relabelled := self.chunk(chunk)) is not None]
-        return out or None
+    def events(self, item: Events) -> Events | None:
+        """What the client sees of an item (None: nothing)."""
+        if item.payloads:
+            item.payloads = self.raw(item.payloads)
+        if item.chunks:
+            item.chunks = [out for chunk in item.chunks if (out := self.chunk(chunk)) is not None]
+        return item if item.payloads or item.chunks else None
 
-    def raw(self, item: RawEvents) -> bytes:
-        """The events as SSE bytes: all of them relayed as one block, or all but the last
+    def raw(self, payloads: list[bytes]) -> list[bytes]:
+        """The events' JSON texts: all of them relayed as they are, or all but the last
         when that is the usage report (the usual end of a stream); otherwise each event is
         looked at on its own."""
-        payloads = item.payloads
         if len(payloads) > 1 and USAGE_NULL not in payloads[-1]:
             head = self._block(payloads[:-1])
             if head is not None:
@@ -158,14 +160,14 @@ class Relabeller:
             block = self._block(payloads)
             if block is not None:
                 return block
-        return b"".join([self._one(data) for data in payloads])
+        return [out for data in payloads for out in self._one(data)]
 
-    def _block(self, payloads: list[bytes]) -> bytes | None:
-        """SSE bytes for events that all name the asked model and carry no usage and no
+    def _block(self, payloads: list[bytes]) -> list[bytes] | None:
+        """The texts of events that all name the asked model and carry no usage and no
         tool calls (checked over the joined text: one scan each), else None."""
         if not payloads:
-            return b""
-        events = b"\n\ndata: ".join(payloads)
+            return []
+        events = b"\n".join(payloads)
         count = len(payloads)
         if (
             events.count(self.model_field) != count
@@ -173,19 +175,19 @@ class Relabeller:
             or b'"tool_calls"' in events
         ):
             return None
-        if not self.wants_usage and events.count(b"," + USAGE_NULL) != count:
+        if not self.wants_usage and events.count(NO_USAGE) != count:
             return None
         self.tally.see_raw(events)  # only now: a None above means another path tallies
         if not self.wants_usage:
-            events = events.replace(b"," + USAGE_NULL, b"")
-        return b"data: " + events + b"\n\n"
+            return [data.replace(NO_USAGE, b"") for data in payloads]
+        return payloads
 
-    def _one(self, data: bytes) -> bytes:
+    def _one(self, data: bytes) -> list[bytes]:
         block = self._block([data])
         if block is not None:
             return block
         relabelled = self.chunk(_decode(data))
-        return encode_json(relabelled) if relabelled is not None else b""
+        return [orjson.dumps(relabelled)] if relabelled is not None else []
 
 
 class MeteredStreams:
@@ -197,63 +199,51 @@ class MeteredStreams:
     async def run(
         self,
         meter: Meter,
-        first: StreamItem | None,
-        chunks: AsyncIterator[StreamItem],
-        model: str,
-        wants_usage: bool,
+        request: GatewayRequest,
+        opening: Callable[[], Awaitable[Opened]],
         prompt_estimate: int,
-    ) -> AsyncIterator[Relayed]:
-        """The stream as the client sees it. When the upstream's ``[DONE]`` arrives with
-        the last events, the request is settled first and those events come as bytes
-        ending with ``data: [DONE]`` (the end of the response, in one write)."""
+    ) -> Stream:
+        """The stream as the client sees it, opened (routed) at the first read. It always
+        ends with an item marked ``end``, sent once the request is settled (so the end
+        of the response and the settlement go together)."""
+        first, upstream = await opening()
         tally = StreamTally(prompt_estimate)
-        relay = Relabeller(tally, model, wants_usage)
+        relay = Relabeller(tally, request.model, request.wants_usage)
         meter.first_byte = time.perf_counter()
-        ended = False
-        item = first
+        settled = False
         try:
-            while item is not None:
-                out: Relayed | None
-                if isinstance(item, RawEvents):
-                    out = relay.raw(item)
-                    if item.last:
-                        ended = True
-                        await self._settle(meter, chunks, tally)
-                        yield out + DONE
-                        return
-                else:
-                    out = relay(item)
-                if out:
+            item = first
+            while item is not None and not item.end:
+                out = relay.events(item)
+                if out is not None:
                     yield out
-                item = await anext(chunks, None)
-            ended = True
+                item = await anext(upstream, None)
+            last = (relay.events(item) if item is not None else None) or Events()
+            last.end = True
+            settled = True
+            await self._settle(meter, upstream, tally, 200, tally.end_reason)
+            yield last
         except APIError as error:
-            ended = True
-            await chunks.aclose()  # type: ignore[attr-defined]
-            usage, estimated = tally.final_usage()
+            settled = True
             reason = "timeout" if error.status == 504 else "upstream_error"
-            await self.metering.finish(
-                meter, usage, status=error.status, end_reason=reason, estimated=estimated
-            )
+            await self._settle(meter, upstream, tally, error.status, reason)
             raise
         finally:
-            if ended and not meter.done:
-                await self._settle(meter, chunks, tally)
-            elif not ended:
-                self._drain_later(meter, chunks, tally)
+            if not settled:
+                self._drain_later(meter, upstream, tally)
 
     async def _settle(
-        self, meter: Meter, chunks: AsyncIterator[StreamItem], tally: StreamTally
+        self, meter: Meter, upstream: Stream, tally: StreamTally, status: int, reason: str
     ) -> None:
-        await chunks.aclose()  # type: ignore[attr-defined]
+        """The one place a stream ends: the upstream closed, then the request settled."""
+        with contextlib.suppress(Exception):
+            await upstream.aclose()
         usage, estimated = tally.final_usage()
         await self.metering.finish(
-            meter, usage, status=200, end_reason=tally.end_reason, estimated=estimated
+            meter, usage, status=status, end_reason=reason, estimated=estimated
         )
 
-    def _drain_later(
-        self, meter: Meter, chunks: AsyncIterator[StreamItem], tally: StreamTally
-    ) -> None:
+    def _drain_later(self, meter: Meter, upstream: Stream, tally: StreamTally) -> None:
         """The client went away: learn the usage in the background, then settle."""
 
         async def drain() -> None:
@@ -262,15 +252,10 @@ class MeteredStreams:
                 if tally.usage is None and self.drain_seconds > 0 and meter.hold.amount:
                     with contextlib.suppress(TimeoutError, APIError):
                         async with asyncio.timeout(self.drain_seconds):
-                            async for item in chunks:
+                            async for item in upstream:
                                 tally.take(item)
             finally:
-                with contextlib.suppress(Exception):
-                    await chunks.aclose()  # type: ignore[attr-defined]
-                usage, estimated = tally.final_usage()
-                await self.metering.finish(
-                    meter, usage, status=499, end_reason="client_disconnected", estimated=estimated
-                )
+                await self._settle(meter, upstream, tally, 499, "client_disconnected")
 
         task = asyncio.get_running_loop().create_task(drain())
         self._drains.add(task)

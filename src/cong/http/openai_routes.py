@@ -11,6 +11,9 @@ from typing import Any
 from starlette.types import ASGIApp
 
 from cong.channels.catalog import ModelCard
+from cong.gateway.operations import CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, Operation
+from cong.gateway.request import OPENAI, Edge, GatewayRequest
+from cong.gateway.service import Result
 from cong.http.api_call import ApiCall
 from cong.http.responses import EventStream, JSONBody, error_response
 from cong.protocol.errors import APIError
@@ -20,21 +23,12 @@ Handler = Callable[[ApiCall], Awaitable[Any]]
 Endpoint = Callable[[ApiCall], Awaitable[ASGIApp]]
 
 
-def _render(call: ApiCall, result: Any) -> ASGIApp:
-    if isinstance(result, dict):
-        return JSONBody(result)
-    if isinstance(result.payload, dict):
-        return JSONBody(result.payload, result.headers)
-    keepalive = call.services.settings.keepalive_seconds
-    return EventStream(
-        result.payload, keepalive=keepalive, commit_after=keepalive, headers=result.headers
-    )
-
-
 def openai_endpoint(handler: Handler) -> Endpoint:
+    """An endpoint answering the JSON object its handler returns."""
+
     async def endpoint(call: ApiCall) -> ASGIApp:
         try:
-            return _render(call, await handler(call))
+            return JSONBody(await handler(call))
         except APIError as error:
             return error_response(error)
 
@@ -42,18 +36,36 @@ def openai_endpoint(handler: Handler) -> Endpoint:
     return endpoint
 
 
-def gateway_endpoint(operation: str) -> Endpoint:
-    """An endpoint that authenticates, parses the JSON body and hands it to one gateway
-    operation (``chat``, ``completion``, ``embed`` or ``images``)."""
+def _render(call: ApiCall, request: GatewayRequest, result: Result) -> ASGIApp:
+    if isinstance(result.payload, dict):
+        return JSONBody(request.edge.answer(result.payload, request), result.headers)
+    keepalive = call.services.settings.keepalive_seconds
+    return EventStream(
+        result.payload,
+        request.edge.renderer(request),
+        keepalive=keepalive,
+        commit_after=keepalive,
+        headers=result.headers,
+    )
 
-    async def handler(call: ApiCall) -> Any:
-        principal = await call.authenticate()
-        data = parse_json_object(await call.body())
-        gateway = getattr(call.services.gateway, operation)
-        return await gateway(principal, data, call.request_id)
 
-    handler.__name__ = operation
-    return openai_endpoint(handler)
+def operation_endpoint(operation: Operation, edge: Edge = OPENAI) -> Endpoint:
+    """An endpoint that authenticates, reads the JSON body (in ``edge``'s format) as one
+    request for ``operation``, has the gateway serve it and renders the answer."""
+
+    async def endpoint(call: ApiCall) -> ASGIApp:
+        try:
+            principal = await call.authenticate()
+            wire = parse_json_object(await call.body())
+            request = GatewayRequest.read(
+                operation, edge.read(wire), principal, call.request_id, edge=edge, wire=wire
+            )
+            return _render(call, request, await call.services.gateway.serve(request))
+        except APIError as error:
+            return error_response(error)
+
+    endpoint.__name__ = f"{edge.name}_{operation.name}"
+    return endpoint
 
 
 def _card(card: ModelCard) -> dict[str, Any]:
@@ -81,10 +93,10 @@ async def retrieve_model(call: ApiCall) -> Any:
 
 # path -> method -> endpoint
 exact_routes: dict[str, dict[str, Endpoint]] = {
-    "/v1/chat/completions": {"POST": gateway_endpoint("chat")},
-    "/v1/completions": {"POST": gateway_endpoint("completion")},
-    "/v1/embeddings": {"POST": gateway_endpoint("embed")},
-    "/v1/images/generations": {"POST": gateway_endpoint("images")},
+    "/v1/chat/completions": {"POST": operation_endpoint(CHAT)},
+    "/v1/completions": {"POST": operation_endpoint(COMPLETIONS)},
+    "/v1/embeddings": {"POST": operation_endpoint(EMBEDDINGS)},
+    "/v1/images/generations": {"POST": operation_endpoint(IMAGES)},
     "/v1/models": {"GET": list_models},
 }
 # path prefix -> method -> endpoint; the rest of the path is the ``model`` parameter

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -12,7 +11,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from cong.protocol.errors import APIError, internal_error
-from cong.protocol.sse import DONE, KEEPALIVE, encode_data, encode_json
+from cong.protocol.sse import KEEPALIVE, StreamRenderer
+from cong.protocol.stream import Events, Stream
 
 log = logging.getLogger("cong.http")
 
@@ -59,23 +59,27 @@ def error_response(error: APIError) -> Response:
 
 
 class EventStream:
-    """Streams chunks as SSE. The HTTP status is committed only when the first chunk
-    arrives (so early failures keep their real status) or after ``commit_after`` seconds,
-    after which keep-alive comments flow while the upstream is silent. A client
-    disconnect cancels the upstream iteration (which stops generation upstream).
+    """Sends a stream as SSE, each item rendered by ``renderer``; the item marked
+    ``end`` ends the response in the same write. The HTTP status is committed only when
+    the first item arrives (so early failures keep their real status) or after
+    ``commit_after`` seconds, after which keep-alive comments flow while the upstream is
+    silent. A client disconnect cancels the upstream iteration (which stops generation
+    upstream).
 
     Commit and keep-alives run from a timer, so a stream that flows costs no task
     besides the one that watches for the disconnect."""
 
     def __init__(
         self,
-        chunks: AsyncIterator[Any],
+        chunks: Stream,
+        renderer: StreamRenderer,
         *,
         keepalive: float,
         commit_after: float,
         headers: dict[str, str] | None = None,
     ) -> None:
         self.chunks = chunks
+        self.renderer = renderer
         self.headers = SSE_HEADERS + [
             (k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()
         ]
@@ -106,7 +110,7 @@ class EventStream:
             watcher.cancel()
             if self._beat is not None:
                 self._beat.cancel()
-            await self.chunks.aclose()  # type: ignore[attr-defined]
+            await self.chunks.aclose()
 
     async def _run(self, scope: Scope, send: Send) -> None:
         try:
@@ -136,14 +140,17 @@ class EventStream:
             return
         await self._finish(send)
 
-    async def _relay(self, send: Send, item: Any) -> bool:
-        """Write one item; True when it was the end of the response (SSE bytes that end
-        with ``data: [DONE]``: the stream is settled and complete)."""
-        if isinstance(item, bytes) and item.endswith(DONE):
+    async def _relay(self, send: Send, item: Events) -> bool:
+        """Write one item; True when it was the end of the response (the stream is
+        settled and complete)."""
+        body = self.renderer.events(item)
+        if item.end:
             await self._after_beat()
-            await send({"type": "http.response.body", "body": item, "more_body": False})
+            body += self.renderer.end()
+            await send({"type": "http.response.body", "body": body, "more_body": False})
             return True
-        await self._write(send, _encode(item))
+        if body:
+            await self._write(send, body)
         return False
 
     def _tick(self) -> None:
@@ -179,12 +186,15 @@ class EventStream:
         await send({"type": "http.response.body", "body": data, "more_body": True})
 
     async def _fail(self, send: Send, error: APIError) -> None:
-        await self._write(send, encode_data(error.json()))
-        await self._finish(send)
+        await self._close(send, self.renderer.error(error))
 
     async def _finish(self, send: Send) -> None:
+        """The stream stopped without its end item (not what the gateway sends)."""
+        await self._close(send, self.renderer.end())
+
+    async def _close(self, send: Send, body: bytes) -> None:
         await self._after_beat()
-        await send({"type": "http.response.body", "body": DONE, "more_body": False})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _watch(self, receive: Receive, task: asyncio.Task[Any]) -> None:
         while True:
@@ -193,15 +203,6 @@ class EventStream:
                 self.disconnected = True
                 task.cancel()
                 return
-
-
-def _encode(item: dict[str, Any] | list[dict[str, Any]] | bytes) -> bytes:
-    """One event, or several that arrived together as one write (or already SSE bytes)."""
-    if isinstance(item, bytes):
-        return item
-    if isinstance(item, dict):
-        return encode_json(item)
-    return b"".join(encode_json(chunk) for chunk in item)
 
 
 async def _no_receive() -> dict[str, Any]:

@@ -1,11 +1,14 @@
-"""Server-sent events as OpenAI streams them: ``data: <json>\\n\\n`` ... ``data: [DONE]``."""
+"""Server-sent events: decoding an upstream's, and framing ours as OpenAI streams them
+(``data: <json>\\n\\n`` ... ``data: [DONE]``). The only place that knows SSE framing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
+
+from cong.protocol.errors import APIError
+from cong.protocol.stream import Events
 
 DONE = b"data: [DONE]\n\n"
 KEEPALIVE = b": keep-alive\n\n"
@@ -19,14 +22,44 @@ def encode_json(obj: Any) -> bytes:
     return b"data: " + orjson.dumps(obj) + b"\n\n"
 
 
-@dataclass(slots=True)
-class RawEvents:
-    """Events that arrived in one read, as the upstream's own JSON texts (the ``data:``
-    fields), so that the ones needing no change can be relayed without being decoded
-    and encoded again. ``last``: the upstream's ``[DONE]`` came with them."""
+SEPARATOR = b"\n\ndata: "
 
-    payloads: list[bytes]
-    last: bool = False
+
+def frame(payloads: list[bytes]) -> bytes:
+    """JSON texts as consecutive ``data:`` events (one join)."""
+    return b"data: " + SEPARATOR.join(payloads) + b"\n\n" if payloads else b""
+
+
+def encode_events(events: Events) -> bytes:
+    """One item of a stream as OpenAI's ``data:`` events (the end is the renderer's)."""
+    out = frame(events.payloads)
+    if events.chunks:
+        out += b"".join([encode_json(chunk) for chunk in events.chunks])
+    return out
+
+
+class StreamRenderer(Protocol):
+    """How a stream reaches the client: the bytes of each item, of a failure once the
+    response has started (the last bytes sent), and of the end."""
+
+    def events(self, events: Events) -> bytes: ...
+
+    def error(self, error: APIError) -> bytes: ...
+
+    def end(self) -> bytes: ...
+
+
+class OpenAIEvents:
+    """OpenAI's stream: ``data:`` events, an error event, then ``data: [DONE]``."""
+
+    def events(self, events: Events) -> bytes:
+        return encode_events(events)
+
+    def error(self, error: APIError) -> bytes:
+        return encode_data(error.json()) + DONE
+
+    def end(self) -> bytes:
+        return DONE
 
 
 class SSEDecoder:

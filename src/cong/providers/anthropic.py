@@ -2,36 +2,36 @@
 
 Auth is ``x-api-key`` plus ``anthropic-version`` (the configured ``api_version``,
 default ``2023-06-01``). ``base_url`` may be given with or without the ``/v1`` suffix.
-Only chat is available: legacy completions and embeddings answer 400
-``unsupported_by_upstream``. Translation lives in :mod:`anthropic_translate` and
+Only chat is available (its capability). Translation lives in :mod:`anthropic_translate` and
 :mod:`anthropic_stream`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from contextlib import aclosing
-from typing import Any
+from typing import Any, ClassVar
 
-from cong.protocol.errors import APIError
+from cong.protocol.stream import Events, Stream
 from cong.providers.anthropic_stream import iter_anthropic_stream
 from cong.providers.anthropic_translate import (
     anthropic_error,
     from_anthropic_response,
     to_anthropic_request,
-    unsupported,
 )
-from cong.providers.base import UpstreamConfig
+from cong.providers.base import Capability, Upstream, UpstreamConfig
 from cong.providers.transport import HTTPTransport
 
 DEFAULT_VERSION = "2023-06-01"
 
 
-class Anthropic:
+class Anthropic(Upstream):
     """Provider for the Anthropic Messages API."""
 
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.CHAT})
+    title = "Anthropic"
+
     def __init__(self, config: UpstreamConfig) -> None:
-        self.config = config
+        super().__init__(config)
         self.http = HTTPTransport(config, anthropic_error)
         base = config.base_url.rstrip("/")
         self._base = base[: -len("/v1")] if base.endswith("/v1") else base
@@ -55,41 +55,13 @@ class Anthropic:
         response = await self.http.post_json(self._base + "/v1/messages", request, self._headers)
         return from_anthropic_response(response, str(body.get("model", "")))
 
-    async def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def stream_chat(self, body: dict[str, Any]) -> Stream:
         request = to_anthropic_request(body)
         request["stream"] = True
         events = self.http.post_sse(self._base + "/v1/messages", request, self._headers)
-        try:
+        async with aclosing(events):
             decoded = (self.http.decode_event(data) async for _name, data in events)
             model = str(body.get("model", ""))
             async with aclosing(iter_anthropic_stream(decoded, model, self.config.label)) as it:
                 async for chunk in it:
-                    yield chunk
-        finally:
-            await events.aclose()  # type: ignore[attr-defined]
-
-    async def completion(self, body: dict[str, Any]) -> dict[str, Any]:
-        raise self._no_completions()
-
-    async def stream_completion(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        raise self._no_completions()
-        yield {}  # pragma: no cover - makes this an async generator
-
-    async def embed(self, body: dict[str, Any]) -> dict[str, Any]:
-        raise unsupported(
-            f"The upstream {self.config.label} (Anthropic) does not offer embeddings; "
-            "choose an embedding model.",
-            "model",
-        )
-
-    async def images(self, body: dict[str, Any]) -> dict[str, Any]:
-        raise unsupported(
-            f"The upstream {self.config.label} (Anthropic) does not generate images.", "model"
-        )
-
-    def _no_completions(self) -> APIError:
-        return unsupported(
-            f"The upstream {self.config.label} (Anthropic) supports only chat; "
-            "use /v1/chat/completions for this model.",
-            "model",
-        )
+                    yield Events(chunks=[chunk])

@@ -6,10 +6,11 @@ the ``api-key`` header. The deployment is the request's (already mapped) model, 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote
 
+from cong.protocol.stream import Events, Stream
 from cong.providers.base import UpstreamConfig
 from cong.providers.openai_compat import OpenAICompatible
 
@@ -18,6 +19,8 @@ DEFAULT_API_VERSION = "2024-10-21"
 
 class AzureOpenAI(OpenAICompatible):
     """Provider for Azure OpenAI resources (``https://<resource>.openai.azure.com``)."""
+
+    title = "Azure OpenAI"
 
     def __init__(self, config: UpstreamConfig) -> None:
         super().__init__(config)
@@ -47,35 +50,31 @@ class AzureOpenAI(OpenAICompatible):
         url = self._base + self._path(body, "images/generations")
         return await self.http.post_json(url, _without_model(body), self._headers)
 
-    def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    def stream_chat(self, body: dict[str, Any]) -> Stream:
         return self._azure_stream("chat/completions", "chat.completion.chunk", body)
 
-    def stream_completion(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    def stream_completion(self, body: dict[str, Any]) -> Stream:
         return self._azure_stream("completions", "text_completion", body)
 
     async def probe(self) -> bool:
         url = f"{self._base}/openai/models?api-version={self._version}"
         return await self.http.get_ok(url, self._headers)
 
-    async def _azure_stream(
-        self, operation: str, kind: str, body: dict[str, Any]
-    ) -> AsyncIterator[dict[str, Any]]:
+    async def _azure_stream(self, operation: str, kind: str, body: dict[str, Any]) -> Stream:
         """Azure's stream minus its choice-less content-filter preamble, always ending
         with a usage chunk (older api-versions send none)."""
-        chunks = self._stream(self._path(body, operation), _without_model(body))
+        url = self._base + self._path(body, operation)
         last: dict[str, Any] = {}
-        try:
+        async with aclosing(self._chunks(url, _without_model(body))) as chunks:
             async for chunk in chunks:
                 if not chunk.get("choices"):
                     if not chunk.get("usage"):
                         continue  # prompt_filter_results only
-                    yield chunk
+                    yield Events(chunks=[chunk], end=True)
                     return
                 last = chunk
-                yield chunk
-        finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
-        yield {
+                yield Events(chunks=[chunk])
+        final: dict[str, Any] = {
             "id": last.get("id") or "chatcmpl-azure",
             "object": last.get("object") or kind,
             "created": last.get("created") or int(time.time()),
@@ -83,6 +82,7 @@ class AzureOpenAI(OpenAICompatible):
             "choices": [],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
         }
+        yield Events(chunks=[final], end=True)
 
 
 def _without_model(body: dict[str, Any]) -> dict[str, Any]:

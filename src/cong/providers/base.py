@@ -1,12 +1,13 @@
-"""The small interface every upstream protocol implements."""
+"""The interface every upstream protocol implements, and what providers share."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
 
-from cong.protocol.sse import RawEvents
+from cong.protocol.errors import APIError, invalid_request
+from cong.protocol.stream import Events, Stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,24 +32,43 @@ class UpstreamConfig:
     label: str = "upstream"
 
 
-# A stream yields chunk dicts; a list is several chunks that arrived together (relayed in
-# one write); RawEvents are chunks still as the upstream's JSON (OpenAI-compatible
-# upstreams), decoded only where they need a change.
-StreamItem = dict[str, Any] | list[dict[str, Any]] | RawEvents
+class Capability(StrEnum):
+    """What an upstream can do; a route is only used for what its provider offers."""
+
+    CHAT = "chat"
+    COMPLETIONS = "completions"
+    EMBEDDINGS = "embeddings"
+    IMAGES = "images"
+
+
+# What the client is told it may do instead, per missing capability.
+ALTERNATIVES = {
+    Capability.CHAT: "chat completions; choose a chat model.",
+    Capability.COMPLETIONS: "the legacy completions endpoint; use /v1/chat/completions "
+    "for this model.",
+    Capability.EMBEDDINGS: "embeddings; choose an embedding model.",
+    Capability.IMAGES: "image generation.",
+}
 
 
 class Provider(Protocol):
     """Calls one upstream. Request bodies are OpenAI-shaped dicts with the upstream
-    model name already set; results are OpenAI-shaped dicts (chunks for streams).
-    Failures raise :class:`cong.protocol.errors.APIError` in the OpenAI envelope."""
+    model name already set; answers are OpenAI-shaped dicts, streams are
+    :class:`~cong.protocol.stream.Events` (closing one stops the upstream request).
+    Failures raise :class:`cong.protocol.errors.APIError` in the OpenAI envelope; an
+    operation outside ``capabilities`` raises :meth:`unsupported`'s error."""
+
+    capabilities: frozenset[Capability]
+
+    def unsupported(self, capability: Capability) -> APIError: ...
 
     async def chat(self, body: dict[str, Any]) -> dict[str, Any]: ...
 
-    def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[StreamItem]: ...
+    def stream_chat(self, body: dict[str, Any]) -> Stream: ...
 
     async def completion(self, body: dict[str, Any]) -> dict[str, Any]: ...
 
-    def stream_completion(self, body: dict[str, Any]) -> AsyncIterator[StreamItem]: ...
+    def stream_completion(self, body: dict[str, Any]) -> Stream: ...
 
     async def embed(self, body: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -57,3 +77,54 @@ class Provider(Protocol):
     async def probe(self) -> bool: ...
 
     async def close(self) -> None: ...
+
+
+class Upstream:
+    """The base of every provider: it implements what its ``capabilities`` name; the
+    rest answers 400 ``unsupported_by_upstream`` from here (never reached through the
+    gateway, which routes only to providers that offer the operation)."""
+
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    title: ClassVar[str] = "OpenAI-compatible"  # the upstream's kind, for error messages
+
+    def __init__(self, config: UpstreamConfig) -> None:
+        self.config = config
+
+    def unsupported(self, capability: Capability) -> APIError:
+        return invalid_request(
+            f"The upstream {self.config.label} ({self.title}) does not offer "
+            + ALTERNATIVES[capability],
+            param="model",
+            code="unsupported_by_upstream",
+        )
+
+    async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        raise self.unsupported(Capability.CHAT)
+
+    def stream_chat(self, body: dict[str, Any]) -> Stream:
+        return refused(self.unsupported(Capability.CHAT))
+
+    async def completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        raise self.unsupported(Capability.COMPLETIONS)
+
+    def stream_completion(self, body: dict[str, Any]) -> Stream:
+        return refused(self.unsupported(Capability.COMPLETIONS))
+
+    async def embed(self, body: dict[str, Any]) -> dict[str, Any]:
+        raise self.unsupported(Capability.EMBEDDINGS)
+
+    async def images(self, body: dict[str, Any]) -> dict[str, Any]:
+        raise self.unsupported(Capability.IMAGES)
+
+    async def probe(self) -> bool:
+        return False
+
+    async def close(self) -> None:
+        return None
+
+
+async def refused(error: APIError) -> Stream:
+    """A stream whose first read raises ``error``."""
+    if error:
+        raise error
+    yield Events()  # never reached: makes this an async generator

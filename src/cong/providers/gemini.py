@@ -4,12 +4,13 @@ in the ``x-goog-api-key`` header; the legacy completions endpoint has no Gemini 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+from contextlib import aclosing
+from typing import Any, ClassVar
 from urllib.parse import quote
 
-from cong.protocol.errors import APIError, upstream_error
-from cong.providers.base import UpstreamConfig
+from cong.protocol.errors import upstream_error
+from cong.protocol.stream import Events, Stream
+from cong.providers.base import Capability, Upstream, UpstreamConfig
 from cong.providers.gemini_translate import (
     GeminiStream,
     from_gemini_embed_response,
@@ -22,11 +23,16 @@ from cong.providers.gemini_translate import (
 from cong.providers.transport import HTTPTransport
 
 
-class Gemini:
+class Gemini(Upstream):
     """Provider for Google's Gemini API."""
 
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.CHAT, Capability.EMBEDDINGS}
+    )
+    title = "Google Gemini"
+
     def __init__(self, config: UpstreamConfig) -> None:
-        self.config = config
+        super().__init__(config)
         self.http = HTTPTransport(config, map_error=gemini_error)
         self._base = config.base_url.rstrip("/")
         self._headers = {"content-type": "application/json", **config.headers}
@@ -46,31 +52,22 @@ class Gemini:
         )
         return from_gemini_response(answer, model)
 
-    async def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def stream_chat(self, body: dict[str, Any]) -> Stream:
         model = str(body["model"])
         request = to_gemini_request(body)
         translator = GeminiStream(model, self.config.label)
         url = self._url(model, "streamGenerateContent") + "?alt=sse"
-        events = self.http.post_sse(url, request, self._headers)
-        try:
+        async with aclosing(self.http.post_sse(url, request, self._headers)) as events:
             async for _name, data in events:
                 event = self.http.decode_event(data)
                 if not isinstance(event, dict):
                     raise upstream_error(
                         f"The upstream {self.config.label} sent an unexpected stream event."
                     )
-                for chunk in translator.feed(event):
-                    yield chunk
-        finally:
-            await events.aclose()  # type: ignore[attr-defined]
-        yield translator.finish()
-
-    async def completion(self, body: dict[str, Any]) -> dict[str, Any]:
-        raise _unsupported("The legacy completions endpoint", "/v1/chat/completions")
-
-    async def stream_completion(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        raise _unsupported("The legacy completions endpoint", "/v1/chat/completions")
-        yield {}  # pragma: no cover - makes this an async generator
+                chunks = translator.feed(event)
+                if chunks:
+                    yield Events(chunks=chunks)
+        yield Events(chunks=[translator.finish()], end=True)
 
     async def embed(self, body: dict[str, Any]) -> dict[str, Any]:
         model = str(body["model"])
@@ -79,19 +76,5 @@ class Gemini:
         )
         return from_gemini_embed_response(answer, model, body)
 
-    async def images(self, body: dict[str, Any]) -> dict[str, Any]:
-        raise _unsupported("Image generation", "")
-
     async def probe(self) -> bool:
         return await self.http.get_ok(self._base + "/models", self._headers)
-
-
-def _unsupported(what: str, instead: str) -> APIError:
-    return APIError(
-        400,
-        f"{what} is not supported for this model (its upstream is Google Gemini)"
-        + (f"; use {instead}." if instead else "."),
-        type="invalid_request_error",
-        param="model",
-        code="unsupported_by_upstream",
-    )

@@ -3,20 +3,23 @@ OpenRouter, Groq, the embedded model server): bodies pass through unchanged."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Any, ClassVar
 
-from cong.protocol.sse import RawEvents
-from cong.providers.base import StreamItem, UpstreamConfig
+from cong.protocol.stream import Events, Stream
+from cong.providers.base import Capability, Upstream, UpstreamConfig
 from cong.providers.transport import HTTPTransport
 from cong.providers.upstream_errors import error_from_stream_event
 
 
-class OpenAICompatible:
+class OpenAICompatible(Upstream):
     """Provider for servers that speak the OpenAI HTTP API."""
 
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
+
     def __init__(self, config: UpstreamConfig) -> None:
-        self.config = config
+        super().__init__(config)
         self.http = HTTPTransport(config)
         self._base = config.base_url.rstrip("/")
         self._headers = {"content-type": "application/json", **config.headers}
@@ -38,46 +41,38 @@ class OpenAICompatible:
     async def images(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self.http.post_json(self._base + "/images/generations", body, self._headers)
 
-    def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[StreamItem]:
-        return self._stream_batches("/chat/completions", body)
+    def stream_chat(self, body: dict[str, Any]) -> Stream:
+        return self._events(self._base + "/chat/completions", body)
 
-    def stream_completion(self, body: dict[str, Any]) -> AsyncIterator[StreamItem]:
-        return self._stream_batches("/completions", body)
+    def stream_completion(self, body: dict[str, Any]) -> Stream:
+        return self._events(self._base + "/completions", body)
 
     async def probe(self) -> bool:
         return await self.http.get_ok(self._base + "/models", self._headers)
 
-    async def _stream(self, path: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """The stream's chunks one by one, decoded."""
-        batches = self._stream_batches(path, body)
-        try:
-            async for batch in batches:
-                assert isinstance(batch, RawEvents)
-                for data in batch.payloads:
+    async def _chunks(self, url: str, body: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
+        """The stream's chunks one by one, decoded (for a provider that edits them)."""
+        async with aclosing(self._events(url, body)) as events:
+            async for item in events:
+                for data in item.payloads:
                     yield self.http.decode_event(data)
-        finally:
-            await batches.aclose()  # type: ignore[attr-defined]
 
-    async def _stream_batches(self, path: str, body: dict[str, Any]) -> AsyncIterator[StreamItem]:
-        """The events of each read, undecoded (:class:`RawEvents`), so that they can be
-        relayed in one write; an error event ends the stream with its error."""
-        events = self.http.post_sse_batches(self._base + path, body, self._headers)
-        try:
-            async for batch in events:
+    async def _events(self, url: str, body: dict[str, Any]) -> Stream:
+        """The events of each read, undecoded, so that they can be relayed in one write;
+        ``[DONE]`` ends the stream (``end``), an error event ends it with its error."""
+        async with aclosing(self.http.post_sse_batches(url, body, self._headers)) as reads:
+            async for batch in reads:
                 payloads: list[bytes] = []
                 for _name, data in batch:
                     if data == b"[DONE]":
-                        if payloads:
-                            yield RawEvents(payloads, last=True)
+                        yield Events(payloads, end=True)
                         return
                     if b'"error"' in data:
                         event = self.http.decode_event(data)
                         if "error" in event and not event.get("choices"):
                             if payloads:
-                                yield RawEvents(payloads)
+                                yield Events(payloads)
                             raise error_from_stream_event(event, self.config.label)
                     payloads.append(data)
                 if payloads:
-                    yield RawEvents(payloads)
-        finally:
-            await events.aclose()  # type: ignore[attr-defined]
+                    yield Events(payloads)

@@ -4,7 +4,7 @@ and failures turned into OpenAI-envelope errors. Shared by every provider module
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -123,7 +123,7 @@ class HTTPTransport:
 
     async def post_sse(
         self, url: str, body: dict[str, Any], headers: Mapping[str, str]
-    ) -> AsyncIterator[tuple[bytes | None, bytes]]:
+    ) -> AsyncGenerator[tuple[bytes | None, bytes], None]:
         """POST, then yield ``(event name, data)`` of each server-sent event."""
         batches = self.post_sse_batches(url, body, headers)
         try:
@@ -131,11 +131,11 @@ class HTTPTransport:
                 for event in batch:
                     yield event
         finally:
-            await batches.aclose()  # type: ignore[attr-defined]
+            await batches.aclose()
 
     async def post_sse_batches(
         self, url: str, body: dict[str, Any], headers: Mapping[str, str]
-    ) -> AsyncIterator[list[tuple[bytes | None, bytes]]]:
+    ) -> AsyncGenerator[list[tuple[bytes | None, bytes]], None]:
         """POST, then yield the server-sent events of each read as they arrive.
         The idle timeout applies between reads; closing the iterator closes the connection
         (so the upstream sees the disconnect and stops generating)."""

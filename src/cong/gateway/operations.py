@@ -1,0 +1,122 @@
+"""The operations the gateway performs, one row each: which models serve it, what the
+provider must offer, how the body is validated and estimated, and which provider call
+answers it. An endpoint names its row; nothing dispatches on strings."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel
+
+from cong.billing import estimates
+from cong.billing.pricing import Usage
+from cong.channels.catalog import Kind, ModelRoute
+from cong.protocol.chat import ChatCompletionRequest
+from cong.protocol.completions import CompletionRequest, EmbeddingRequest
+from cong.protocol.errors import invalid_request
+from cong.protocol.images import ImageRequest
+from cong.protocol.messages import has_image
+from cong.protocol.stream import Stream
+from cong.providers.base import Capability, Provider
+
+Body = dict[str, Any]
+
+
+class Estimate(NamedTuple):
+    prompt: int  # prompt tokens, for an answer without usage
+    worst: Usage  # what the hold reserves
+    capped: bool = True  # the request bounds its output (never charged past the hold)
+
+
+# (body, default output tokens) -> the estimate before the call
+Estimator = Callable[[Body, int], Estimate]
+
+
+def _text_generation(body: Body, default_output: int) -> Estimate:
+    prompt = estimates.prompt_tokens(body)
+    completion = estimates.output_budget(body, default_output)
+    worst = Usage(prompt_tokens=prompt, completion_tokens=completion)
+    return Estimate(prompt, worst, estimates.has_output_limit(body))
+
+
+def _embedding(body: Body, default_output: int) -> Estimate:
+    prompt = estimates.embedding_tokens(body)
+    return Estimate(prompt, Usage(prompt_tokens=prompt))
+
+
+def _image(body: Body, default_output: int) -> Estimate:
+    return Estimate(0, Usage(images=body.get("n") or 1))
+
+
+def _any_route(params: Any, routes: list[ModelRoute]) -> list[ModelRoute]:
+    return routes
+
+
+def _vision_if_needed(params: Any, routes: list[ModelRoute]) -> list[ModelRoute]:
+    """Routes that can read the request's images (all of them for a text request)."""
+    if not has_image(params.messages):
+        return routes
+    routes = [r for r in routes if r.vision]
+    if not routes:
+        raise invalid_request(
+            f"The model `{params.model}` does not support image inputs; send text "
+            "only or choose a vision model.",
+            param="messages",
+            code="image_input_not_supported",
+        )
+    return routes
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    name: str  # the usage log's endpoint
+    kind: Kind  # the models that serve it
+    capability: Capability  # what their provider must offer
+    schema: type[BaseModel]  # validates the body
+    estimate: Estimator
+    call: Callable[[Provider, Body], Awaitable[Body]]
+    stream: Callable[[Provider, Body], Stream] | None = None  # None: never streamed
+    usable: Callable[[Any, list[ModelRoute]], list[ModelRoute]] = _any_route
+    names_model: bool = True  # the answer shows the model id the client asked for
+    counts_images: bool = False  # usage counts the images in the answer's ``data``
+
+
+CHAT = Operation(
+    name="chat",
+    kind="chat",
+    capability=Capability.CHAT,
+    schema=ChatCompletionRequest,
+    estimate=_text_generation,
+    call=lambda provider, body: provider.chat(body),
+    stream=lambda provider, body: provider.stream_chat(body),
+    usable=_vision_if_needed,
+)
+COMPLETIONS = Operation(
+    name="completions",
+    kind="chat",
+    capability=Capability.COMPLETIONS,
+    schema=CompletionRequest,
+    estimate=_text_generation,
+    call=lambda provider, body: provider.completion(body),
+    stream=lambda provider, body: provider.stream_completion(body),
+)
+EMBEDDINGS = Operation(
+    name="embeddings",
+    kind="embedding",
+    capability=Capability.EMBEDDINGS,
+    schema=EmbeddingRequest,
+    estimate=_embedding,
+    call=lambda provider, body: provider.embed(body),
+)
+IMAGES = Operation(
+    name="images",
+    kind="image",
+    capability=Capability.IMAGES,
+    schema=ImageRequest,
+    estimate=_image,
+    call=lambda provider, body: provider.images(body),
+    names_model=False,
+    counts_images=True,
+)
