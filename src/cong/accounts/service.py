@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +37,8 @@ class Accounts:
         self._cache: dict[str, tuple[float, Principal | APIError]] = {}
         self._lookups: SingleFlight[str, Principal | APIError] = SingleFlight()
         self._generation = 0  # bumped by forget_cached: older lookups are not cached
+        # Set by the app: tells the other gateway processes that keys or users changed.
+        self.announce: Callable[[], None] | None = None
 
     async def authenticate(self, token: str, client_ip: str | None = None) -> Principal:
         return await self.authenticate_digest(hash_key(self._secret, token), client_ip)
@@ -110,6 +113,12 @@ class Accounts:
         )
 
     def forget_cached(self) -> None:
+        """Keys or users changed here: drop this process's cache and tell the others."""
+        self.drop_cache()
+        if self.announce is not None:
+            self.announce()
+
+    def drop_cache(self) -> None:
         self._cache.clear()
         self._generation += 1
 

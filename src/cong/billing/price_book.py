@@ -3,6 +3,7 @@ output tokens, per call and per image. A model with a row of zeros is free."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,12 +30,21 @@ class PriceView:
 
 
 class PriceBook:
-    """Changes refresh ``prices`` (this worker's cache used for billing) at once; other
-    workers follow within their cache lifetime."""
+    """Changes refresh ``prices`` (this worker's cache used for billing) at once and are
+    announced to the other workers (``on_change``); without an announcement they follow
+    within their cache lifetime."""
 
-    def __init__(self, db: Database, prices: Prices) -> None:
+    def __init__(
+        self, db: Database, prices: Prices, on_change: Callable[[], None] | None = None
+    ) -> None:
         self._db = db
         self._prices = prices
+        self._on_change = on_change
+
+    async def _changed(self) -> None:
+        await self._prices.refresh()
+        if self._on_change is not None:
+            self._on_change()
 
     async def list_all(self) -> list[PriceView]:
         async with self._db.session() as session:
@@ -60,14 +70,14 @@ class PriceBook:
         async with self._db.session() as session, session.begin():
             row = await queries.upsert_price(session, model, **fields)
             view = _view(row)
-        await self._prices.refresh()
+        await self._changed()
         return view
 
     async def delete(self, model: str) -> None:
         async with self._db.session() as session, session.begin():
             if not await queries.delete_price(session, model):
                 raise not_found(f"No price for the model '{model}'.")
-        await self._prices.refresh()
+        await self._changed()
 
 
 def _view(row: Price) -> PriceView:

@@ -82,6 +82,10 @@ class Prices:
             await self._reads.run(None, self.refresh)
         return self._sheets.get(model)
 
+    def invalidate(self) -> None:
+        """Another process changed the prices: re-read them on the next request."""
+        self._loaded = 0.0
+
     async def refresh(self) -> None:
         async with self._db.session() as session:
             rows = await load_prices(session)

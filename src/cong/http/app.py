@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -65,6 +66,7 @@ from cong.protocol.errors import (
     route_not_found,
 )
 from cong.settings import Settings
+from cong.storage.change_feed import ChangeFeed
 from cong.storage.database import Database
 
 log = logging.getLogger("cong")
@@ -101,6 +103,11 @@ def create_app(settings: Settings) -> ASGIApp:
         sweeper = Sweeper(wallets, billing.reservation_ttl, billing.sweep_interval)
         sweeper.start()
         accounts = Accounts(db, secret, settings.key_cache_seconds)
+        changes = ChangeFeed(redis_url=settings.redis_url, database_url=db.url)
+        changes.on("keys", accounts.drop_cache)
+        changes.on("prices", wallets.prices.invalidate)
+        accounts.announce = functools.partial(changes.publish, "keys")
+        changes.start()
         codes = Codes(db, secret)
         passwords = Passwords()
         app.state.services = Services(
@@ -122,7 +129,7 @@ def create_app(settings: Settings) -> ASGIApp:
             ),
             groups=Groups(db, on_change=accounts.forget_cached),
             codes=codes,
-            prices=PriceBook(db, wallets.prices),
+            prices=PriceBook(db, wallets.prices, functools.partial(changes.publish, "prices")),
             reports=Reports(db, wallets),
             sessions=Sessions(db, secret, accounts, passwords, limiter, settings.web),
             registration=Registration(db, accounts, passwords, codes.redeem),
@@ -137,6 +144,7 @@ def create_app(settings: Settings) -> ASGIApp:
             await streams.close()
             await usage.close()
             await limiter.close()
+            await changes.close()
             await loader.close()
             await db.close()
 
