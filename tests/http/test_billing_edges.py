@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from cong.storage.billing_tables import LedgerEntry
+from cong.storage.tables import ApiKey
 from cong.storage.usage_tables import UsageLog
 from tests.fakes.openai_upstream import Recorder
 from tests.support.billing import db_call, fund, set_price, wallet_state
@@ -136,3 +137,8 @@ def test_unbelievable_usage_is_estimated(gateway: RunningGateway, forced_usage: 
     response = post(gateway, key, "/chat/completions", {"messages": hi})
     row = usage_row(gateway, response.headers["x-request-id"])
     assert (row.prompt_tokens, row.completion_tokens, row.estimated) == (9, 3, False)
+    used = db_call(
+        gateway,
+        lambda s: s.scalar(select(ApiKey.last_used_at).where(ApiKey.public_id == key[3:15])),
+    )
+    assert used is not None  # written with the usage rows, off the request path

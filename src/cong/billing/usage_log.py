@@ -1,9 +1,9 @@
 """The usage log: one row per request, written in batches off the request path, with
-daily roll-ups per user, key and model kept up to date at each flush. The buffer is
-bounded (``max_pending``): when the database stays away longer than that, the oldest rows
-are dropped and counted (money is never lost with them: the ledger is written on the
-request path; see docs/billing.md for the reconciliation). A row the database refuses
-never blocks the others: it is dropped and logged."""
+daily roll-ups per user, key and model and the keys' ``last_used_at`` kept up to date at
+each flush. The buffer is bounded (``max_pending``): when the database stays away longer
+than that, the oldest rows are dropped and counted (money is never lost with them: the
+ledger is written on the request path; see docs/billing.md for the reconciliation). A
+row the database refuses never blocks the others: it is dropped and logged."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from cong.money import MAX_AMOUNT
 from cong.storage.database import Database
-from cong.storage.usage import add_daily, insert_usage, prune_usage
+from cong.storage.usage import add_daily, insert_usage, prune_usage, touch_keys
 
 log = logging.getLogger("cong.usage")
 
@@ -161,12 +161,15 @@ class UsageWriter:
 
     async def _write(self, batch: list[UsageRecord]) -> None:
         by_date: dict[tuple[date, int, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        used: dict[str, datetime] = {}
         for r in batch:
             totals = by_date[(r.created_at.date(), r.user_id, r.key_id, r.requested_model)]
             totals[0] += 1
             totals[1] += r.prompt_tokens
             totals[2] += r.completion_tokens
             totals[3] += r.cost
+            if r.key_id and (r.key_id not in used or used[r.key_id] < r.created_at):
+                used[r.key_id] = r.created_at
         daily = {
             (day.isoformat(), user, key, model): totals
             for (day, user, key, model), totals in by_date.items()
@@ -178,6 +181,7 @@ class UsageWriter:
                 rows = [as_row(r) for r in batch[start : start + INSERT_CHUNK]]
                 await insert_usage(session, FIELDS, rows)
             await add_daily(session, daily)
+            await touch_keys(session, used)
 
     async def close(self) -> None:
         if self._task is not None:

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Table, delete, insert, select
+from sqlalchemy import DateTime, Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cong.storage.tables import ApiKey
 from cong.storage.usage_tables import UsageDaily, UsageLog
 
 
@@ -93,6 +94,16 @@ async def add_daily(
             },
         )
     )
+
+
+async def touch_keys(session: AsyncSession, used: dict[str, datetime]) -> None:
+    """Set each key's ``last_used_at`` (public id -> time of its latest request)."""
+    if not used:
+        return
+    keys = cast(Table, ApiKey.__table__)
+    rows = [{"pid": key, "at": at} for key, at in sorted(used.items())]
+    statement = update(keys).where(keys.c.public_id == bindparam("pid"))
+    await session.execute(statement.values(last_used_at=bindparam("at")), rows)
 
 
 async def prune_usage(session: AsyncSession, before: datetime) -> None:
