@@ -3,7 +3,9 @@ llama.cpp and sentence-transformers, and the model server's supervision."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -16,6 +18,16 @@ import pytest
 from tests.support.processes import ServeProcess
 
 TOKEN = "sk-e2e-admin-token-0123456789"
+EXTRA = "my-local-gguf"
+
+
+def _copied_gguf(folder: Path) -> str:
+    from cong.modelserver.options import ServerOptions
+
+    target = folder / "models" / "mine.gguf"
+    target.parent.mkdir()
+    shutil.copyfile(ServerOptions().resolved_chat_model_path(), target)
+    return str(target)
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +40,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
             "CONG_ADMIN_TOKEN": TOKEN,
             "CONG_MODEL_SERVER__CONTEXT_SIZE": "2048",
             "CONG_MODEL_SERVER__HEALTH_INTERVAL": "0.5",
+            "CONG_MODEL_SERVER__PARALLEL": "2",
+            # Any GGUF: the packaged file, copied elsewhere and served under another id.
+            "CONG_MODEL_SERVER__MODELS": json.dumps(
+                [{"id": EXTRA, "path": _copied_gguf(tmp), "context": 1024, "aliases": ["mine"]}]
+            ),
         },
     )
     try:
@@ -116,3 +133,55 @@ def test_gateway_log_never_shows_keys(served: ServeProcess) -> None:
     assert TOKEN not in served.output
     log = Path(served.env["CONG_DATA_DIR"]) / "logs" / "model-server.log"
     assert log.exists() and TOKEN not in log.read_text(errors="replace")
+
+
+def test_extra_gguf_from_config_does_tools_and_json(served: ServeProcess) -> None:
+    models = [m.id for m in client(served).models.list().data]
+    assert EXTRA in models and "mine" in models
+    weather = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+    called = client(served).chat.completions.create(
+        model="mine",
+        messages=[{"role": "user", "content": "What is the weather in Paris?"}],
+        tools=[weather],  # type: ignore[list-item]
+        tool_choice="required",
+        max_tokens=48,
+        temperature=0,
+    )
+    assert called.model == "mine"
+    calls = called.choices[0].message.tool_calls
+    assert calls and calls[0].function.name == "get_weather"  # type: ignore[union-attr]
+    assert "city" in json.loads(calls[0].function.arguments)  # type: ignore[union-attr]
+    shaped = client(served).chat.completions.create(
+        model=EXTRA,
+        messages=[{"role": "user", "content": "Give me a JSON object about a cat."}],
+        response_format={"type": "json_object"},
+        max_tokens=40,
+        temperature=0,
+    )
+    content = shaped.choices[0].message.content or ""
+    if shaped.choices[0].finish_reason == "stop":
+        assert isinstance(json.loads(content), dict)
+    else:
+        assert content.lstrip().startswith("{")
+
+
+def test_model_server_answers_only_the_gateway(served: ServeProcess) -> None:
+    state = Path(served.env["CONG_DATA_DIR"]) / "model-server.json"
+    port = json.loads(state.read_text())["port"]
+    direct = f"http://127.0.0.1:{port}"
+    for path in ("/health", "/v1/models"):
+        refused = httpx.get(direct + path, timeout=10)
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "invalid_api_key"
+    wrong = httpx.get(direct + "/v1/models", headers={"authorization": "Bearer nope"})
+    assert wrong.status_code == 401

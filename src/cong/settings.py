@@ -22,6 +22,17 @@ from pydantic_settings import (
 DEFAULT_CONFIG_FILE = "cong.toml"
 
 
+class EmbeddedChatModelSettings(BaseModel):
+    """Another GGUF chat model served by the embedded model server."""
+
+    id: str = Field(min_length=1, description="the public model id")
+    path: str = Field(min_length=1, description="the GGUF file; chat template read from it")
+    context: int | None = Field(
+        None, ge=256, description="tokens per request; default: model_server.context_size"
+    )
+    aliases: list[str] = Field(default_factory=list, description="other names for it")
+
+
 class ModelServerSettings(BaseModel):
     """The embedded model server: a child process speaking the OpenAI protocol."""
 
@@ -36,10 +47,28 @@ class ModelServerSettings(BaseModel):
     )
     context_size: int = Field(8192, ge=256)
     threads: int = Field(0, ge=0, description="0 = number of cores")
-    max_queue: int = Field(64, ge=1, description="waiting chat requests before 503")
+    max_queue: int = Field(
+        64, ge=1, description="chat requests waiting for a slot, per model, before 429"
+    )
+    parallel: int = Field(4, ge=1, description="requests decoded together per chat model")
+    kv_cache_tokens: int = Field(
+        0, ge=0, description="KV cache shared by a model's sequences; 0 = 2 x its context"
+    )
+    max_output_tokens: int = Field(
+        2048, ge=1, description="completion tokens of a request that sets no max_tokens"
+    )
+    models: list[EmbeddedChatModelSettings] = Field(
+        default_factory=list, description="extra GGUF chat models"
+    )
     embedding_batch_size: int = Field(32, ge=1)
     startup_timeout: float = Field(180.0, gt=0)
     health_interval: float = Field(2.0, gt=0)
+    watchdog_seconds: float = Field(
+        120.0, gt=0, description="restart after this long without decode progress or answer"
+    )
+    key: SecretStr | None = Field(
+        None, description="set by cong serve at each start: the model server's access key"
+    )
 
 
 class UpstreamSettings(BaseModel):

@@ -22,6 +22,18 @@ CHAT_MODEL = "smollm2-135m-instruct"
 EMBEDDING_MODEL = "all-minilm-l6-v2"
 CONTEXT_SIZE = 2048
 MAX_QUEUE = 2
+PARALLEL = 2
+MAX_OUTPUT_TOKENS = 24
+TINY_MODEL = "tiny-chat"
+TINY_CONTEXT = 320
+
+
+def _gguf() -> str:
+    from cong.modelserver.options import ServerOptions
+
+    return ServerOptions().resolved_chat_model_path()
+
+
 KEEPALIVE_SECONDS = 0.5
 START_TIMEOUT = 120.0
 
@@ -63,6 +75,13 @@ def _start() -> RunningModelServer:
             str(CONTEXT_SIZE),
             "--max-queue",
             str(MAX_QUEUE),
+            "--parallel",
+            str(PARALLEL),
+            "--max-output-tokens",
+            str(MAX_OUTPUT_TOKENS),
+            # "Any GGUF": the packaged file again, as a second model with a small context.
+            "--extra-chat-model",
+            orjson.dumps({"id": TINY_MODEL, "path": _gguf(), "context": TINY_CONTEXT}).decode(),
             "--keepalive-seconds",
             str(KEEPALIVE_SECONDS),
         ],

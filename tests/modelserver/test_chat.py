@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from openai import BadRequestError, NotFoundError
 
-from tests.modelserver.conftest import CHAT_MODEL, CONTEXT_SIZE, RunningModelServer
+from tests.modelserver.conftest import CHAT_MODEL, CONTEXT_SIZE, TINY_MODEL, RunningModelServer
 
 HELLO: Any = [{"role": "user", "content": "Say hello to the world."}]
 WEATHER_TOOL: Any = {
@@ -29,9 +29,9 @@ WEATHER_QUESTION: Any = [{"role": "user", "content": "What is the weather in Par
 def test_health_and_models(modelserver: RunningModelServer) -> None:
     health = modelserver.health()
     assert health["status"] == "ok"
-    assert health["models"] == [CHAT_MODEL, "all-minilm-l6-v2"]
+    assert health["models"] == [CHAT_MODEL, TINY_MODEL, "all-minilm-l6-v2"]
     models = modelserver.client().models.list()
-    assert [m.id for m in models.data] == [CHAT_MODEL, "all-minilm-l6-v2"]
+    assert [m.id for m in models.data] == [CHAT_MODEL, TINY_MODEL, "all-minilm-l6-v2"]
     assert modelserver.client().models.retrieve(CHAT_MODEL).id == CHAT_MODEL
 
 
@@ -300,16 +300,6 @@ def test_context_length_exceeded(modelserver: RunningModelServer) -> None:
         )
     assert isinstance(caught.value.body, dict)
     assert caught.value.body["code"] == "context_length_exceeded"
-    response = modelserver.post(
-        "/v1/chat/completions",
-        {
-            "model": CHAT_MODEL,
-            "messages": HELLO,
-            "max_tokens": CONTEXT_SIZE,
-        },
-    )
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "context_length_exceeded"
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Cancellation on disconnect, the bounded queue, and the event loop staying free."""
+"""Continuous batching seen from outside: no head-of-line blocking, cancellation on
+disconnect, the bounded queue (429), and the event loop staying free."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.modelserver.conftest import (
     CHAT_MODEL,
     EMBEDDING_MODEL,
     MAX_QUEUE,
+    PARALLEL,
     RunningModelServer,
 )
 
@@ -23,6 +25,12 @@ LONG = {
     "max_tokens": 1500,
     "temperature": 1.0,
     "stream": True,
+}
+SHORT = {
+    "model": CHAT_MODEL,
+    "messages": [{"role": "user", "content": "Hi"}],
+    "max_tokens": 8,
+    "temperature": 0,
 }
 
 
@@ -34,6 +42,39 @@ def _wait_idle(server: RunningModelServer, timeout: float = 30) -> dict[str, Any
             return dict(chat)
         time.sleep(0.05)
     raise AssertionError("the model server stayed busy")
+
+
+async def test_a_short_request_is_not_blocked_by_a_long_one(
+    modelserver: RunningModelServer,
+) -> None:
+    _wait_idle(modelserver)
+    async with httpx.AsyncClient(base_url=modelserver.url, timeout=60) as client:
+        long_tokens = 0
+        long_done = asyncio.Event()
+        long_started = asyncio.Event()
+
+        async def long_stream() -> None:
+            nonlocal long_tokens
+            body = {**LONG, "max_tokens": 300, "temperature": 0}
+            async with client.stream("POST", "/v1/chat/completions", json=body) as response:
+                async for line in response.aiter_lines():
+                    if line.startswith("data: {"):
+                        long_tokens += 1
+                        if long_tokens >= 5:
+                            long_started.set()
+            long_done.set()
+
+        running = asyncio.create_task(long_stream())
+        await asyncio.wait_for(long_started.wait(), 60)  # the long request is generating
+        answer = await client.post("/v1/chat/completions", json=SHORT)
+        # The short request finished while the long one kept generating beside it.
+        assert answer.status_code == 200
+        assert not long_done.is_set()
+        tokens_when_short_ended = long_tokens
+        assert answer.json()["usage"]["completion_tokens"] >= 1
+        await asyncio.wait_for(running, 120)
+        assert long_tokens > tokens_when_short_ended
+    _wait_idle(modelserver)
 
 
 def test_disconnect_stops_generation(modelserver: RunningModelServer) -> None:
@@ -50,39 +91,32 @@ def test_disconnect_stops_generation(modelserver: RunningModelServer) -> None:
                 received += 1
             if received >= 5:
                 break
-    # The client is gone: the decode loop must stop between two tokens.
+    # The client is gone: the decode loop must drop its sequence at the next step.
     stats = _wait_idle(modelserver, timeout=5)
     time.sleep(0.3)
     assert modelserver.health()["chat"]["tokens_generated"] == stats["tokens_generated"]
     started = time.monotonic()
-    quick = modelserver.post(
-        "/v1/chat/completions",
-        {
-            "model": CHAT_MODEL,
-            "messages": [{"role": "user", "content": "Hi"}],
-            "max_tokens": 3,
-        },
-    )
+    quick = modelserver.post("/v1/chat/completions", {**SHORT, "max_tokens": 3})
     assert quick.status_code == 200
     assert time.monotonic() - started < 5
 
 
-async def test_full_queue_answers_503_and_health_stays_fast(
+async def _stream_until_cancelled(client: httpx.AsyncClient) -> None:
+    async with client.stream("POST", "/v1/chat/completions", json=LONG) as response:
+        async for _line in response.aiter_lines():
+            pass
+
+
+async def test_full_queue_answers_429_and_health_stays_fast(
     modelserver: RunningModelServer,
 ) -> None:
     _wait_idle(modelserver)
     async with httpx.AsyncClient(base_url=modelserver.url, timeout=60) as client:
-
-        async def stream_until_cancelled() -> None:
-            async with client.stream("POST", "/v1/chat/completions", json=LONG) as response:
-                async for _line in response.aiter_lines():
-                    pass
-
-        running = [asyncio.create_task(stream_until_cancelled())]
-        await _until(client, lambda chat: chat["active"])
-        running += [asyncio.create_task(stream_until_cancelled()) for _ in range(MAX_QUEUE)]
+        running = [asyncio.create_task(_stream_until_cancelled(client)) for _ in range(PARALLEL)]
+        await _until(client, lambda chat: chat["active"] == PARALLEL)
+        running += [asyncio.create_task(_stream_until_cancelled(client)) for _ in range(MAX_QUEUE)]
         await _until(client, lambda chat: chat["queued"] == MAX_QUEUE)
-        # While a generation runs, the event loop still answers at once.
+        # While every slot generates, the event loop still answers at once.
         started = time.monotonic()
         assert (await client.get("/health")).status_code == 200
         assert time.monotonic() - started < 1.0
@@ -93,9 +127,9 @@ async def test_full_queue_answers_503_and_health_stays_fast(
         assert embedded.status_code == 200
         assert (await client.get("/health")).json()["chat"]["queued"] == MAX_QUEUE
         refused = await client.post("/v1/chat/completions", json={**LONG, "stream": False})
-        assert refused.status_code == 503
+        assert refused.status_code == 429
         assert refused.headers["retry-after"] == "1"
-        assert "busy" in refused.json()["error"]["message"]
+        assert refused.json()["error"]["code"] == "server_busy"
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
@@ -105,14 +139,8 @@ async def test_full_queue_answers_503_and_health_stays_fast(
 async def test_queued_stream_gets_keepalives(modelserver: RunningModelServer) -> None:
     _wait_idle(modelserver)
     async with httpx.AsyncClient(base_url=modelserver.url, timeout=60) as client:
-
-        async def stream_until_cancelled() -> None:
-            async with client.stream("POST", "/v1/chat/completions", json=LONG) as response:
-                async for _line in response.aiter_lines():
-                    pass
-
-        running = asyncio.create_task(stream_until_cancelled())
-        await _until(client, lambda chat: chat["active"])
+        running = [asyncio.create_task(_stream_until_cancelled(client)) for _ in range(PARALLEL)]
+        await _until(client, lambda chat: chat["active"] == PARALLEL)
         lines: list[str] = []
         async with client.stream("POST", "/v1/chat/completions", json=LONG) as queued:
             assert queued.status_code == 200
@@ -121,8 +149,9 @@ async def test_queued_stream_gets_keepalives(modelserver: RunningModelServer) ->
                 if len([x for x in lines if x.startswith(":")]) >= 2:
                     break
         assert not [x for x in lines if x.startswith("data:")]
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
     _wait_idle(modelserver, timeout=10)
 
 

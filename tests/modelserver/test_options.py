@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cong.modelserver.chat_model import _batches
-from cong.modelserver.options import parse_options
+from cong.modelserver.kv_slots import prompt_chunk
+from cong.modelserver.options import ExtraChatModel, parse_options
 
 
 def test_defaults_resolve_packaged_models() -> None:
@@ -30,8 +30,19 @@ def test_flags() -> None:
         parse_options(["--max-queue", "0"])
 
 
-def test_prompt_batches_never_leave_a_single_token() -> None:
-    assert _batches(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
-    assert [len(b) for b in _batches(list(range(513)), 512)] == [511, 2]
-    assert _batches([7], 512) == [[7]]
-    assert _batches([], 512) == []
+def test_prompt_chunks_never_leave_a_single_token() -> None:
+    assert prompt_chunk(7, 3) == 3
+    assert prompt_chunk(4, 3) == 2  # 3 would leave one token for a later batch
+    assert prompt_chunk(513, 512) == 511
+    assert prompt_chunk(1, 512) == 1  # a one-token prompt is all there is
+    assert prompt_chunk(5, 1) == 0  # one token of room: wait for the next step
+
+
+def test_extra_chat_models() -> None:
+    options = parse_options(
+        ["--extra-chat-model", '{"id": "qwen", "path": "/m/q.gguf", "context": 32768}']
+    )
+    assert options.extra_chat_models == [ExtraChatModel("qwen", "/m/q.gguf", 32768)]
+    assert options.kv_cells(32768) == 65536
+    with pytest.raises(SystemExit):
+        parse_options(["--extra-chat-model", '{"path": "/m/q.gguf"}'])

@@ -48,7 +48,8 @@ async def ensure_embedded_prices(db: Database, settings: Settings) -> None:
     """The embedded models are free unless an admin priced them."""
     if not settings.model_server.enabled:
         return
-    models = [settings.model_server.chat_model, settings.model_server.embedding_model]
+    ms = settings.model_server
+    models = [ms.chat_model, ms.embedding_model, *(m.id for m in ms.models)]
     with contextlib.suppress(IntegrityError):  # another worker did it first
         async with db.session() as session, session.begin():
             await ensure_free(session, models)

@@ -139,14 +139,15 @@ def _wrong_kind(model: str, actual: Kind, wanted: Kind) -> APIError:
 
 def embedded_channel(settings: Settings) -> ChannelConfig:
     ms = settings.model_server
+    chat_models = (ms.chat_model, *(m.id for m in ms.models))
     return ChannelConfig(
         name=EMBEDDED,
         type="openai",
         base_url=f"http://{ms.host}:{ms.port}/v1",
-        keys=(None,),
-        models=(ms.chat_model,),
+        keys=(ms.key.get_secret_value() if ms.key else None,),
+        models=chat_models,
         embedding_models=(ms.embedding_model,),
-        text_only_models=(ms.chat_model,),
+        text_only_models=chat_models,
         timeouts=default_timeouts(settings),
         owned_by="cong",
         source="config",
@@ -203,8 +204,10 @@ def routes_of(channel: ChannelConfig) -> list[ModelRoute]:
 
 def build_catalog(settings: Settings, channels: list[ChannelConfig]) -> Catalog:
     routes: list[ModelRoute] = []
+    aliases = dict(settings.aliases)
     if settings.model_server.enabled:
         routes += routes_of(embedded_channel(settings))
+        aliases.update({a: m.id for m in settings.model_server.models for a in m.aliases})
     for channel in channels:
         routes += routes_of(channel)
-    return Catalog(routes, settings.aliases)
+    return Catalog(routes, aliases)

@@ -7,6 +7,7 @@ import os
 import sys
 
 import uvicorn
+from pydantic import SecretStr
 
 from cong.accounts.service import Accounts
 from cong.channels.model_server import ModelServerSupervisor
@@ -39,7 +40,9 @@ def serve(settings: Settings) -> int:
     if settings.model_server.enabled:
         supervisor = ModelServerSupervisor(settings.model_server, settings.data_dir, say)
         settings.model_server.port = supervisor.port
+        settings.model_server.key = SecretStr(supervisor.key)
         os.environ["CONG_MODEL_SERVER__PORT"] = str(supervisor.port)
+        os.environ["CONG_MODEL_SERVER__KEY"] = supervisor.key  # for the gateway workers
         say("Starting the embedded models (they answer 503 until loaded)…")
         supervisor.start()
 

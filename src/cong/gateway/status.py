@@ -90,5 +90,6 @@ class StatusService:
             "state": state,
             "models": [m for m, rs in catalog.routes.items() if rs[0].channel == EMBEDDED],
             "restarts": info.get("restarts", 0),
+            "last_restart_cause": info.get("last_restart_cause", ""),
             "pid": info.get("pid"),
         }

@@ -13,13 +13,15 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 import orjson
 import uvicorn
 
 from cong.modelserver.app import create_app
-from cong.modelserver.options import ServerOptions, parse_options
+from cong.modelserver.options import KEY_ENVIRONMENT, ServerOptions, parse_options
 from cong.modelserver.runtime import ModelRuntime
+from cong.modelserver.watchdog import RESTARTING
 
 
 def _offline_environment() -> None:
@@ -62,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(orjson.dumps(line).decode() + "\n")
         sys.stdout.flush()
 
-    app = create_app(runtime, on_ready=announce)
+    key = os.environ.pop(KEY_ENVIRONMENT, "") or None
+    app = create_app(runtime, on_ready=announce, key=key)
     config = uvicorn.Config(
         app,
         loop="uvloop",
@@ -71,8 +74,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         access_log=options.log_level in ("info", "debug"),
         timeout_graceful_shutdown=5,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    ModelServer(config, runtime).run(sockets=[sock])
     return 0
+
+
+class ModelServer(uvicorn.Server):
+    """On SIGTERM/SIGINT, running generations are answered with a retryable 503 (or an
+    SSE error event) at once, so no client waits on a server that is going away."""
+
+    def __init__(self, config: uvicorn.Config, runtime: ModelRuntime) -> None:
+        super().__init__(config)
+        self.runtime = runtime
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.runtime.abort_all(RESTARTING)
+        super().handle_exit(sig, frame)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
+from cong.modelserver.access import RequireKey
 from cong.modelserver.chat_routes import chat_completions, chat_prompt_tokens
 from cong.modelserver.completion_routes import completions
 from cong.modelserver.embedding_routes import embeddings
@@ -34,7 +36,7 @@ log = logging.getLogger("cong.modelserver")
 
 async def health(request: Request) -> Response:
     runtime: ModelRuntime = request.app.state.runtime
-    return json_response(runtime.health())
+    return json_response(runtime.health(), status=503 if runtime.stalled else 200)
 
 
 async def list_models(request: Request) -> Response:
@@ -67,13 +69,17 @@ async def tokenize(request: Request) -> Response:
         if not isinstance(text, str):
             raise invalid_request("An embedding model counts 'text' only.", param="text")
         return json_response({"count": await runtime.embeddings.count([text])})
-    model, template, _worker = runtime.chat_model(model_id)
+    serving = runtime.chat_model(model_id)
+    model = serving.model
     if isinstance(text, str) and "messages" not in data:
-        tokens = model.tokenize(text, add_bos=model.add_bos, special=True)
+        tokens = await runtime.prepare(model.tokenize, text, add_bos=model.add_bos, special=True)
         return json_response({"count": len(tokens)})
-    body = validate(ChatCompletionRequest, data)
-    tokens = chat_prompt_tokens(body, model, template, plan_tools(body))
-    return json_response({"count": len(tokens)})
+
+    def count() -> int:
+        body = validate(ChatCompletionRequest, data)
+        return len(chat_prompt_tokens(body, model, serving.template, plan_tools(body)))
+
+    return json_response({"count": await runtime.prepare(count)})
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -95,7 +101,11 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(internal_error())
 
 
-def create_app(runtime: ModelRuntime, *, on_ready: Callable[[], None] | None = None) -> Starlette:
+def create_app(
+    runtime: ModelRuntime, *, on_ready: Callable[[], None] | None = None, key: str | None = None
+) -> ASGIApp:
+    """The application; with ``key``, every request must carry it (see ``access.py``)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         runtime.start()
@@ -125,4 +135,4 @@ def create_app(runtime: ModelRuntime, *, on_ready: Callable[[], None] | None = N
         },
     )
     app.state.runtime = runtime
-    return app
+    return RequireKey(app, key) if key else app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -27,8 +28,10 @@ from cong.modelserver.payloads import (
     chat_completion,
     chat_message,
 )
+from cong.modelserver.prompt_tokens import chat_tokens, refuse_unfittable
 from cong.modelserver.request_params import (
     base_seed,
+    clamp_headers,
     output_budget,
     sampling_params,
     stop_sequences,
@@ -39,7 +42,7 @@ from cong.modelserver.responses import (
     stop_watching,
     watch_disconnect,
 )
-from cong.modelserver.runtime import ModelRuntime
+from cong.modelserver.runtime import ChatServing, ModelRuntime
 from cong.modelserver.tool_calls import ParsedCall, parse_tool_calls
 from cong.modelserver.tool_plan import ToolPlan, plan_tools
 from cong.protocol.chat import ChatCompletionRequest
@@ -55,41 +58,57 @@ class ChatCall:
     prompt: list[int]
     job: GenerationJob
     head: ResponseHeader
+    headers: dict[str, str]
 
 
 def chat_prompt_tokens(
     request: ChatCompletionRequest, model: ChatModel, template: ChatTemplate, plan: ToolPlan
 ) -> list[int]:
-    """The exact prompt tokens: messages (and tool descriptions) through the template."""
+    """The exact prompt tokens: messages (and tool descriptions) through the template,
+    the messages' text never read as control tokens."""
     check_text_only(request.messages, request.model)
-    rendered = template.render(template_messages(request.messages, plan))
-    return model.tokenize_prompt(rendered)
+    return chat_tokens(model, template, template_messages(request.messages, plan))
 
 
 async def chat_completions(request: Request) -> Response:
     runtime: ModelRuntime = request.app.state.runtime
-    body = validate(ChatCompletionRequest, parse_json_object(await request.body()))
-    model, template, worker = runtime.chat_model(body.model)
-    call = _prepare(body, model, template)
-    runtime.submit(worker, call.job)
-    if body.stream:
+    raw = await request.body()
+    loop = asyncio.get_running_loop()
+    call, serving = await runtime.prepare(_prepare, raw, runtime, loop)
+    runtime.submit(serving.engine, call.job)
+    if call.request.stream:
         stream = chat_event_stream(
             call.job,
             call.head,
             call.plan,
             n=len(call.job.tasks),
             prompt_tokens=len(call.prompt),
-            include_usage=body.wants_usage_in_stream,
+            include_usage=call.request.wants_usage_in_stream,
             keepalive=runtime.keepalive,
         )
-        return EventStreamResponse(stream, call.job.abandon)  # type: ignore[return-value]
-    return json_response(await _collect(call, request, runtime.keepalive))
+        return EventStreamResponse(stream, call.job.abandon, call.headers)  # type: ignore[return-value]
+    body = await _collect(call, request, runtime.keepalive)
+    return json_response(body, headers=call.headers)
 
 
-def _prepare(body: ChatCompletionRequest, model: ChatModel, template: ChatTemplate) -> ChatCall:
+def _prepare(
+    raw: bytes, runtime: ModelRuntime, loop: asyncio.AbstractEventLoop
+) -> tuple[ChatCall, ChatServing]:
+    """Parse, bound, validate, render and tokenize (on a preparation thread)."""
+    data = parse_json_object(raw)
+    model_id = data.get("model")
+    serving = runtime.chats.get(model_id) if isinstance(model_id, str) else None
+    if serving is not None:
+        refuse_unfittable(data, serving.model, serving.per_message)
+    body = validate(ChatCompletionRequest, data)
+    serving = serving or runtime.chat_model(body.model)
+    model = serving.model
     plan = plan_tools(body)
-    prompt = chat_prompt_tokens(body, model, template, plan)
-    budget = output_budget(len(prompt), body.output_budget, model.n_ctx, param="messages")
+    prompt = chat_prompt_tokens(body, model, serving.template, plan)
+    budget = output_budget(
+        len(prompt), body.output_budget, model.n_ctx, param="messages",
+        cap=runtime.max_output_tokens,
+    )  # fmt: skip
     params = sampling_params(body, n_vocab=model.n_vocab)
     if plan.active and plan.mode == "required":
         grammar: str | None = tool_call_grammar(plan.tools)
@@ -100,12 +119,12 @@ def _prepare(body: ChatCompletionRequest, model: ChatModel, template: ChatTempla
         if grammar is not None and not model.grammar_compiles(grammar):
             grammar = JSON_OBJECT_GBNF
     seed = base_seed(body.seed)
-    tasks = [ChoiceTask(i, prompt, seed + i, budget) for i in range(body.n or 1)]
+    tasks = [ChoiceTask(i, prompt, seed + i, budget.tokens) for i in range(body.n or 1)]
     job = GenerationJob(
-        tasks, params, stop_sequences(body.stop), grammar, streamed=bool(body.stream)
+        tasks, params, stop_sequences(body.stop), grammar, loop=loop, streamed=bool(body.stream)
     )
     head = ResponseHeader.new("chatcmpl-", body.model, model.fingerprint)
-    return ChatCall(body, plan, prompt, job, head)
+    return ChatCall(body, plan, prompt, job, head, clamp_headers([budget])), serving
 
 
 async def _collect(call: ChatCall, request: Request, keepalive: float) -> dict[str, object]:

@@ -26,7 +26,6 @@ from cong.modelserver.payloads import (
 )
 from cong.modelserver.tool_calls import ParsedCall, ToolCallSniffer
 from cong.modelserver.tool_plan import ToolPlan
-from cong.protocol.errors import APIError
 from cong.protocol.sse import DONE, KEEPALIVE, encode_json
 
 
@@ -54,6 +53,10 @@ async def chat_event_stream(
     try:
         while True:
             event = await job.next_event(keepalive)
+            if isinstance(event, JobFailed):
+                yield encode_json(event.error().body())
+                yield DONE
+                return
             if job.cancelled.is_set():
                 return
             if event is None:
@@ -79,11 +82,6 @@ async def chat_event_stream(
                         yield chunk(event.index, _calls_delta(calls, plan))
                         reason = "function_call" if plan.legacy_functions else "tool_calls"
                 yield chunk(event.index, {}, reason)
-            elif isinstance(event, JobFailed):
-                error = APIError(500, event.message, type="server_error", code="generation_failed")
-                yield encode_json(error.body())
-                yield DONE
-                return
             elif isinstance(event, JobDone):
                 break
         if include_usage:

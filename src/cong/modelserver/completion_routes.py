@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from cong.modelserver.generation import (
 from cong.modelserver.payloads import ResponseHeader, UsageCounter, text_choice, text_completion
 from cong.modelserver.request_params import (
     base_seed,
+    clamp_headers,
     output_budget,
     sampling_params,
     stop_sequences,
@@ -33,9 +35,9 @@ from cong.modelserver.responses import (
     stop_watching,
     watch_disconnect,
 )
-from cong.modelserver.runtime import ModelRuntime
+from cong.modelserver.runtime import ChatServing, ModelRuntime
 from cong.protocol.completions import CompletionRequest
-from cong.protocol.errors import APIError, invalid_request
+from cong.protocol.errors import invalid_request
 from cong.protocol.sse import DONE, KEEPALIVE, encode_json
 from cong.protocol.validation import parse_json_object, validate
 
@@ -49,6 +51,7 @@ class CompletionCall:
     echo: list[str]  # per prompt: its text when ``echo`` is set, else ""
     job: GenerationJob
     head: ResponseHeader
+    headers: dict[str, str]
 
     @property
     def n(self) -> int:
@@ -90,30 +93,42 @@ def prompt_token_lists(prompt: Any, model: ChatModel) -> list[list[int]]:
 
 async def completions(request: Request) -> Response:
     runtime: ModelRuntime = request.app.state.runtime
-    body = validate(CompletionRequest, parse_json_object(await request.body()))
-    model, _template, worker = runtime.chat_model(body.model)
-    call = _prepare(body, model)
-    runtime.submit(worker, call.job)
-    if body.stream:
+    raw = await request.body()
+    loop = asyncio.get_running_loop()
+    call, serving = await runtime.prepare(_prepare, raw, runtime, loop)
+    runtime.submit(serving.engine, call.job)
+    if call.request.stream:
         stream = _event_stream(call, runtime.keepalive)
-        return EventStreamResponse(stream, call.job.abandon)  # type: ignore[return-value]
-    return json_response(await _collect(call, request, runtime.keepalive))
+        return EventStreamResponse(stream, call.job.abandon, call.headers)  # type: ignore[return-value]
+    body = await _collect(call, request, runtime.keepalive)
+    return json_response(body, headers=call.headers)
 
 
-def _prepare(body: CompletionRequest, model: ChatModel) -> CompletionCall:
+def _prepare(
+    raw: bytes, runtime: ModelRuntime, loop: asyncio.AbstractEventLoop
+) -> tuple[CompletionCall, ChatServing]:
+    body = validate(CompletionRequest, parse_json_object(raw))
+    serving = runtime.chat_model(body.model)
+    model = serving.model
     prompts = prompt_token_lists(body.prompt, model)
     requested = DEFAULT_MAX_TOKENS if body.max_tokens is None else body.max_tokens
     params = sampling_params(body, n_vocab=model.n_vocab)
     seed = base_seed(body.seed)
     n = body.n or 1
     tasks = []
+    budgets = []
     for p, tokens in enumerate(prompts):
-        budget = output_budget(len(tokens), requested, model.n_ctx, param="prompt")
-        tasks += [ChoiceTask(p * n + j, tokens, seed + j, budget) for j in range(n)]
+        budget = output_budget(
+            len(tokens), requested, model.n_ctx, param="prompt", cap=runtime.max_output_tokens
+        )
+        budgets.append(budget)
+        tasks += [ChoiceTask(p * n + j, tokens, seed + j, budget.tokens) for j in range(n)]
     echo = [model.detokenize(tokens) if body.echo else "" for tokens in prompts]
-    job = GenerationJob(tasks, params, stop_sequences(body.stop), streamed=bool(body.stream))
+    job = GenerationJob(
+        tasks, params, stop_sequences(body.stop), loop=loop, streamed=bool(body.stream)
+    )
     head = ResponseHeader.new("cmpl-", body.model, model.fingerprint)
-    return CompletionCall(body, prompts, echo, job, head)
+    return CompletionCall(body, prompts, echo, job, head, clamp_headers(budgets)), serving
 
 
 def _usage(call: CompletionCall) -> UsageCounter:
@@ -150,6 +165,10 @@ async def _event_stream(call: CompletionCall, keepalive: float) -> AsyncGenerato
     try:
         while True:
             event = await job.next_event(keepalive)
+            if isinstance(event, JobFailed):
+                yield encode_json(event.error().body())
+                yield DONE
+                return
             if job.cancelled.is_set():
                 return
             if event is None:
@@ -163,11 +182,6 @@ async def _event_stream(call: CompletionCall, keepalive: float) -> AsyncGenerato
             elif isinstance(event, ChoiceEnded):
                 usage.completion_tokens += event.completion_tokens
                 yield chunk(event.index, "", event.finish_reason)
-            elif isinstance(event, JobFailed):
-                error = APIError(500, event.message, type="server_error", code="generation_failed")
-                yield encode_json(error.body())
-                yield DONE
-                return
             elif isinstance(event, JobDone):
                 break
         if include_usage:

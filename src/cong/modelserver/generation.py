@@ -1,20 +1,18 @@
-"""A generation job: what to decode, the events it produces, and the decode loop.
+"""A generation job: what to decode and the events it produces.
 
-The loop runs on the worker thread; events reach the request's event loop through
-``call_soon_threadsafe``, one per token, so text is flushed as it is generated.
+The batch engine decodes the job's choices on its own thread; events reach the request's
+event loop through ``call_soon_threadsafe``, one per token, so text is flushed as it is
+generated.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cong.modelserver.chat_model import ChatModel, GenerationCancelled
 from cong.modelserver.sampler import SamplingParams
-from cong.modelserver.text_stream import TextAssembler
 from cong.protocol.errors import APIError
 
 
@@ -55,6 +53,18 @@ class JobDone:
 @dataclass(frozen=True)
 class JobFailed:
     message: str
+    retryable: bool = False  # the server is restarting: 503 with retry-after
+
+    def error(self) -> APIError:
+        if self.retryable:
+            return APIError(
+                503,
+                self.message,
+                type="server_error",
+                code="service_unavailable",
+                headers={"retry-after": "2"},
+            )
+        return APIError(500, self.message, type="server_error", code="generation_failed")
 
 
 Event = ChoiceStarted | TextDelta | ChoiceEnded | JobDone | JobFailed
@@ -62,13 +72,14 @@ Event = ChoiceStarted | TextDelta | ChoiceEnded | JobDone | JobFailed
 
 @dataclass
 class GenerationStats:
-    """Counters shown by ``GET /health`` (written by the worker thread only)."""
+    """Counters shown by ``GET /health`` (written by the engine thread only)."""
 
     tokens_generated: int = 0
     prompt_tokens_evaluated: int = 0
+    prompt_tokens_cached: int = 0
     jobs_completed: int = 0
     jobs_cancelled: int = 0
-    active: bool = False
+    steps: int = 0  # llama_decode calls: the watchdog's progress counter
 
 
 @dataclass
@@ -83,10 +94,13 @@ class GenerationJob:
     streamed: bool = True
     events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    open_tasks: int = 0  # choices not ended yet (engine thread)
+    failed: bool = False
 
     def __post_init__(self) -> None:
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
+        self.open_tasks = len(self.tasks)
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -106,6 +120,14 @@ class GenerationJob:
         except TimeoutError:
             return None
 
+    def abort(self, message: str) -> None:
+        """Fail the job with a retryable error now, from any thread (the server is
+        stopping or its decode loop is stuck): the client is answered, never left hanging."""
+        if not self.failed:
+            self.failed = True
+            self.cancelled.set()
+            self.emit(JobFailed(message, retryable=True))
+
     def emit(self, event: Event) -> None:
         """Called from the worker thread."""
         assert self.loop is not None
@@ -113,73 +135,6 @@ class GenerationJob:
             self.loop.call_soon_threadsafe(self.events.put_nowait, event)
         except RuntimeError:  # the event loop is closed: nobody is listening any more
             self.cancelled.set()
-
-
-def run_job(model: ChatModel, job: GenerationJob, stats: GenerationStats) -> None:
-    """Decode every task of ``job`` in order, emitting events; never raises."""
-    stats.active = True
-    try:
-        for task in job.tasks:
-            if job.cancelled.is_set():
-                break
-            _run_choice(model, job, task, stats)
-    except GenerationCancelled:
-        pass
-    except Exception as exc:  # reported to the client as a stream/server error
-        job.emit(JobFailed(f"The model failed while generating: {exc}"))
-        return
-    finally:
-        stats.active = False
-    if job.cancelled.is_set():
-        stats.jobs_cancelled += 1
-    else:
-        stats.jobs_completed += 1
-    job.emit(JobDone())
-
-
-def _run_choice(
-    model: ChatModel, job: GenerationJob, task: ChoiceTask, stats: GenerationStats
-) -> None:
-    cancelled: Callable[[], bool] = job.cancelled.is_set
-    cached = model.prime(task.prompt, cancelled)
-    stats.prompt_tokens_evaluated += len(task.prompt) - cached
-    job.emit(ChoiceStarted(task.index, cached))
-    assembler = TextAssembler(job.stops)
-    pieces: list[str] | None = None if job.streamed else []
-    generated = 0
-    reason = "length"
-    with model.sampler(job.params, seed=task.seed, grammar=job.grammar) as sampler:
-        while generated < task.max_tokens:
-            if cancelled():
-                reason = "cancelled"
-                break
-            token = sampler.sample()
-            generated += 1
-            stats.tokens_generated += 1
-            if model.is_end(token):
-                reason = "stop"
-                break
-            text = assembler.feed(model.piece(token))
-            if text:
-                if pieces is None:
-                    job.emit(TextDelta(task.index, text))
-                else:
-                    pieces.append(text)
-            if assembler.stopped:
-                reason = "stop"
-                break
-            if generated >= task.max_tokens or model.n_past >= model.n_ctx:
-                break
-            model.advance(token)
-    tail = assembler.finish()
-    if tail and reason != "cancelled":
-        if pieces is None:
-            job.emit(TextDelta(task.index, tail))
-        else:
-            pieces.append(tail)
-    if pieces:
-        job.emit(TextDelta(task.index, "".join(pieces)))
-    job.emit(ChoiceEnded(task.index, reason, generated))
 
 
 async def collect_job(
@@ -201,6 +156,6 @@ async def collect_job(
             reasons[event.index] = event.finish_reason
             usage.completion_tokens += event.completion_tokens
         elif isinstance(event, JobFailed):
-            raise APIError(500, event.message, type="server_error", code="generation_failed")
+            raise event.error()
         elif isinstance(event, JobDone):
             return reasons

@@ -6,10 +6,23 @@ import argparse
 import importlib.resources
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import orjson
 
 DEFAULT_CHAT_MODEL_ID = "smollm2-135m-instruct"
 DEFAULT_EMBEDDING_MODEL_ID = "all-minilm-l6-v2"
+# Environment variable carrying the per-start shared secret the gateway must send.
+KEY_ENVIRONMENT = "CONG_MODEL_SERVER_KEY"
+
+
+@dataclass(frozen=True)
+class ExtraChatModel:
+    """Another GGUF chat model served beside the default one."""
+
+    id: str
+    path: str
+    context: int | None = None  # tokens per sequence; None: --context-size
 
 
 @dataclass(frozen=True)
@@ -23,6 +36,11 @@ class ServerOptions:
     context_size: int = 8192
     threads: int = 0
     max_queue: int = 64
+    parallel: int = 4
+    kv_cache_tokens: int = 0
+    max_output_tokens: int = 2048
+    stall_seconds: float = 120.0
+    extra_chat_models: list[ExtraChatModel] = field(default_factory=list)
     embedding_batch_size: int = 32
     chat: bool = True
     embeddings: bool = True
@@ -33,6 +51,11 @@ class ServerOptions:
     def thread_count(self) -> int:
         """Decode threads: ``--threads``, or every core when it is 0."""
         return self.threads if self.threads > 0 else (os.cpu_count() or 1)
+
+    def kv_cells(self, context: int) -> int:
+        """KV cache cells shared by a model's sequences: ``--kv-cache-tokens``, or room
+        for two full-context sequences."""
+        return max(self.kv_cache_tokens, context) if self.kv_cache_tokens else 2 * context
 
     def resolved_chat_model_path(self) -> str:
         if self.chat_model_path:
@@ -58,6 +81,21 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
+
+
+def _extra_model(text: str) -> ExtraChatModel:
+    try:
+        data = orjson.loads(text)
+        context = data.get("context")
+        size = int(context) if context else None
+        model = ExtraChatModel(str(data["id"]), str(data["path"]), size)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        raise argparse.ArgumentTypeError(
+            'expected JSON like {"id": "qwen", "path": "/models/qwen.gguf", "context": 32768}'
+        ) from None
+    if not model.id or (model.context is not None and model.context < 256):
+        raise argparse.ArgumentTypeError("an id is required and context must be at least 256")
+    return model
 
 
 def _positive_float(text: str) -> float:
@@ -126,8 +164,45 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-queue",
         type=_positive,
         default=64,
-        help="chat/completion requests allowed to wait behind the running one; more get "
-        "503 with retry-after (default: %(default)s)",
+        help="chat/completion choices allowed to wait for a free slot, per model; more get "
+        "429 with retry-after (default: %(default)s)",
+    )
+    add(
+        "--parallel",
+        type=_positive,
+        default=4,
+        help="sequences decoded together per chat model (continuous batching) "
+        "(default: %(default)s)",
+    )
+    add(
+        "--kv-cache-tokens",
+        type=_non_negative,
+        default=0,
+        help="KV cache cells shared by a model's running and cached sequences; 0 is twice "
+        "the model's context (default: %(default)s)",
+    )
+    add(
+        "--max-output-tokens",
+        type=_positive,
+        default=2048,
+        help="completion tokens of a request that sets no max_tokens (default: %(default)s)",
+    )
+    add(
+        "--stall-seconds",
+        type=_positive_float,
+        default=120.0,
+        help="a chat model with work and no decode step for this long is stuck: its requests "
+        "get a retryable 503 and /health answers 503 stalled (default: %(default)s)",
+    )
+    add(
+        "--extra-chat-model",
+        dest="extra_chat_models",
+        type=_extra_model,
+        action="append",
+        default=[],
+        metavar="JSON",
+        help='another GGUF chat model, e.g. \'{"id": "qwen", "path": "/m/qwen.gguf", '
+        '"context": 32768}\' (repeatable; chat template from the GGUF)',
     )
     add(
         "--embedding-batch-size",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any
 
+from cong.modelserver.prompt_tokens import too_long
 from cong.modelserver.sampler import SamplingParams
-from cong.protocol.errors import APIError, invalid_request
+from cong.protocol.errors import invalid_request
 
 SEED_MASK = 0xFFFFFFFF
 
@@ -88,27 +90,35 @@ def base_seed(seed: int | None) -> int:
     return random.randrange(SEED_MASK) if seed is None else seed
 
 
+@dataclass(frozen=True)
+class Budget:
+    tokens: int  # completion tokens a choice may generate
+    clamped: bool  # the requested max_tokens was larger than the context allows
+
+
 def output_budget(
-    prompt_tokens: int, requested: int | None, context_size: int, *, param: str
-) -> int:
-    """Tokens a choice may generate; a 400 ``context_length_exceeded`` when it cannot fit."""
-    if prompt_tokens >= context_size:
-        raise _too_long(
+    prompt_tokens: int, requested: int | None, context_size: int, *, param: str, cap: int
+) -> Budget:
+    """Tokens a choice may generate: ``requested`` clamped to what fits the context (as
+    llama.cpp's server does), or ``cap`` when the request sets no limit. A prompt that
+    leaves no room is a 400 ``context_length_exceeded``."""
+    room = context_size - prompt_tokens
+    if room <= 0:
+        raise too_long(
             f"This model's maximum context length is {context_size} tokens. However, your "
             f"{param} resulted in {prompt_tokens} tokens. Please reduce the length of the "
             f"{param}.",
             param,
         )
-    if requested is not None and prompt_tokens + requested > context_size:
-        raise _too_long(
-            f"This model's maximum context length is {context_size} tokens. However, you "
-            f"requested {prompt_tokens + requested} tokens ({prompt_tokens} in the {param}, "
-            f"{requested} in the completion). Please reduce the length of the {param} or "
-            "completion.",
-            param,
-        )
-    return requested if requested is not None else context_size - prompt_tokens
+    if requested is None:
+        return Budget(min(cap, room), False)
+    return Budget(min(requested, room), requested > room)
 
 
-def _too_long(message: str, param: str) -> APIError:
-    return invalid_request(message, param=param, code="context_length_exceeded")
+def clamp_headers(budgets: list[Budget]) -> dict[str, str]:
+    """``x-cong-max-tokens-clamped: N`` when a max_tokens was lowered to N to fit."""
+    clamped = [b.tokens for b in budgets if b.clamped]
+    return {CLAMP_HEADER: str(min(clamped))} if clamped else {}
+
+
+CLAMP_HEADER = "x-cong-max-tokens-clamped"

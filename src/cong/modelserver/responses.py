@@ -20,10 +20,11 @@ SSE_HEADERS = [
 ]
 
 
-def json_response(body: Any, status: int = 200) -> Response:
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
         orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
         status_code=status,
+        headers=headers,
         media_type="application/json",
     )
 
@@ -43,15 +44,21 @@ class EventStreamResponse:
     which also wakes the generator). The generator is always closed."""
 
     def __init__(
-        self, body: AsyncGenerator[bytes, None], on_disconnect: Callable[[], None]
+        self,
+        body: AsyncGenerator[bytes, None],
+        on_disconnect: Callable[[], None],
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.body = body
         self.on_disconnect = on_disconnect
+        self.headers = SSE_HEADERS + [
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         watcher = watch_disconnect(receive, self.on_disconnect)
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            await send({"type": "http.response.start", "status": 200, "headers": self.headers})
             async for chunk in self.body:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})

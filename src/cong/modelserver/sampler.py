@@ -117,13 +117,13 @@ class Sampler:
         add(chain, llama_cpp.llama_sampler_init_temp(params.temperature))
         add(chain, llama_cpp.llama_sampler_init_dist(_seed32(seed)))
 
-    def sample(self) -> int:
-        """Draw the next token from the logits of the last decoded position."""
+    def sample(self, index: int = -1) -> int:
+        """Draw the next token from the logits at ``index`` of the last decoded batch."""
         if self._grammar is None:
             # llama_sampler_sample also accepts the token into the chain (penalties).
-            return int(llama_cpp.llama_sampler_sample(self._chain, self._ctx, -1))
+            return int(llama_cpp.llama_sampler_sample(self._chain, self._ctx, index))
         logits = np.ctypeslib.as_array(
-            llama_cpp.llama_get_logits_ith(self._ctx, -1), shape=(self._n_vocab,)
+            llama_cpp.llama_get_logits_ith(self._ctx, index), shape=(self._n_vocab,)
         )
         candidates = np.empty(self._n_vocab, dtype=TOKEN_DATA)
         candidates["id"] = self._ids
