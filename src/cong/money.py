@@ -6,8 +6,8 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from cong.protocol.errors import invalid_request
-from cong.storage.billing_tables import PPM
 
+PPM = 1_000_000  # multipliers are stored in parts per million (1.0 == 1_000_000)
 MICROS = Decimal(1_000_000)
 # Far below 2**63 micro-units, so sums of many amounts still fit a BIGINT.
 MAX_AMOUNT = 10**15

@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from cong.providers.registry import ProtocolName
+
 DEFAULT_CONFIG_FILE = "cong.toml"
 
 
@@ -76,9 +78,7 @@ class UpstreamSettings(BaseModel):
     the database with ``cong channels …`` or the admin API."""
 
     name: str
-    type: Literal["openai", "anthropic", "gemini", "azure"] = Field(
-        "openai", description="the upstream's protocol"
-    )
+    type: ProtocolName = Field("openai", description="the upstream's protocol")
     base_url: str
     api_key: SecretStr | None = None
     api_version: str | None = Field(None, description="Azure api-version / Anthropic version")

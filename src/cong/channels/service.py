@@ -8,19 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cong.channels.secrets_box import SecretBox
 from cong.protocol.errors import invalid_request, not_found
 from cong.providers.base import Timeouts
+from cong.providers.registry import ProtocolName
 from cong.settings import Settings
 from cong.storage import channels as queries
 from cong.storage.database import Database
 from cong.storage.tables import Channel
-
-ProviderType = Literal["openai", "anthropic", "gemini", "azure"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class ChannelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    type: ProviderType = "openai"
+    type: ProtocolName = "openai"
     base_url: str = Field(min_length=1, max_length=512)
     api_keys: list[str] = Field(default_factory=list)
     api_version: str | None = None

@@ -15,6 +15,7 @@ from cong.channels.secrets_box import SecretBox
 from cong.channels.service import ChannelPatch, Channels, ChannelSpec
 from cong.cli.output import print_table
 from cong.cli.runtime import run_command
+from cong.providers.registry import protocol_names
 from cong.settings import Settings
 
 T = TypeVar("T")
@@ -131,7 +132,7 @@ def register(sub: Any) -> None:
     add.add_argument("name")
     add.add_argument(
         "--type",
-        choices=["openai", "anthropic", "gemini", "azure"],
+        choices=protocol_names(),
         default="openai",
         help="the upstream's protocol (default openai)",
     )

@@ -16,9 +16,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cong.money import PPM
 from cong.storage.tables import ID_TYPE, Base, utcnow
-
-PPM = 1_000_000  # multipliers are stored in parts per million (1.0 == 1_000_000)
 
 
 class Group(Base):
