@@ -100,7 +100,8 @@ def browser(ui_gateway: RunningGateway, canary: Canary) -> Iterator[Any]:
 
 @dataclass
 class Watch:
-    """What a page did that it should not: dialogs, script errors, foreign requests."""
+    """What a page did that it should not: dialogs, script errors, blocked by the
+    Content-Security-Policy, requests to other origins."""
 
     dialogs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -114,7 +115,7 @@ def watch() -> Watch:
 
 def new_page(browser: Any, gateway: RunningGateway, watch: Watch, **options: Any) -> Any:
     context = browser.new_context(base_url=gateway.url, **options)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(20_000)
     page = context.new_page()
 
     def on_dialog(dialog: Any) -> None:
@@ -123,6 +124,14 @@ def new_page(browser: Any, gateway: RunningGateway, watch: Watch, **options: Any
 
     page.on("dialog", on_dialog)
     page.on("pageerror", lambda error: watch.errors.append(str(error)))
+    # Something the Content-Security-Policy had to stop (an inline handler, a foreign
+    # image) means text became markup somewhere: a failure even though it did not run.
+    page.on(
+        "console",
+        lambda message: (
+            watch.errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     page.on(
         "request",
         lambda request: (
@@ -155,7 +164,17 @@ def sign_in_with_password(page: Any, name: str, password: str, next_path: str = 
     form.get_by_label(re.compile("User name|Tên người dùng")).fill(name)
     form.get_by_label(re.compile("^(Password|Mật khẩu)$")).fill(password)
     form.get_by_role("button").click()
-    page.wait_for_url(f"**{next_path}")
+    signed_in(page, form, next_path)
+
+
+def signed_in(page: Any, form: Any, next_path: str) -> None:
+    """Wait for the page the sign-in leads to (or fail with the form's message)."""
+    origin = page.url.split("/login")[0]
+    target = re.compile("^" + re.escape(origin + next_path) + "$")
+    try:
+        page.wait_for_url(target)
+    except Exception:
+        raise AssertionError(form.locator(".message").text_content()) from None
 
 
 def sign_in_with_key(page: Any, key: str, next_path: str = "/keys") -> None:
@@ -163,7 +182,7 @@ def sign_in_with_key(page: Any, key: str, next_path: str = "/keys") -> None:
     form = page.get_by_test_id("key-form")
     form.get_by_label(re.compile("API key|Khóa API")).fill(key)
     form.get_by_role("button").click()
-    page.wait_for_url(f"**{next_path}")
+    signed_in(page, form, next_path)
 
 
 def use_language(page: Any, lang: str) -> None:

@@ -21,7 +21,7 @@ export async function render(root) {
         h("dt", {}, t("status.model_server")),
         h("dd", {}, badge(ms.state, ms.state === "ready" ? "ok" : ""), " ", (ms.models || []).join(", ")),
         h("dt", {}, t("status.rate_limits")),
-        h("dd", {}, JSON.stringify(report.rate_limits)),
+        h("dd", {}, badge(`${report.rate_limits.backend}: ${report.rate_limits.state || "—"}`, report.rate_limits.state === "healthy" ? "ok" : "warn"), " ", report.rate_limits.reason || ""),
       ),
     ),
     section(

@@ -64,5 +64,9 @@ export async function render(main, ctx) {
     h("div", { class: "tabs", role: "tablist", "aria-label": t("admin.title") }, buttons),
     panel,
   );
+  window.addEventListener("hashchange", () => {
+    const tab = TABS.find((candidate) => candidate.id === window.location.hash.slice(1));
+    if (tab && tab !== current && document.body.contains(panel)) show(tab);
+  });
   await show(current);
 }

@@ -43,7 +43,7 @@ function statusWidget() {
         {},
         t("status.rate_limits"),
         " ",
-        badge(report.rate_limits.backend || "memory", report.rate_limits.healthy === false ? "bad" : "ok"),
+        badge(`${report.rate_limits.backend || "memory"}: ${report.rate_limits.state || "healthy"}`, (report.rate_limits.state || "healthy") === "healthy" ? "ok" : "bad"),
       ),
     );
     box.append(
