@@ -32,6 +32,13 @@ def test_password_sign_in_sets_a_safe_cookie_and_no_token_in_the_body(
     assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
     assert wrong.json()["error"]["code"] == "invalid_credentials"
 
+    # a cross-site form can only send a "simple" body: it signs nobody in
+    form = browser.client.post(
+        "/api/session",
+        content='{"username": "web-ann", "password": "correct horse battery"}',
+        headers={"content-type": "text/plain"},
+    )
+    assert form.status_code == 400 and "set-cookie" not in form.headers
     signed = browser.sign_in(username="web-ann", password=PASSWORD)
     assert signed.status_code == 200, signed.text
     cookie = signed.headers["set-cookie"]

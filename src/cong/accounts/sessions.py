@@ -40,7 +40,7 @@ class Client:
 
 
 @dataclass(frozen=True)
-class WebSession:
+class SessionView:
     """A signed-in session as the pages see it (never its token)."""
 
     principal: Principal
@@ -53,7 +53,7 @@ class WebSession:
 @dataclass(frozen=True)
 class SignedIn:
     token: str  # for the cookie only: never logged, never in a body or URL
-    session: WebSession
+    session: SessionView
 
 
 class Sessions:
@@ -117,7 +117,7 @@ class Sessions:
             )
         return SignedIn(token, await self.current(token, client.ip))
 
-    async def current(self, token: str, client_ip: str | None) -> WebSession:
+    async def current(self, token: str, client_ip: str | None) -> SessionView:
         """The live session for a cookie's token, else 401."""
         digest = self._hash(token)
         async with self._db.session() as session:
@@ -136,7 +136,9 @@ class Sessions:
         else:
             principal = user_principal(user, group)
             via = "password"
-        return WebSession(principal, via, user.language, user.password_hash is not None, expires_at)
+        return SessionView(
+            principal, via, user.language, user.password_hash is not None, expires_at
+        )
 
     async def sign_out(self, token: str) -> None:
         async with self._db.session() as session, session.begin():

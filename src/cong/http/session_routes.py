@@ -10,7 +10,7 @@ from typing import Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cong.accounts.sessions import Client, SignedIn, WebSession
+from cong.accounts.sessions import Client, SessionView, SignedIn
 from cong.http.client_address import (
     SESSION_COOKIE,
     clear_session_cookie,
@@ -110,7 +110,7 @@ def _client(request: Request) -> Client:
     return Client(ip=client_ip(request, settings), user_agent=agent)
 
 
-async def _out(request: Request, web: WebSession | None, token: str | None) -> SessionOut:
+async def _out(request: Request, web: SessionView | None, token: str | None) -> SessionOut:
     services = services_of(request)
     mode = (await services.registration.policy()).mode
     if web is None or token is None:
