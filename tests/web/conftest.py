@@ -1,10 +1,13 @@
-"""A gateway for the web sign-in tests: the test client (127.0.0.1) is a trusted proxy,
-so each test picks its own client address with ``X-Forwarded-For`` and the sign-in
-rate limits of one test do not touch another's."""
+"""Gateways for the web sign-in tests. ``web_gateway`` trusts the test client
+(127.0.0.1) as a proxy, so each test picks its own client address with
+``X-Forwarded-For`` and the sign-in limits of one test do not touch another's;
+``direct_gateway`` trusts no proxy. In both the gateway alone decides whom to believe
+(uvicorn's own proxy-header handling, which trusts 127.0.0.1, is off)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -19,40 +22,33 @@ WEB = {
 }
 
 
-@pytest.fixture(scope="module")
-def web_gateway(
-    tmp_path_factory: pytest.TempPathFactory, fake_openai: tuple[str, Recorder]
+def _serve(
+    factory: pytest.TempPathFactory, fake_url: str, **settings: Any
 ) -> Iterator[RunningGateway]:
-    tmp = tmp_path_factory.mktemp("web")
+    tmp = factory.mktemp("web")
     running, server = start_gateway(
         fresh_database("sqlite", tmp, None),
         tmp / "data",
-        upstreams=_upstreams(fake_openai[0]),
+        upstreams=_upstreams(fake_url),
         model_server={"enabled": False},
-        web=WEB,
-        # The gateway alone decides whom to believe (uvicorn would trust 127.0.0.1 itself).
         server={"proxy_headers": False},
+        **settings,
     )
     try:
         yield running
     finally:
         server.__exit__()
+
+
+@pytest.fixture(scope="module")
+def web_gateway(
+    tmp_path_factory: pytest.TempPathFactory, fake_openai: tuple[str, Recorder]
+) -> Iterator[RunningGateway]:
+    yield from _serve(tmp_path_factory, fake_openai[0], web=WEB)
 
 
 @pytest.fixture(scope="module")
 def direct_gateway(
     tmp_path_factory: pytest.TempPathFactory, fake_openai: tuple[str, Recorder]
 ) -> Iterator[RunningGateway]:
-    """A gateway that trusts no proxy (clients connect to it directly)."""
-    tmp = tmp_path_factory.mktemp("direct")
-    running, server = start_gateway(
-        fresh_database("sqlite", tmp, None),
-        tmp / "data",
-        upstreams=_upstreams(fake_openai[0]),
-        model_server={"enabled": False},
-        server={"proxy_headers": False},
-    )
-    try:
-        yield running
-    finally:
-        server.__exit__()
+    yield from _serve(tmp_path_factory, fake_openai[0])

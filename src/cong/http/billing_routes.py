@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from cong.billing.reports import Filters
 from cong.http.billing_models import (
@@ -181,24 +181,18 @@ async def delete_price(request: Request, model: str, _admin: Admin) -> Response:
     return Response(status_code=204)
 
 
-@reports.get("/usage", summary="Request log: your own, or everyone's for an admin")
-async def usage(
-    request: Request,
-    caller: Caller,
+def usage_filters(
     user: str | None = None,
     key: Annotated[str | None, Query(description="a key id")] = None,
     model: str | None = None,
     since: Since = None,
     until: Until = None,
-    cursor: Cursor = None,
-    limit: Limit = 50,
-    request_id: Annotated[str | None, Query(description="one request by its id")] = None,
-    endpoint: Annotated[
-        str | None, Query(description="as logged: chat, completion, embedding, image")
-    ] = None,
-    status: Annotated[Literal["ok", "error"] | None, Query(description="ok or error")] = None,
-) -> UsagePage:
-    filters = Filters(
+    request_id: RequestId = None,
+    endpoint: Endpoint = None,
+    status: Status = None,
+) -> Filters:
+    """The request log's filters, shared by the listing and the CSV export."""
+    return Filters(
         user=user,
         key=key,
         model=model,
@@ -208,6 +202,19 @@ async def usage(
         endpoint=endpoint,
         failed=None if status is None else status == "error",
     )
+
+
+UsageFilters = Annotated[Filters, Depends(usage_filters)]
+
+
+@reports.get("/usage", summary="Request log: your own, or everyone's for an admin")
+async def usage(
+    request: Request,
+    caller: Caller,
+    filters: UsageFilters,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> UsagePage:
     page = await services_of(request).reports.usage(caller, filters, cursor, limit)
     return UsagePage(data=[UsageOut.of(r) for r in page.data], next_cursor=page.next_cursor)
 

@@ -13,7 +13,7 @@ from starlette.responses import StreamingResponse
 from cong.billing.reports import Filters
 from cong.billing.usage_series import DailyUsage, Series, usage_csv
 from cong.http.billing_models import UsageOut
-from cong.http.billing_routes import Endpoint, Since, Status, Until, _utc
+from cong.http.billing_routes import UsageFilters
 from cong.http.context import services_of
 from cong.http.dependencies import Caller
 from cong.money import money
@@ -114,26 +114,7 @@ async def daily(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}},
 )
-async def export_csv(
-    request: Request,
-    caller: Caller,
-    user: str | None = None,
-    key: Annotated[str | None, Query(description="a key id")] = None,
-    model: str | None = None,
-    since: Since = None,
-    until: Until = None,
-    endpoint: Endpoint = None,
-    status: Status = None,
-) -> StreamingResponse:
-    filters = Filters(
-        user=user,
-        key=key,
-        model=model,
-        since=_utc(since),
-        until=_utc(until),
-        endpoint=endpoint,
-        failed=None if status is None else status == "error",
-    )
+async def export_csv(request: Request, caller: Caller, filters: UsageFilters) -> StreamingResponse:
     reports = services_of(request).reports
     await reports.usage(caller, filters, None, 1)  # a bad filter is a 4xx, not a broken file
     return StreamingResponse(
