@@ -15,10 +15,10 @@ from cong.catalogue.model_info import CAPABILITIES, ModelInfo, known_info, merge
 from cong.channels.catalog import EMBEDDED, Catalog, ModelCard, ModelRoute
 from cong.channels.catalog_loader import CatalogLoader
 from cong.channels.health import ChannelHealth
+from cong.money import PPM
 from cong.protocol.errors import invalid_request, model_not_found
 from cong.settings import Settings
 from cong.storage import web_sessions as queries
-from cong.storage.billing_tables import PPM
 from cong.storage.database import Database
 
 SETTING = "model_info"
