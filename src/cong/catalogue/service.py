@@ -5,6 +5,7 @@ channels behind each model. Also the extra fields of ``/v1/models`` entries
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -63,6 +64,7 @@ class ModelCatalogue:
         self._health = health
         self._prices = prices
         self._settings = settings
+        self._overrides: tuple[float, dict[str, dict[str, Any]]] | None = None
 
     async def entries(self, principal: Principal) -> list[CatalogueEntry]:
         catalog = self._loader.catalog
@@ -122,12 +124,19 @@ class ModelCatalogue:
             else:
                 current.pop(model, None)
             await queries.put_setting(session, SETTING, current)
+        self._overrides = None
 
     async def _load_overrides(self) -> dict[str, dict[str, Any]]:
-        # Read per request: the catalogue pages and /v1/models are not on the hot path.
+        """The admins' corrections, trusted for as long as the prices are (another
+        worker's change shows within ``billing.price_cache_seconds``)."""
+        now = time.monotonic()
+        if self._overrides is not None and self._overrides[0] > now:
+            return self._overrides[1]
         async with self._db.session() as session:
             value = await queries.get_setting(session, SETTING)
-        return value if isinstance(value, dict) else {}
+        overrides = value if isinstance(value, dict) else {}
+        self._overrides = (now + self._settings.billing.price_cache_seconds, overrides)
+        return overrides
 
     async def _entry(
         self,
