@@ -190,3 +190,15 @@ def use_language(page: Any, lang: str) -> None:
     page.locator("#lang-switch").select_option(lang)
     page.wait_for_function("lang => document.documentElement.lang === lang", arg=lang)
     page.wait_for_selector("main:not([aria-busy])")
+
+
+UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea, button")]
+  .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label")
+    && !el.getAttribute("aria-labelledby") && !(el.tagName === "BUTTON" && el.textContent.trim()))
+  .map((el) => el.outerHTML.slice(0, 100))"""
+
+
+def unlabelled_controls(page: Any) -> list[str]:
+    """Form controls a screen reader could not name (should be none)."""
+    found: list[str] = page.evaluate(UNLABELLED)
+    return found

@@ -18,6 +18,7 @@ from tests.web.browser.conftest import (
     new_page,
     screenshot,
     sign_in_with_password,
+    unlabelled_controls,
     use_language,
 )
 
@@ -111,6 +112,7 @@ def test_admin_console(
             for name in TABS:
                 page.goto(f"/admin#{name}")
                 page.get_by_role("tabpanel").locator("section").first.wait_for()
+                assert unlabelled_controls(page) == [], name
                 screenshot(page, f"admin-{name}-{lang}")
     finally:
         page.context.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.support.gateway import RunningGateway
-from tests.web.browser.conftest import Watch, new_page, screenshot
+from tests.web.browser.conftest import Watch, new_page, screenshot, unlabelled_controls
 
 
 def test_docs_page_shows_this_server_and_rewrites_snippets(
@@ -14,6 +14,12 @@ def test_docs_page_shows_this_server_and_rewrites_snippets(
     page.goto("/")
     base = page.get_by_test_id("base-url")
     assert base.text_content() == ui_gateway.url + "/v1"
+    assert unlabelled_controls(page) == []
+    # keyboard: the first Tab reaches "Skip to content", which moves focus to <main>
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
     status = page.get_by_test_id("status")
     status.get_by_text("fake", exact=True).wait_for()
     page.get_by_role("button", name="fake-echo").click()

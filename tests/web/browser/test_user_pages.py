@@ -16,6 +16,7 @@ from tests.web.browser.conftest import (
     new_page,
     screenshot,
     sign_in_with_key,
+    unlabelled_controls,
     use_language,
 )
 
@@ -105,6 +106,7 @@ def test_every_user_page_in_both_languages(
                 page.goto(path)
                 page.wait_for_selector("main:not([aria-busy]) h1")
                 assert page.evaluate("document.documentElement.lang") == lang
+                assert unlabelled_controls(page) == [], path
                 name = path.strip("/") or "docs"
                 screenshot(page, f"{name}-{lang}")
             page.set_viewport_size({"width": 390, "height": 844})

@@ -95,7 +95,7 @@ export const TOOLS = [
   {
     id: "openai_python",
     file: "app.py",
-    verified: "tests/http/test_openai_sdk.py",
+    verified: "tests/web/browser/test_snippets.py, tests/http/test_openai_sdk.py",
     config: ({ base, key, model, prompt }) => snippet("python", "chat", { base, key, model, prompt }),
   },
   {

@@ -154,6 +154,7 @@ export async function render(main, ctx) {
         rewrite();
       }),
       main_snippet,
+      h("p", { class: "muted" }, t("docs.snippets_verified")),
     ),
     section(
       "docs.errors",
