@@ -172,9 +172,10 @@ def signed_in(page: Any, form: Any, next_path: str) -> None:
     origin = page.url.split("/login")[0]
     target = re.compile("^" + re.escape(origin + next_path) + "$")
     try:
-        page.wait_for_url(target)
+        page.wait_for_url(target, wait_until="commit", timeout=40_000)
     except Exception:
-        raise AssertionError(form.locator(".message").text_content()) from None
+        message = form.locator(".message").all_text_contents() if "/login" in page.url else []
+        raise AssertionError(f"sign-in did not reach {next_path}: {page.url} {message}") from None
 
 
 def sign_in_with_key(page: Any, key: str, next_path: str = "/keys") -> None:
