@@ -100,7 +100,9 @@ def test_embeddings_through_alias(served: ServeProcess) -> None:
 
 
 def test_status_and_restart_after_a_crash(served: ServeProcess) -> None:
-    status = httpx.get(served.url + "/api/status").json()
+    status = httpx.get(
+        served.url + "/api/status", headers={"authorization": f"Bearer {TOKEN}"}
+    ).json()
     assert status["model_server"]["state"] == "ready"
     pid = status["model_server"]["pid"]
     os.kill(pid, signal.SIGKILL)
@@ -117,7 +119,9 @@ def test_status_and_restart_after_a_crash(served: ServeProcess) -> None:
     served.wait_for_line("restarting", timeout=30)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        status = httpx.get(served.url + "/api/status").json()
+        status = httpx.get(
+            served.url + "/api/status", headers={"authorization": f"Bearer {TOKEN}"}
+        ).json()
         if status["model_server"]["state"] == "ready" and status["model_server"]["pid"] != pid:
             break
         time.sleep(0.5)

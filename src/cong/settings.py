@@ -138,6 +138,16 @@ class BillingSettings(BaseModel):
     )
 
 
+class ServerSettings(BaseModel):
+    drain_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=86_400,
+        description="on SIGTERM, how long requests in flight may run on before streams are "
+        "ended (0: stop at once)",
+    )
+
+
 class TimeoutSettings(BaseModel):
     connect: float = Field(10.0, gt=0)
     first_byte: float = Field(300.0, gt=0)
@@ -198,6 +208,7 @@ class Settings(BaseSettings):
     upstreams: list[UpstreamSettings] = Field(default_factory=list)
     model_server: ModelServerSettings = Field(default_factory=ModelServerSettings)
     timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
     web: WebSettings = Field(default_factory=WebSettings)

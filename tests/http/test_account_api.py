@@ -117,7 +117,7 @@ def test_keys_self_service_and_isolation(gateway: RunningGateway) -> None:
     assert key["spend_cap_micros"] == 5_000_000 and key["period_cap"] == "1.250000"
     assert key["ip_allow"] == ["10.0.0.0/8", "127.0.0.1/32"] and key["models"] == ["fake-model"]
     assert chat(gw, token).status_code == 200
-    assert chat(gw, token, "fake-echo").status_code == 403
+    assert chat(gw, token, "fake-echo").status_code == 404  # not its model: model_not_found
 
     secret = load_or_create_secret(gw.settings.data_dir, None)
     mine = api(gw, "GET", "/api/keys", alice)

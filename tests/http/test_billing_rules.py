@@ -144,12 +144,12 @@ def test_group_models_and_key_models(sqlite_gateway: RunningGateway) -> None:
     key = gw.create_key("student")
     set_group(gw, "student", "school", models=["fake-echo"])
     refused = chat(gw, key)
-    assert refused.status_code == 403
-    assert refused.json()["error"]["code"] == "model_not_in_group"
+    assert refused.status_code == 404  # as if it did not exist: no oracle
+    assert refused.json()["error"]["code"] == "model_not_found"
     listed = httpx.get(gw.base_url + "/models", headers={"authorization": f"Bearer {key}"})
     assert {m["id"] for m in listed.json()["data"]} == {"fake-echo"}
     narrow = gw.create_key("student", models=["fake-model"])
-    assert chat(gw, narrow).status_code == 403  # the key allows it, the group does not
+    assert chat(gw, narrow).status_code == 404  # the key allows it, the group does not
 
 
 def test_rate_limit_429_headers(sqlite_gateway: RunningGateway) -> None:

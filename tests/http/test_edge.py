@@ -34,7 +34,9 @@ def test_health_is_public_and_tiny(sqlite_gateway: RunningGateway) -> None:
 
 
 def test_status_reports_version_uptime_and_upstreams(sqlite_gateway: RunningGateway) -> None:
-    status = httpx.get(sqlite_gateway.url + "/api/status").json()
+    status = httpx.get(
+        sqlite_gateway.url + "/api/status", headers=auth(sqlite_gateway.admin_token)
+    ).json()
     assert status["version"]
     assert status["uptime_seconds"] >= 0
     assert status["model_server"] == {"state": "disabled"}
@@ -42,6 +44,19 @@ def test_status_reports_version_uptime_and_upstreams(sqlite_gateway: RunningGate
     assert status["upstreams"][0]["state"] == "up"
     assert "sk-upstream-secret-value" not in orjson.dumps(status).decode()
     assert "base_url" not in orjson.dumps(status).decode()
+
+
+def test_status_names_no_channel_to_anonymous_or_plain_callers(
+    sqlite_gateway: RunningGateway,
+) -> None:
+    user = sqlite_gateway.create_key("status-reader")
+    for headers in ({}, auth(user), auth("sk-wrong")):
+        response = httpx.get(sqlite_gateway.url + "/api/status", headers=headers)
+        assert response.status_code == 200
+        status = response.json()
+        text = response.text
+        assert status["upstreams"]["total"] >= 1 and status["upstreams"]["up"] >= 1
+        assert "fake" not in text and "last_error" not in text and "rate_limits" not in text
 
 
 def test_missing_and_wrong_keys_get_401(sqlite_gateway: RunningGateway) -> None:
@@ -159,8 +174,15 @@ def test_key_limited_to_models(sqlite_gateway: RunningGateway) -> None:
         json={"model": "fake-echo", "messages": HI},
         headers=auth(key),
     )
-    assert denied.status_code == 403
-    assert denied.json()["error"]["type"] == "permission_error"
+    # Like OpenAI: a model the key may not use is indistinguishable from a missing one.
+    missing = httpx.post(
+        sqlite_gateway.base_url + "/chat/completions",
+        json={"model": "no-such-model", "messages": HI},
+        headers=auth(key),
+    )
+    assert denied.status_code == missing.status_code == 404
+    assert denied.json()["error"]["code"] == missing.json()["error"]["code"] == "model_not_found"
+    assert denied.json()["error"]["type"] == "invalid_request_error"
     hidden = httpx.get(sqlite_gateway.base_url + "/models/fake-echo", headers=auth(key))
     assert hidden.status_code == 404
 

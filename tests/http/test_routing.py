@@ -67,6 +67,15 @@ def _chat(gw: RunningGateway, model: str = "fake-model", **extra: Any) -> httpx.
     )
 
 
+def _status(gw: RunningGateway) -> dict[str, Any]:
+    """``/api/status`` as an admin sees it (channel names, circuits, last errors)."""
+    response = httpx.get(
+        gw.url + "/api/status", headers={"authorization": f"Bearer {gw.admin_token}"}
+    )
+    result: dict[str, Any] = response.json()
+    return result
+
+
 def test_failover_to_lower_priority_channel(tmp_path: Path, two_upstreams: Any) -> None:
     sa, a, sb, b = two_upstreams
     a.force_status = 503
@@ -115,7 +124,7 @@ def test_rejected_channel_key_cools_it_and_fails_over(tmp_path: Path, two_upstre
     try:
         assert _chat(gw).status_code == 200
         assert _chat(gw).status_code == 200
-        status = httpx.get(gw.url + "/api/status").json()
+        status = _status(gw)
     finally:
         server.__exit__()
     assert a.chat_count == 1  # cooled after the first rejection
@@ -136,7 +145,7 @@ def test_cooldown_then_half_open_probe_recovers(tmp_path: Path, two_upstreams: A
         for _ in range(4):
             assert _chat(gw).status_code == 200
         assert a.chat_count == 2  # threshold 2: then the circuit opened and it was skipped
-        status = httpx.get(gw.url + "/api/status").json()
+        status = _status(gw)
         flaky = next(c for c in status["upstreams"] if c["name"] == "flaky")
         assert flaky["circuit"] == "open"
         a.force_status = None
@@ -145,7 +154,7 @@ def test_cooldown_then_half_open_probe_recovers(tmp_path: Path, two_upstreams: A
         assert a.chat_count == 3
         for _ in range(3):
             _chat(gw)
-        status = httpx.get(gw.url + "/api/status").json()
+        status = _status(gw)
     finally:
         server.__exit__()
     assert a.chat_count == 6  # closed again: it takes the traffic of its tier
@@ -159,7 +168,7 @@ def test_retry_after_is_respected(tmp_path: Path, two_upstreams: Any) -> None:
     try:
         assert _chat(gw).status_code == 200
         assert _chat(gw).status_code == 200
-        status = httpx.get(gw.url + "/api/status").json()
+        status = _status(gw)
     finally:
         server.__exit__()
     assert a.chat_count == 1
@@ -267,6 +276,7 @@ def test_channels_list_shows_a_cooling_channel(tmp_path: Path, two_upstreams: An
             CONG_DATABASE_URL=gw.settings.effective_database_url,
             CONG_DATA_DIR=str(gw.settings.data_dir),
             CONG_PUBLIC_URL=gw.url,
+            CONG_ADMIN_TOKEN=gw.admin_token,
             CONG_UPSTREAMS=json.dumps(channels),
         )
         listed = subprocess.run(

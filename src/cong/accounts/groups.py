@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from cong.accounts.key_settings import UNSET
+from cong.accounts.views import as_utc
 from cong.protocol.errors import invalid_request, not_found
 from cong.storage import groups as queries
 from cong.storage.accounts import DEFAULT_GROUP
@@ -164,5 +165,5 @@ def _view(group: Group, members: int) -> GroupView:
         rpm=group.rpm,
         tpm=group.tpm,
         members=members,
-        created_at=group.created_at,
+        created_at=as_utc(group.created_at),
     )

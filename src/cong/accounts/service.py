@@ -255,6 +255,17 @@ class Accounts:
                 check_grant(actor, values, creating=False)
             if key.revoked_at is not None and values.get("enabled"):
                 raise _conflict("A revoked key cannot be enabled again.", "enabled")
+            if "enabled" in values:
+                by_admin = actor is None or actor.is_admin
+                if values["enabled"] and not key.enabled and key.disabled_by_admin:
+                    if not by_admin:
+                        raise permission_denied(
+                            "An admin disabled this key; only an admin can enable it again.",
+                            code="disabled_by_admin",
+                        )
+                key.disabled_by_admin = not values["enabled"] and (
+                    by_admin or (key.disabled_by_admin and not key.enabled)
+                )
             state = {"period_cap": key.period_cap, "period": key.period, **values}
             # A changed period kind restarts the period counter at the next request.
             for field, value in with_period(state).items():

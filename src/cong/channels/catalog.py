@@ -8,7 +8,7 @@ from typing import Literal
 
 from cong.accounts.principal import Principal
 from cong.channels.service import ChannelConfig, default_timeouts
-from cong.protocol.errors import APIError, model_not_found, permission_denied
+from cong.protocol.errors import APIError, model_not_found
 from cong.providers.base import Provider, UpstreamConfig
 from cong.providers.registry import build_provider
 from cong.settings import Settings
@@ -70,20 +70,16 @@ class Catalog:
         return route.groups is None or principal.group in route.groups
 
     def authorize(self, principal: Principal, model: str, kind: Kind) -> list[ModelRoute]:
-        """The routes that may serve ``model`` for this caller (403 / 404 otherwise)."""
+        """The routes that may serve ``model`` for this caller. A model the key or its
+        group may not use is 404 ``model_not_found``, like one that does not exist (as
+        OpenAI answers): no oracle for which models exist."""
         routes = self._routes_for(model)
-        if not self._allowed(principal, model, routes[0]):
-            raise permission_denied(f"This API key is not allowed to use the model `{model}`.")
-        if not (principal.group_allows(model) or principal.group_allows(routes[0].id)):
-            raise permission_denied(
-                f"The model `{model}` is not enabled for your group ({principal.group}).",
-                code="model_not_in_group",
-            )
-        usable = [r for r in routes if self._in_group(principal, r)]
+        allowed = self._allowed(principal, model, routes[0]) and (
+            principal.group_allows(model) or principal.group_allows(routes[0].id)
+        )
+        usable = [r for r in routes if self._in_group(principal, r)] if allowed else []
         if not usable:
-            raise permission_denied(
-                f"The model `{model}` is not enabled for your group.", code="model_not_in_group"
-            )
+            raise model_not_found(model)
         if usable[0].kind != kind:
             raise _wrong_kind(model, usable[0].kind, kind)
         return usable

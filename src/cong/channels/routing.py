@@ -13,13 +13,20 @@ chunk inside the attempt).
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from cong.channels.catalog import ModelRoute
+from cong.channels.events import routing_event
 from cong.channels.health import ChannelHealth
-from cong.protocol.errors import CREDENTIALS_REJECTED, APIError, upstream_unavailable
+from cong.protocol.errors import (
+    CREDENTIALS_REJECTED,
+    ENDPOINT_MISSING,
+    APIError,
+    upstream_unavailable,
+)
 from cong.settings import RoutingSettings
 
 T = TypeVar("T")
@@ -36,16 +43,25 @@ def weighted_order(routes: list[ModelRoute], rng: random.Random) -> list[ModelRo
     return sorted(routes, key=key)
 
 
+# The channel itself is wrong (its credentials, its base path or deployment): move on to
+# the next channel without retrying this one.
+CHANNEL_FAULTS = frozenset({CREDENTIALS_REJECTED, ENDPOINT_MISSING})
+
+
 def is_retryable(error: APIError) -> bool:
-    return error.status in RETRYABLE_STATUS and error.code != CREDENTIALS_REJECTED
+    return error.status in RETRYABLE_STATUS and error.code not in CHANNEL_FAULTS
 
 
-def _retry_after(error: APIError) -> float | None:
+def _retry_after(error: APIError, cap: float) -> float | None:
+    """The upstream's ``retry-after`` in seconds, at most ``cap`` (None: absent/invalid)."""
     value = error.headers.get("retry-after")
     try:
-        return float(value) if value else None
+        seconds = float(value) if value else None
     except ValueError:
         return None
+    if seconds is None or seconds != seconds or seconds <= 0:  # NaN or not a pause
+        return None
+    return min(seconds, cap)
 
 
 class Router:
@@ -72,12 +88,22 @@ class Router:
             candidates = ordered[:1]
         attempts = 0
         last: APIError | None = None
-        for route in candidates:
+        for index, route in enumerate(candidates):
+            if index and last is not None:
+                routing_event(
+                    "failover",
+                    logging.WARNING,
+                    channel=route.channel,
+                    previous=candidates[index - 1].channel,
+                    status=last.status,
+                )
             for tries in range(self.policy.retries_per_channel + 1):
                 if attempts >= self.policy.max_attempts:
                     break
                 if tries:  # a retry on the same channel waits; failover does not
-                    await asyncio.sleep(self._backoff(tries))
+                    delay = self._backoff(tries)
+                    routing_event("retry", channel=route.channel, attempt=tries, delay=delay)
+                    await asyncio.sleep(delay)
                 if not self.health.begin(route.channel) and not forced:
                     break
                 attempts += 1
@@ -85,25 +111,45 @@ class Router:
                     result = await attempt(route)
                 except APIError as error:
                     last = error
-                    if error.code == CREDENTIALS_REJECTED:
-                        self.health.failure(
-                            route.channel, error.message, retry_after=self.policy.cooldown
-                        )
-                        break
-                    if not is_retryable(error):
-                        self.health.success(route.channel)  # it answered properly
+                    if not self._failed(route.channel, error):
                         raise
-                    retry_after = _retry_after(error)
-                    self.health.failure(route.channel, error.message, retry_after)
-                    if retry_after is not None and retry_after > 0:
-                        break  # the channel asked for a pause: try the next one
-                    if not self.health.available(route.channel):
+                    if error.code in CHANNEL_FAULTS or not self.health.available(route.channel):
                         break
+                    if _retry_after(error, self.policy.max_retry_after):
+                        break  # the channel asked for a pause: try the next one
                     continue
+                except BaseException:
+                    # No verdict on the channel (the client went away, or our own bug):
+                    # a half-open probe must not keep the channel excluded for good.
+                    self.health.release(route.channel)
+                    raise
                 self.health.success(route.channel)
                 return result
         if last is None:
             raise upstream_unavailable(
                 "Every upstream for this model is busy; try again shortly.", retry_after=1
             )
+        if last.status == 503:
+            last.headers.setdefault("retry-after", "1")  # for the client, not the circuit
         raise last
+
+    def _failed(self, channel: str, error: APIError) -> bool:
+        """Record an upstream error against the channel's health; False when the error is
+        the client's (the channel answered properly, nothing to retry)."""
+        routing_event(
+            "upstream_error",
+            logging.WARNING,
+            channel=channel,
+            status=error.status,
+            code=error.code,
+            error=error.message[:300],
+        )
+        if error.code == CREDENTIALS_REJECTED:
+            self.health.failure(channel, error.message, retry_after=self.policy.cooldown)
+            return True
+        if not is_retryable(error) and error.code != ENDPOINT_MISSING:
+            self.health.success(channel)  # it answered properly
+            return False
+        retry_after = _retry_after(error, self.policy.max_retry_after)
+        self.health.failure(channel, error.message, retry_after)
+        return True

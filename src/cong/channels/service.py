@@ -6,20 +6,31 @@ and ``cong channels …``. Keys are encrypted at rest and never shown again in f
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cong.accounts.views import as_utc
 from cong.channels.secrets_box import SecretBox
 from cong.protocol.errors import invalid_request, not_found
 from cong.providers.base import Timeouts
-from cong.providers.registry import ProtocolName
+from cong.providers.registry import ProtocolName, known_protocol
 from cong.settings import Settings
 from cong.storage import channels as queries
 from cong.storage.database import Database
 from cong.storage.tables import Channel
+
+log = logging.getLogger("cong.channels")
+
+TIMEOUT_NAMES = frozenset({"connect", "first_byte", "idle", "total"})
+# Priorities and weights are stored as 32-bit integers.
+PRIORITY_LIMIT = 1_000_000
+MAX_TIMEOUT = 86_400.0
+NULLABLE = frozenset({"api_version", "groups"})
 
 
 @dataclass(frozen=True)
@@ -53,13 +64,13 @@ class ChannelSpec(BaseModel):
     type: ProtocolName = "openai"
     base_url: str = Field(min_length=1, max_length=512)
     api_keys: list[str] = Field(default_factory=list)
-    api_version: str | None = None
+    api_version: str | None = Field(None, max_length=64)
     models: list[str] = Field(default_factory=list)
     embedding_models: list[str] = Field(default_factory=list)
     image_models: list[str] = Field(default_factory=list)
     text_only_models: list[str] = Field(default_factory=list)
     model_map: dict[str, str] = Field(default_factory=dict)
-    priority: int = 0
+    priority: int = Field(0, ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT)
     weight: int = Field(1, ge=1, le=10_000)
     groups: list[str] | None = None
     timeouts: dict[str, float] = Field(default_factory=dict)
@@ -68,19 +79,41 @@ class ChannelSpec(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("base_url must start with http:// or https://")
-        return value.rstrip("/")
+        return checked_base_url(value)
 
     @field_validator("timeouts")
     @classmethod
     def _known_timeouts(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = set(value) - {"connect", "first_byte", "idle", "total"}
-        if unknown:
-            raise ValueError(f"unknown timeouts: {', '.join(sorted(unknown))}")
-        if any(v <= 0 for v in value.values()):
-            raise ValueError("timeouts must be positive")
-        return value
+        return checked_timeouts(value)
+
+
+def checked_base_url(value: str) -> str:
+    """An absolute http(s) URL with a host, without a trailing slash (ValueError if not)."""
+    parsed = urlsplit(value.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError("base_url must be an http:// or https:// URL with a host")
+    if any(c.isspace() or ord(c) < 32 for c in value.strip()):
+        raise ValueError("base_url must not contain spaces or control characters")
+    try:
+        parsed.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ValueError("base_url has an invalid port") from None
+    return value.strip().rstrip("/")
+
+
+def checked_timeouts(value: dict[str, Any]) -> dict[str, float]:
+    """Per-channel timeout overrides: known names, positive finite seconds (ValueError)."""
+    unknown = set(value) - TIMEOUT_NAMES
+    if unknown:
+        raise ValueError(f"unknown timeouts: {', '.join(sorted(unknown))}")
+    checked: dict[str, float] = {}
+    for name, seconds in value.items():
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise ValueError(f"timeouts.{name} must be a number of seconds")
+        if not 0 < seconds <= MAX_TIMEOUT:
+            raise ValueError(f"timeouts.{name} must be above 0 and at most {MAX_TIMEOUT:g}")
+        checked[name] = float(seconds)
+    return checked
 
 
 class ChannelPatch(BaseModel):
@@ -88,19 +121,29 @@ class ChannelPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str | None = None
+    base_url: str | None = Field(None, min_length=1, max_length=512)
     api_keys: list[str] | None = None
-    api_version: str | None = None
+    api_version: str | None = Field(None, max_length=64)
     models: list[str] | None = None
     embedding_models: list[str] | None = None
     image_models: list[str] | None = None
     text_only_models: list[str] | None = None
     model_map: dict[str, str] | None = None
-    priority: int | None = None
+    priority: int | None = Field(None, ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT)
     weight: int | None = Field(None, ge=1, le=10_000)
     groups: list[str] | None = None
     timeouts: dict[str, float] | None = None
     enabled: bool | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return None if value is None else checked_base_url(value)
+
+    @field_validator("timeouts")
+    @classmethod
+    def _known_timeouts(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        return None if value is None else checked_timeouts(value)
 
 
 class ChannelView(BaseModel):
@@ -144,13 +187,13 @@ def _view(channel: Channel) -> ChannelView:
         groups=channel.groups,
         enabled=channel.enabled,
         source="database",
-        cooldown_until=channel.cooldown_until,
+        cooldown_until=as_utc(channel.cooldown_until),
         last_error=channel.last_error,
     )
 
 
 def _timeouts(base: Timeouts, overrides: dict[str, float]) -> Timeouts:
-    return Timeouts(**{**base.__dict__, **overrides}) if overrides else base
+    return replace(base, **checked_timeouts(overrides)) if overrides else base
 
 
 def default_timeouts(settings: Settings) -> Timeouts:
@@ -202,6 +245,8 @@ class Channels:
         self._db = db
         self._box = box
         self._settings = settings
+        # Stored channels that could not be loaded (name -> reason): skipped, not fatal.
+        self.invalid: dict[str, str] = {}
 
     def _config_names(self) -> set[str]:
         return {up.name for up in self._settings.upstreams} | {"embedded"}
@@ -269,12 +314,13 @@ class Channels:
 
     async def update(self, ref: str, patch: ChannelPatch) -> ChannelView:
         changes = patch.model_dump(exclude_unset=True)
+        for name, value in changes.items():
+            if value is None and name not in NULLABLE:
+                raise invalid_request(f"{name} cannot be null.", param=name)
         async with self._db.session() as session, session.begin():
             channel = await self._find(session, ref)
             if "api_keys" in changes:
                 changes.update(self._keys(changes.pop("api_keys") or []))
-            if "base_url" in changes and changes["base_url"] is not None:
-                changes["base_url"] = ChannelSpec._http_url(changes["base_url"])
             for key, value in changes.items():
                 setattr(channel, key, value)
             await session.flush()
@@ -298,7 +344,20 @@ class Channels:
         """Every enabled database channel, keys decrypted, for building providers."""
         async with self._db.session() as session:
             rows = await queries.list_channels(session)
-        return [self._config(c) for c in rows if c.enabled]
+        configs: list[ChannelConfig] = []
+        invalid: dict[str, str] = {}
+        for row in rows:
+            if not row.enabled:
+                continue
+            try:
+                configs.append(self._config(row))
+            except Exception as exc:  # one bad row must not take the gateway down
+                invalid[row.name] = f"{type(exc).__name__}: {exc}"[:300]
+        for name, reason in invalid.items():
+            if self.invalid.get(name) != reason:
+                log.error("channel %r is invalid and stays disabled: %s", name, reason)
+        self.invalid = invalid
+        return configs
 
     async def config_of(self, ref: str) -> ChannelConfig:
         """One channel (database or config file) ready for a test request."""
@@ -306,9 +365,18 @@ class Channels:
             if channel.name == ref:
                 return channel
         async with self._db.session() as session:
-            return self._config(await self._find(session, ref))
+            row = await self._find(session, ref)
+        try:
+            return self._config(row)
+        except Exception as exc:
+            raise invalid_request(
+                f"The channel '{row.name}' is invalid: {exc}", code="invalid_channel", status=409
+            ) from None
 
     def _config(self, c: Channel) -> ChannelConfig:
+        """The row, checked as the API checks new values (ValueError when it is not)."""
+        known_protocol(c.type)
+        checked_base_url(c.base_url)
         keys = [self._box.decrypt(k) for k in c.keys_encrypted]
-        timeouts = _timeouts(default_timeouts(self._settings), c.timeouts)
+        timeouts = _timeouts(default_timeouts(self._settings), dict(c.timeouts or {}))
         return channel_config(c, keys, timeouts, "database", c.name)

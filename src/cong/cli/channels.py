@@ -63,16 +63,24 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _live_circuits(base_url: str) -> dict[str, str]:
-    """Circuit states from the running server's public /api/status (empty if it is not
-    running): the in-process view, which includes config-file channels."""
+def _live_circuits(settings: Settings) -> dict[str, str]:
+    """Circuit states from the running server's /api/status (empty if it is not running,
+    or without ``CONG_ADMIN_TOKEN``: only admins see channels there): the in-process
+    view, which includes config-file channels."""
+    if settings.admin_token is None:
+        return {}
+    request = urllib.request.Request(
+        settings.base_url + "/api/status",
+        headers={"authorization": f"Bearer {settings.admin_token.get_secret_value()}"},
+    )
     try:
-        with urllib.request.urlopen(base_url + "/api/status", timeout=2) as response:
+        with urllib.request.urlopen(request, timeout=2) as response:
             status = json.loads(response.read())
     except (OSError, ValueError):
         return {}
+    upstreams = status.get("upstreams")
     circuits: dict[str, str] = {}
-    for upstream in status.get("upstreams", []):
+    for upstream in upstreams if isinstance(upstreams, list) else []:
         name = str(upstream.get("name", "")).split("#", 1)[0]
         if upstream.get("circuit") not in (None, "closed"):
             circuits[name] = f"{upstream['circuit']} ({upstream.get('cooldown_remaining', 0)} s)"
@@ -81,7 +89,7 @@ def _live_circuits(base_url: str) -> dict[str, str]:
 
 def cmd_list(args: argparse.Namespace) -> int:
     views = _run(lambda c: c.list_all())
-    circuits = _live_circuits(Settings.load().base_url)
+    circuits = _live_circuits(Settings.load())
     rows: list[dict[str, Any]] = []
     for v in views:
         row = v.model_dump()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 
 import uvicorn
@@ -53,6 +54,10 @@ def serve(settings: Settings) -> int:
         say("Admin API key: the one in CONG_ADMIN_TOKEN")
     elif new_token:
         say(f"Admin API key (shown once, store it now): {new_token}")
+    # uvicorn re-raises the signal that stopped it once it is done; after a graceful
+    # drain on SIGTERM that would turn a clean stop into "killed by SIGTERM": exit 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    grace = 10
     try:
         if settings.workers > 1:
             uvicorn.run(
@@ -65,7 +70,7 @@ def serve(settings: Settings) -> int:
                 http="httptools",
                 access_log=False,
                 log_level=settings.log_level,
-                timeout_graceful_shutdown=10,
+                timeout_graceful_shutdown=grace,
             )
         else:
             from cong.http.app import create_app
@@ -78,7 +83,7 @@ def serve(settings: Settings) -> int:
                 http="httptools",
                 access_log=False,
                 log_level=settings.log_level,
-                timeout_graceful_shutdown=10,
+                timeout_graceful_shutdown=grace,
             )
     finally:
         if supervisor is not None:

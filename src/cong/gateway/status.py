@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,10 @@ class StatusService:
         model_server_enabled: bool,
         data_dir: Path,
         limiter: RateLimiter | None = None,
+        draining: Callable[[], bool] | None = None,
     ) -> None:
         self.limiter = limiter
+        self.draining = draining
         self.loader = loader
         self.health = health
         self.model_server_enabled = model_server_enabled
@@ -45,7 +48,9 @@ class StatusService:
         self._probes[name] = (now, ok)
         return ok
 
-    async def report(self) -> dict[str, Any]:
+    async def report(self, *, admin: bool = False) -> dict[str, Any]:
+        """The status; channel names, errors and models only for an admin (an anonymous
+        caller learns how many upstreams are up, not what they are)."""
         catalog = self.loader.catalog
         names = list(catalog.providers)
         results = await asyncio.gather(*(self._probe(name) for name in names))
@@ -61,19 +66,41 @@ class StatusService:
                 "state": "up" if reachable[name] else "down",
                 "circuit": health.get(name, {}).get("circuit", "closed"),
                 "cooldown_remaining": health.get(name, {}).get("cooldown_remaining", 0.0),
+                "recent_failures": health.get(name, {}).get("recent_failures", 0),
+                "last_error": health.get(name, {}).get("last_error"),
                 "models": models.get(name, []),
             }
             for name in names
             if name != EMBEDDED
         ]
-        return {
-            "status": "ok",
+        invalid = self.loader.channels.invalid
+        model_server = self._model_server(reachable.get(EMBEDDED))
+        upstreams: Any = channels
+        if not admin:
+            model_server = {k: v for k, v in model_server.items() if k in ("state", "restarts")}
+            upstreams = {
+                "total": len(channels),
+                "up": sum(1 for c in channels if c["state"] == "up"),
+                "circuits_open": sum(1 for c in channels if c["circuit"] != "closed"),
+                "invalid": len(invalid),
+            }
+        report = {
+            "status": self.state(),
             "version": __version__,
             "uptime_seconds": round(time.time() - self.started, 1),
-            "model_server": self._model_server(reachable.get(EMBEDDED)),
-            "upstreams": channels,
-            "rate_limits": self.limiter.status() if self.limiter else {"backend": "none"},
+            "model_server": model_server,
+            "upstreams": upstreams,
         }
+        if admin:
+            report["invalid_channels"] = [
+                {"name": name, "reason": reason} for name, reason in sorted(invalid.items())
+            ]
+            report["rate_limits"] = self.limiter.status() if self.limiter else {"backend": "none"}
+        return report
+
+    def state(self) -> str:
+        """``ok``, or ``draining`` once a graceful shutdown began."""
+        return "draining" if self.draining is not None and self.draining() else "ok"
 
     def _model_server(self, reachable: bool | None) -> dict[str, Any]:
         if not self.model_server_enabled:

@@ -28,7 +28,6 @@ from cong.billing.price_book import PriceBook
 from cong.billing.pricing import Prices
 from cong.billing.reports import Reports
 from cong.billing.sweeper import Sweeper, ensure_embedded_prices
-from cong.billing.usage_log import UsageWriter
 from cong.billing.usage_series import UsageSeries
 from cong.billing.wallets import Wallets
 from cong.catalogue.service import ModelCatalogue
@@ -52,11 +51,14 @@ from cong.http import (
     system_routes,
     usage_routes,
 )
+from cong.http.api_gate import ApiGate
 from cong.http.context import Services
 from cong.http.front import Front, cors_options
+from cong.http.metrics import MeasuredUsageWriter, Metrics
 from cong.http.middleware import EdgeMiddleware
 from cong.http.responses import error_response
 from cong.http.web import pages as web_pages
+from cong.http.shutdown import Drain, install_signal_handlers
 from cong.limits.factory import build_rate_limiter
 from cong.protocol.errors import (
     APIError,
@@ -95,8 +97,9 @@ def create_app(settings: Settings) -> ASGIApp:
         )
         billing = settings.billing
         wallets = Wallets(db, Prices(db, billing.price_cache_seconds), unpriced=billing.unpriced)
-        usage = UsageWriter(db, retention_days=billing.usage_retention_days)
+        usage = MeasuredUsageWriter(db, metrics, retention_days=billing.usage_retention_days)
         usage.start()
+        metrics.health = health
         limiter = build_rate_limiter(settings.redis_url)
         metering = Metering(wallets, usage, limiter)
         streams = MeteredStreams(metering, billing.drain_seconds)
@@ -126,6 +129,7 @@ def create_app(settings: Settings) -> ASGIApp:
                 model_server_enabled=settings.model_server.enabled,
                 data_dir=settings.data_dir,
                 limiter=limiter,
+                draining=lambda: drain.draining,
             ),
             groups=Groups(db, on_change=accounts.forget_cached),
             codes=codes,
@@ -135,7 +139,9 @@ def create_app(settings: Settings) -> ASGIApp:
             registration=Registration(db, accounts, passwords, codes.redeem),
             catalogue=ModelCatalogue(db, loader, health, wallets.prices, settings),
             usage_series=UsageSeries(db),
+            metrics=metrics,
         )
+        install_signal_handlers(drain)
         _settle_heap()
         try:
             yield
@@ -148,6 +154,8 @@ def create_app(settings: Settings) -> ASGIApp:
             await loader.close()
             await db.close()
 
+    drain = Drain(settings.server.drain_seconds)
+    metrics = Metrics([*openai_routes.exact_routes, "/api/health", "/api/status", "/metrics"])
     app = FastAPI(
         title="Cổng",
         version=__version__,
@@ -155,10 +163,13 @@ def create_app(settings: Settings) -> ASGIApp:
         openapi_url="/api/openapi.json",
         docs_url=None,
         redoc_url=None,
+        # No trailing-slash redirects: their Location would come from the Host header.
+        redirect_slashes=False,
     )
     api_docs.install(app)
     app.router.routes.extend(web_pages.routes)
     app.include_router(system_routes.router)
+    app.include_router(system_routes.metrics_router)
     app.include_router(admin_routes.router)
     for router in (
         *account_routes.routers,
@@ -172,12 +183,17 @@ def create_app(settings: Settings) -> ASGIApp:
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(ApiGate)
     app.add_middleware(CORSMiddleware, **cors_options(settings.cors_origins))
     front = Front(
         app, openai_routes.exact_routes, openai_routes.model_routes, settings.cors_origins
     )
     return EdgeMiddleware(
-        front, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log
+        front,
+        max_body_bytes=settings.max_body_bytes,
+        access_log=settings.access_log,
+        drain=drain,
+        metrics=metrics,
     )
 
 

@@ -138,7 +138,7 @@ async def list_codes(
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> CodePage:
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and not (cursor.isascii() and cursor.isdigit() and len(cursor) < 19):
         raise invalid_request("cursor is not one this API returned.", param="cursor")
     views = await services_of(request).codes.list_codes(
         batch=batch, before_id=int(cursor) if cursor else None, limit=limit + 1

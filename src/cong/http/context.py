@@ -22,6 +22,7 @@ from cong.channels.catalog_loader import CatalogLoader
 from cong.channels.service import Channels
 from cong.gateway.service import Gateway
 from cong.gateway.status import StatusService
+from cong.http.metrics import Metrics
 from cong.limits.base import RateLimiter
 from cong.protocol.errors import missing_api_key
 from cong.settings import Settings
@@ -45,6 +46,7 @@ class Services:
     registration: Registration
     catalogue: ModelCatalogue
     usage_series: UsageSeries
+    metrics: Metrics
 
 
 def services_of(request: Request) -> Services:

@@ -27,7 +27,13 @@ def has_key_header(request: Request) -> bool:
     return any(request.headers.get(name) for name in KEY_HEADERS)
 
 
+PRINCIPAL = "principal"  # request state: the caller, once authenticated (see api_gate.py)
+
+
 async def authenticate(request: Request) -> Principal:
+    known: Principal | None = getattr(request.state, PRINCIPAL, None)
+    if known is not None:
+        return known
     if has_key_header(request):
         return await authenticate_key(request)
     token = request.cookies.get(SESSION_COOKIE)

@@ -119,6 +119,7 @@ def route_not_found(path: str) -> APIError:
 
 
 CREDENTIALS_REJECTED = "upstream_auth_failed"
+ENDPOINT_MISSING = "upstream_endpoint_missing"
 
 
 def upstream_credentials_rejected(label: str) -> APIError:

@@ -10,10 +10,16 @@ from typing import Any
 import aiohttp
 import orjson
 
-from cong.protocol.errors import APIError, upstream_error, upstream_timeout, upstream_unavailable
+from cong.protocol.errors import (
+    ENDPOINT_MISSING,
+    APIError,
+    upstream_error,
+    upstream_timeout,
+    upstream_unavailable,
+)
 from cong.protocol.sse import SSEDecoder
 from cong.providers.base import UpstreamConfig
-from cong.providers.upstream_errors import error_from_upstream
+from cong.providers.upstream_errors import error_from_upstream, scrub
 
 # (status, raw body, response headers, label) -> the error the client sees
 ErrorMapper = Callable[[int, bytes, Mapping[str, str], str], APIError]
@@ -47,7 +53,10 @@ class HTTPTransport:
     async def get_ok(self, url: str, headers: Mapping[str, str]) -> bool:
         """A cheap reachability probe: any answer below 500 within 3 s."""
         try:
-            async with asyncio.timeout(3), self.session().get(url, headers=headers) as r:
+            async with (
+                asyncio.timeout(3),
+                self.session().get(url, headers=headers, allow_redirects=False) as r,
+            ):
                 await r.read()
                 return r.status < 500
         except (aiohttp.ClientError, TimeoutError, OSError):
@@ -67,23 +76,54 @@ class HTTPTransport:
         self, url: str, body: dict[str, Any], headers: Mapping[str, str]
     ) -> aiohttp.ClientResponse:
         try:
-            response = await self.session().post(url, data=orjson.dumps(body), headers=headers)
-            if response.status >= 400:
+            # Never follow a redirect: it would carry the channel's key (and the body)
+            # to wherever the upstream points, another host included.
+            response = await self.session().post(
+                url, data=orjson.dumps(body), headers=headers, allow_redirects=False
+            )
+            if response.status >= 300:
                 raw = await response.read()
                 response.release()
-                raise self.map_error(response.status, raw, response.headers, self.label)
+                raise self.failure(response.status, raw, response.headers)
             return response
         except aiohttp.ClientConnectionError as exc:
             raise self.connection_error(exc) from None
+
+    def failure(self, status: int, raw: bytes, headers: Mapping[str, str]) -> APIError:
+        """The client-facing error for an upstream's error answer: the provider's mapping,
+        then the rules every channel shares (no key in the text, 429 is a rate limit, a
+        missing endpoint or a redirect is the channel's fault)."""
+        if status < 400:
+            return APIError(
+                502,
+                f"The upstream {self.label} answered with a redirect (HTTP {status}); "
+                "redirects are not followed. Check the channel's base_url.",
+                type="server_error",
+                code=ENDPOINT_MISSING,
+            )
+        error = self.map_error(status, raw, headers, self.label)
+        error.message = scrub(error.message, (self.config.api_key,))
+        if status == 429:
+            error.type = error.code = "rate_limit_exceeded"
+        elif status in (404, 405) and error.code != ENDPOINT_MISSING:
+            error = APIError(
+                502,
+                f"The upstream {self.label} does not serve this endpoint (HTTP {status}): "
+                f"{error.message}",
+                type="server_error",
+                code=ENDPOINT_MISSING,
+            )
+        return error
 
     def _first_byte_timeout(self) -> APIError:
         return upstream_timeout(f"The upstream {self.label} did not answer in time.")
 
     def connection_error(self, exc: Exception) -> APIError:
         if isinstance(exc, aiohttp.ClientConnectorError):
+            # No retry-after: a refused connection follows the failure threshold and the
+            # cool-down, it does not open the circuit by itself.
             return upstream_unavailable(
-                f"The upstream {self.label} is not reachable right now; try again shortly.",
-                retry_after=1,
+                f"The upstream {self.label} is not reachable right now; try again shortly."
             )
         return upstream_error(f"The connection to the upstream {self.label} failed.")
 

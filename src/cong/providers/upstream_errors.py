@@ -8,15 +8,34 @@ from typing import Any
 
 import orjson
 
-from cong.protocol.errors import APIError, upstream_credentials_rejected, upstream_error
+from cong.protocol.errors import (
+    ENDPOINT_MISSING,
+    APIError,
+    upstream_credentials_rejected,
+    upstream_error,
+)
 
 _URL = re.compile(r"https?://\S+")
-_KEYLIKE = re.compile(r"\b(sk|key|api)[-_][A-Za-z0-9_\-]{8,}\b", re.IGNORECASE)
+# Key formats of the providers we talk to: OpenAI/Anthropic/DeepSeek (sk-…), Groq (gsk_…),
+# xAI (xai-…), Google (AIza…), Hugging Face (hf_…), and generic key-/api_ prefixes.
+_KEYLIKE = re.compile(
+    r"(?<![A-Za-z0-9])(?:"
+    r"(?:sk|key|api|gsk|xai|hf)[-_][A-Za-z0-9_\-]{8,}"
+    r"|AIza[0-9A-Za-z_\-]{20,}"
+    r")",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{8,}")
 
 
-def scrub(message: str) -> str:
-    """Remove URLs and key-like strings from an upstream message."""
-    return _KEYLIKE.sub("[redacted]", _URL.sub("[upstream]", message))[:2000]
+def scrub(message: str, secrets: tuple[str | None, ...] = ()) -> str:
+    """Remove URLs, the channel's own keys (``secrets``) and key-like strings from an
+    upstream message."""
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            message = message.replace(secret, "[redacted]")
+    message = _BEARER.sub(r"\1 [redacted]", _URL.sub("[upstream]", message))
+    return _KEYLIKE.sub("[redacted]", message)[:2000]
 
 
 def _message_of(raw: bytes) -> tuple[str | None, str | None, str | None, str | None]:
@@ -56,9 +75,18 @@ def error_from_upstream(
         return APIError(
             429,
             text,
-            type=kind or "rate_limit_exceeded",
-            code=code or "rate_limit_exceeded",
+            type="rate_limit_exceeded",
+            code="rate_limit_exceeded",
             headers={"retry-after": retry} if retry else None,
+        )
+    if status in (404, 405):
+        # The channel's endpoint itself is missing (wrong base path, no such deployment or
+        # upstream model): the channel's fault, so another channel is tried.
+        return APIError(
+            502,
+            f"The upstream {label} does not serve this endpoint (HTTP {status}): {text}",
+            type="server_error",
+            code=ENDPOINT_MISSING,
         )
     if 400 <= status < 500:
         return APIError(status, text, type=kind or "invalid_request_error", code=code, param=param)

@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cong.storage.billing_tables import Group
+from cong.storage.database import row_id
 from cong.storage.tables import ApiKey, User, utcnow
 
 DEFAULT_GROUP = "default"
@@ -110,8 +111,8 @@ async def find_user(session: AsyncSession, ref: str | int) -> tuple[User, Group 
     row = None
     if isinstance(ref, str):
         row = (await session.execute(_with_group().where(User.name == ref))).first()
-    if row is None and str(ref).isdigit():
-        row = (await session.execute(_with_group().where(User.id == int(ref)))).first()
+    if row is None and (user_id := row_id(ref)) is not None:
+        row = (await session.execute(_with_group().where(User.id == user_id))).first()
     return (row[0], row[1]) if row else None
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cong.storage.database import row_id
 from cong.storage.tables import Channel
 
 
@@ -18,7 +19,8 @@ async def list_channels(session: AsyncSession) -> Sequence[Channel]:
 
 async def get_channel(session: AsyncSession, ref: str) -> Channel | None:
     """A channel by numeric id or by name."""
-    query = select(Channel).where(Channel.id == int(ref) if ref.isdigit() else Channel.name == ref)
+    channel_id = row_id(ref)
+    query = select(Channel).where(Channel.id == channel_id if channel_id else Channel.name == ref)
     return (await session.execute(query)).scalar_one_or_none()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,17 @@ from cong.storage.wallet_pg import PostgresWallets
 from cong.storage.wallet_sqlite import SqliteWallets
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MAX_ID_DIGITS = 18  # ids are 64-bit integers
+
+
+def row_id(ref: str | int) -> int | None:
+    """``ref`` as a row id when it is one (ASCII digits that fit 64 bits), else None:
+    ``"²"`` is a digit to Python but not an id."""
+    if isinstance(ref, int):
+        return ref
+    if ref.isascii() and ref.isdigit() and len(ref) <= MAX_ID_DIGITS:
+        return int(ref)
+    return None
 
 
 class Database:
@@ -66,8 +79,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        ensure_sqlite_file(parsed.database)
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -75,6 +87,17 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def ensure_sqlite_file(database: str | None) -> None:
+    """Create the SQLite file (and its folder) readable by its owner only (0600) before
+    SQLite does with the umask's mode; its -wal and -shm files take the same mode."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -96,8 +119,8 @@ def alembic_config(url: str) -> Config:
 def migrate(url: str, revision: str = "head") -> None:
     """Apply migrations up to ``revision`` (blocking; call outside a running loop)."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if parsed.get_backend_name() == "sqlite":
+        ensure_sqlite_file(parsed.database)
     command.upgrade(alembic_config(url), revision)
 
 

@@ -8,14 +8,15 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cong.storage.billing_tables import Group
+from cong.storage.database import row_id
 from cong.storage.tables import User
 
 
 async def find_group(session: AsyncSession, ref: str | int) -> Group | None:
     """A group by name, or else by numeric id."""
     group = (await session.execute(select(Group).where(Group.name == str(ref)))).scalar()
-    if group is None and str(ref).isdigit():
-        group = await session.get(Group, int(ref))
+    if group is None and (group_id := row_id(ref)) is not None:
+        group = await session.get(Group, group_id)
     return group
 
 

@@ -53,6 +53,8 @@ class ApiKey(Base):
     last4: Mapped[str] = mapped_column(String(4))
     models: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when an admin (not the owner) disabled the key: only an admin re-enables it.
+    disabled_by_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
