@@ -37,6 +37,12 @@ class Recorder:
     force_retry_after: str | None = None
     # When set, the usage object reported (JSON and stream) instead of the real one.
     force_usage: Any = None
+    # The forced error's message, type and code (an upstream's own wording).
+    force_message: str = "forced failure"
+    force_type: str = "server_error"
+    force_code: str | None = None
+    # When set, every chat request is redirected (307) to this URL.
+    redirect_to: str | None = None
 
     @property
     def chat_count(self) -> int:
@@ -122,11 +128,19 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
         recorder.requests.append(body)
         recorder.headers.append(dict(request.headers))
         model = body.get("model", "")
+        if recorder.redirect_to is not None:
+            return Response(status_code=307, headers={"location": recorder.redirect_to})
         if recorder.force_status is not None:
             headers = (
                 {"retry-after": recorder.force_retry_after} if recorder.force_retry_after else None
             )
-            return _error(recorder.force_status, "forced failure", "server_error", None, headers)
+            return _error(
+                recorder.force_status,
+                recorder.force_message,
+                recorder.force_type,
+                recorder.force_code,
+                headers,
+            )
         if model == "fake-500":
             return _error(500, "The server had an error", "server_error", None)
         if model == "fake-429":
