@@ -257,12 +257,12 @@ class Accounts:
                 raise _conflict("A revoked key cannot be enabled again.", "enabled")
             if "enabled" in values:
                 by_admin = actor is None or actor.is_admin
-                if values["enabled"] and not key.enabled and key.disabled_by_admin:
-                    if not by_admin:
-                        raise permission_denied(
-                            "An admin disabled this key; only an admin can enable it again.",
-                            code="disabled_by_admin",
-                        )
+                relock = values["enabled"] and not key.enabled and key.disabled_by_admin
+                if relock and not by_admin:
+                    raise permission_denied(
+                        "An admin disabled this key; only an admin can enable it again.",
+                        code="disabled_by_admin",
+                    )
                 key.disabled_by_admin = not values["enabled"] and (
                     by_admin or (key.disabled_by_admin and not key.enabled)
                 )

@@ -19,9 +19,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("api_keys") as batch:
         batch.add_column(
-            sa.Column(
-                "disabled_by_admin", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
+            sa.Column("disabled_by_admin", sa.Boolean(), nullable=False, server_default=sa.false())
         )
 
 
