@@ -78,6 +78,17 @@ _V1: tuple[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None, 
     ("/v1/models", "get", "The models this key may call", None, V1ModelList, False),
     ("/v1/models/{model}", "get", "One model", None, V1Model, False),
 )
+# Every management operation may answer these (invalid input is a 400, never a 422).
+_API_ERRORS = {
+    "400": "Invalid request (a field, a parameter or the JSON itself)",
+    "401": "Missing, wrong, expired or revoked API key (or session)",
+    "403": "Not allowed for this caller",
+    "404": "No such resource",
+    "409": "Conflict with the current state (a name taken, a revoked key)",
+    "413": "Request body over the size limit",
+    "429": "Too many requests (sign-in attempts, rate limits)",
+    "503": "Temporarily unavailable, or shutting down",
+}
 _ERRORS = {
     "400": "Invalid request",
     "401": "Missing or wrong API key",
@@ -123,9 +134,19 @@ def build_openapi(app: FastAPI, description: str) -> dict[str, Any]:
         for method, operation in item.items():
             if (path, method) in PUBLIC or not path.startswith("/api"):
                 operation["security"] = []
+            _declare_errors(operation.setdefault("responses", {}))
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
     for path, method, summary, request, response, streams in _V1:
         paths.setdefault(path, {})[method] = _operation(summary, request, response, streams)
     return spec
+
+
+def _declare_errors(responses: dict[str, Any]) -> None:
+    responses.pop("422", None)
+    error = {"application/json": {"schema": {"$ref": REF.format(model="ErrorEnvelope")}}}
+    for status, description in _API_ERRORS.items():
+        responses.setdefault(status, {"description": description, "content": error})
 
 
 def _operation(

@@ -1,0 +1,106 @@
+"""Schemathesis over ``/api/openapi.json``: every operation, with a user key and with an
+admin key, stateful sequences on (ids from one answer feed the next call); no answer
+may be a server error or a status the document does not declare. Bounded in time."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.openai_upstream import Recorder
+from tests.support.gateway import RunningGateway, api, fresh_database, start_gateway
+
+SECONDS_PER_KEY = 60
+ST = Path(sys.executable).with_name("st")
+
+
+@pytest.fixture(scope="module")
+def fuzz_gateway(
+    tmp_path_factory: pytest.TempPathFactory, fake_openai: tuple[str, Recorder]
+) -> Iterator[RunningGateway]:
+    tmp = tmp_path_factory.mktemp("fuzz")
+    running, server = start_gateway(
+        fresh_database("sqlite", tmp, None),
+        tmp / "data",
+        upstreams=[{"name": "fake", "base_url": fake_openai[0] + "/v1", "models": ["fake-model"]}],
+        model_server={"enabled": False},
+        # Fuzzed channels point anywhere: their test calls must end quickly.
+        timeouts={"connect": 2, "first_byte": 5, "idle": 5, "total": 10},
+    )
+    try:
+        yield running
+    finally:
+        server.__exit__()
+
+
+def _run(gw: RunningGateway, token: str, protected: list[str], report: Path) -> str:
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "tests.support.fuzz_hooks",
+        "CONG_FUZZ_PROTECTED": ",".join(protected),
+        "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])),
+    }
+    result = subprocess.run(
+        [
+            str(ST),
+            "run",
+            gw.url + "/api/openapi.json",
+            "--header",
+            f"Authorization: Bearer {token}",
+            "--checks",
+            "not_a_server_error,status_code_conformance",
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
+            "--max-examples",
+            "8",
+            "--seed",
+            "20261202",
+            "--max-time",
+            str(SECONDS_PER_KEY),
+            "--request-timeout",
+            "20",
+            "--workers",
+            "1",
+            "--no-color",
+            "--report",
+            "junit",
+            "--report-junit-path",
+            str(report),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SECONDS_PER_KEY * 3,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    return output
+
+
+@pytest.mark.parametrize("who", ["user", "admin"])
+def test_management_api_fuzz_finds_no_server_error(
+    fuzz_gateway: RunningGateway, who: str, tmp_path: Path
+) -> None:
+    gw = fuzz_gateway
+    user_key = gw.create_key("fuzz-user")
+    me = {name: api(gw, "GET", "/api/me", token).json() for name, token in
+          (("user", user_key), ("admin", gw.admin_token))}  # fmt: skip
+    protected = []
+    for data in me.values():
+        protected += [data["user"]["name"], str(data["user"]["id"]), data["key"]["id"]]
+    token = user_key if who == "user" else gw.admin_token
+    output = _run(gw, token, protected, tmp_path / "junit.xml")
+    generated = re.search(r"(\d+) generated", output)
+    assert generated and int(generated.group(1)) > 200, output[-3000:]
+    assert "Stateful" in output
+    if who == "admin":  # the admin key stayed valid throughout: every operation was reached
+        assert "Authentication failed" not in output, output[-3000:]
+    # The figures docs/reliability.md quotes.
+    print(f"schemathesis[{who}]: {generated.group(1)} test cases, 0 failures")
