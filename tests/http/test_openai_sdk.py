@@ -82,8 +82,9 @@ def test_errors_map_to_sdk_exceptions(sqlite_gateway: RunningGateway) -> None:
         client(gw).chat.completions.create(model="fake-model", messages=messages, temperature=5)
     assert bad.value.param == "temperature"
     limited = gw.create_key("limited-user", models=["fake-echo"])
-    with pytest.raises(openai.PermissionDeniedError):
+    with pytest.raises(openai.NotFoundError) as hidden:  # not the key's model: as if missing
         client(gw, limited).chat.completions.create(model="fake-model", messages=messages)
+    assert hidden.value.code == "model_not_found"
     with pytest.raises(openai.RateLimitError) as limited_error:
         client(gw).chat.completions.create(model="fake-429", messages=messages)
     assert limited_error.value.response.headers["retry-after"] == "7"

@@ -176,7 +176,7 @@ async def test_thinking(provider: Anthropic, fake: tuple[str, Recorder]) -> None
         ("claude-429", 429, "7"),
         ("claude-529", 503, "3"),
         ("claude-400", 400, None),
-        ("claude-404", 404, None),
+        ("claude-404", 502, None),  # the channel's model is missing: fail over
         ("claude-500", 502, None),
     ],
 )

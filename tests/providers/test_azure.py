@@ -11,7 +11,7 @@ import openai
 import orjson
 import pytest
 
-from cong.protocol.errors import CREDENTIALS_REJECTED, APIError
+from cong.protocol.errors import CREDENTIALS_REJECTED, ENDPOINT_MISSING, APIError
 from cong.providers.azure import DEFAULT_API_VERSION, AzureOpenAI
 from cong.providers.base import UpstreamConfig
 from cong.providers.registry import build_provider
@@ -130,9 +130,10 @@ async def test_completions_embeddings_and_errors(fake_azure: tuple[str, AzureRec
     assert errors["dep-429"].status == 429 and errors["dep-429"].headers["retry-after"] == "7"
     assert errors["dep-500"].status == 502
     assert (errors["dep-filtered"].status, errors["dep-filtered"].code) == (400, "content_filter")
-    assert errors["dep-missing"].status == 404
+    # A missing deployment or api-version is the channel's fault: 502, and routing fails over.
+    assert (errors["dep-missing"].status, errors["dep-missing"].code) == (502, ENDPOINT_MISSING)
     assert (denied.value.status, denied.value.code) == (502, CREDENTIALS_REJECTED)
-    assert unknown_version.value.status == 404
+    assert (unknown_version.value.status, unknown_version.value.code) == (502, ENDPOINT_MISSING)
 
 
 @pytest.fixture(scope="module")

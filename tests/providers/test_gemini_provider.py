@@ -136,7 +136,7 @@ async def test_safety_outcomes(fake_gemini: tuple[str, GeminiRecorder]) -> None:
         ("gemini-429", 429, "rate_limit_exceeded"),
         ("gemini-500", 502, "upstream_error"),
         ("gemini-503", 503, "service_unavailable"),
-        ("gemini-missing", 404, "model_not_found"),
+        ("gemini-missing", 502, "upstream_endpoint_missing"),  # the channel's fault
     ],
 )
 async def test_upstream_errors(
