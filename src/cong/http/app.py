@@ -57,8 +57,8 @@ from cong.http.front import Front, cors_options
 from cong.http.metrics import MeasuredUsageWriter, Metrics
 from cong.http.middleware import EdgeMiddleware
 from cong.http.responses import error_response
-from cong.http.web import pages as web_pages
 from cong.http.shutdown import Drain, install_signal_handlers
+from cong.http.web import pages as web_pages
 from cong.limits.factory import build_rate_limiter
 from cong.protocol.errors import (
     APIError,
