@@ -60,6 +60,8 @@ class Metrics:
             registry=r,
         )
         self.paths = frozenset(known_paths)
+        # (path, status) -> its metric children, for paths we name (others are not kept).
+        self._children: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
         self.health: ChannelHealth | None = None
         self.backlog: Callable[[], int] | None = None
         self.model_server_queue: dict[str, float] = {}
@@ -75,11 +77,21 @@ class Metrics:
         return "other"
 
     def observe_request(self, path: str, status: int, seconds: float, ttft: float | None) -> None:
-        label = self.path_label(path)
-        self.requests.labels(label, str(status)).inc()
-        self.latency.labels(label).observe(seconds)
+        children = self._children.get((path, status))
+        if children is None:
+            label = self.path_label(path)
+            children = (
+                self.requests.labels(label, str(status)),
+                self.latency.labels(label),
+                self.ttft.labels(label),
+            )
+            if path in self.paths:
+                self._children[(path, status)] = children
+        requests, latency, ttft_histogram = children
+        requests.inc()
+        latency.observe(seconds)
         if ttft is not None:
-            self.ttft.labels(label).observe(ttft)
+            ttft_histogram.observe(ttft)
 
     def observe_usage(self, record: UsageRecord) -> None:
         model = record.requested_model
