@@ -49,8 +49,8 @@ class StatusService:
         return ok
 
     async def report(self, *, admin: bool = False) -> dict[str, Any]:
-        """The status; channel names, errors and models only for an admin (an anonymous
-        caller learns how many upstreams are up, not what they are)."""
+        """The status; channel names, errors and channels that failed to load only for an
+        admin (anyone else sees each upstream's state and models, not its name)."""
         catalog = self.loader.catalog
         names = list(catalog.providers)
         results = await asyncio.gather(*(self._probe(name) for name in names))
@@ -75,27 +75,21 @@ class StatusService:
         ]
         invalid = self.loader.channels.invalid
         model_server = self._model_server(reachable.get(EMBEDDED))
-        upstreams: Any = channels
         if not admin:
-            model_server = {k: v for k, v in model_server.items() if k in ("state", "restarts")}
-            upstreams = {
-                "total": len(channels),
-                "up": sum(1 for c in channels if c["state"] == "up"),
-                "circuits_open": sum(1 for c in channels if c["circuit"] != "closed"),
-                "invalid": len(invalid),
-            }
-        report = {
+            model_server.pop("pid", None)
+            channels = [{k: c[k] for k in ("state", "circuit", "models")} for c in channels]
+        report: dict[str, Any] = {
             "status": self.state(),
             "version": __version__,
             "uptime_seconds": round(time.time() - self.started, 1),
             "model_server": model_server,
-            "upstreams": upstreams,
+            "upstreams": channels,
+            "rate_limits": self.limiter.status() if self.limiter else {"backend": "none"},
         }
         if admin:
             report["invalid_channels"] = [
                 {"name": name, "reason": reason} for name, reason in sorted(invalid.items())
             ]
-            report["rate_limits"] = self.limiter.status() if self.limiter else {"backend": "none"}
         return report
 
     def state(self) -> str:

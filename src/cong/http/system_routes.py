@@ -9,8 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from cong.http.client_address import SESSION_COOKIE
 from cong.http.context import services_of
-from cong.http.dependencies import Admin, authenticate
+from cong.http.dependencies import Admin, authenticate, has_key_header
 from cong.http.metrics import CONTENT_TYPE
 from cong.protocol.errors import APIError
 
@@ -41,12 +42,13 @@ async def ready(request: Request) -> Response:
 @router.get(
     "/status",
     summary="Version, uptime, model server and upstream states",
-    description="Anonymous callers get counts only; with an admin key each channel's "
-    "name, circuit, recent failures and last error, and channels that could not be loaded.",
+    description="Anyone sees each upstream's state, circuit and models; an admin (key or "
+    "session) also its name, recent failures and last error, and channels that could not "
+    "be loaded.",
 )
 async def status(request: Request) -> dict[str, Any]:
     admin = False
-    if request.headers.get("authorization") or request.headers.get("x-api-key"):
+    if has_key_header(request) or request.cookies.get(SESSION_COOKIE):
         try:
             admin = (await authenticate(request)).is_admin
         except APIError:

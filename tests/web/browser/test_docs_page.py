@@ -21,7 +21,9 @@ def test_docs_page_shows_this_server_and_rewrites_snippets(
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
     status = page.get_by_test_id("status")
-    status.get_by_text("fake", exact=True).wait_for()
+    # Anonymous visitors see each upstream's state and models, never its channel name.
+    status.get_by_text("fake-echo", exact=False).first.wait_for()
+    assert status.get_by_text("fake", exact=True).count() == 0
     page.get_by_role("button", name="fake-echo").click()
     snippets = page.locator("pre code")
     assert all("fake-echo" in text for text in snippets.all_text_contents())

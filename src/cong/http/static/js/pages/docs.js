@@ -49,7 +49,7 @@ function statusWidget() {
     box.append(
       table(
         [
-          { label: t("status.upstream"), cell: (u) => u.name },
+          { label: t("status.upstream"), cell: (u) => u.name || "—" },
           { label: t("status.state"), cell: (u) => badge(u.state, up(u.state) ? "ok" : "bad") },
           { label: t("status.circuit"), cell: (u) => badge(u.circuit, up(u.circuit) ? "ok" : "warn") },
           { label: t("status.models"), cell: (u) => u.models.join(", ") },

@@ -46,7 +46,7 @@ async function catalogue() {
   const models = new Map();
   for (const upstream of report.upstreams) {
     for (const id of upstream.models) {
-      if (!models.has(id)) models.set(id, { id, owned_by: upstream.name, state: upstream.state === "up" ? "up" : "down", price: priced.get(id) });
+      if (!models.has(id)) models.set(id, { id, owned_by: upstream.name || "", state: upstream.state === "up" ? "up" : "down", price: priced.get(id) });
     }
   }
   for (const id of report.model_server.models || []) {
