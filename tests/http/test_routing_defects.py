@@ -64,10 +64,10 @@ def _channel(name: str, base_url: str, key: str | None = None, **extra: Any) -> 
     }
 
 
-def _chat(gw: RunningGateway, **extra: Any) -> httpx.Response:
+def _chat(gw: RunningGateway, model: str = "fake-model", **extra: Any) -> httpx.Response:
     return httpx.post(
         gw.base_url + "/chat/completions",
-        json={"model": "fake-model", "messages": HI, **extra},
+        json={"model": model, "messages": HI, **extra},
         headers={"authorization": f"Bearer {gw.admin_token}"},
         timeout=30,
     )
@@ -235,3 +235,20 @@ def test_retries_failovers_and_circuits_are_logged_with_the_request_id(
     # Admins see each channel's last error and recent failures.
     assert status["flaky"]["recent_failures"] == 2
     assert status["flaky"]["last_error"] == "forced failure"
+
+
+def test_a_stream_failing_midway_counts_against_its_channel(tmp_path: Path, two: Any) -> None:
+    sa, _a, _sb, _b = two
+    channel = {**_channel("wobbly", sa.url + "/v1"), "models": ["fake-midstream-error"]}
+    gw, server = _gateway(tmp_path, [channel], failure_threshold=2)
+    try:
+        for _ in range(2):
+            streamed = _chat(gw, model="fake-midstream-error", stream=True)
+            assert streamed.status_code == 200  # the first byte was out: no failover
+            assert '"error"' in streamed.text and streamed.text.rstrip().endswith("[DONE]")
+        wobbly = _status(gw)["wobbly"]
+    finally:
+        server.__exit__()
+    assert wobbly["recent_failures"] == 2
+    assert wobbly["circuit"] == "open"  # the threshold (2) counted the mid-stream failures
+    assert "mid-stream" in wobbly["last_error"]

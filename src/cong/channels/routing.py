@@ -77,8 +77,16 @@ class Router:
         return self.rng.uniform(0, cap)
 
     async def call(
-        self, routes: list[ModelRoute], attempt: Callable[[ModelRoute], Awaitable[T]]
+        self,
+        routes: list[ModelRoute],
+        attempt: Callable[[ModelRoute], Awaitable[T]],
+        *,
+        verdict_later: bool = False,
     ) -> T:
+        """``attempt`` on the routes in order, with retries and failover. With
+        ``verdict_later`` (streams) a successful attempt is not yet a success of the
+        channel: the caller reports how the stream ended (``health.success``, ``failure``
+        or ``release``)."""
         ordered = weighted_order(routes, self.rng)
         candidates = [r for r in ordered if self.health.available(r.channel)]
         forced = not candidates
@@ -123,7 +131,8 @@ class Router:
                     # a half-open probe must not keep the channel excluded for good.
                     self.health.release(route.channel)
                     raise
-                self.health.success(route.channel)
+                if not verdict_later:
+                    self.health.success(route.channel)
                 return result
         if last is None:
             raise upstream_unavailable(

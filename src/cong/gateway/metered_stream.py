@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,8 @@ import orjson
 
 from cong.billing.estimates import bytes_tokens
 from cong.billing.pricing import Usage
+from cong.channels.events import routing_event
+from cong.channels.health import ChannelHealth
 from cong.gateway.metering import Meter, Metering, usage_of
 from cong.protocol.errors import APIError, upstream_error
 from cong.protocol.stream import Events, Stream
@@ -191,9 +194,17 @@ class Relabeller:
 
 
 class MeteredStreams:
-    def __init__(self, metering: Metering, drain_seconds: float) -> None:
+    def __init__(
+        self,
+        metering: Metering,
+        drain_seconds: float,
+        health: ChannelHealth | None = None,
+    ) -> None:
         self.metering = metering
         self.drain_seconds = drain_seconds
+        # The channel's verdict comes at the end of the stream, not at its first byte: a
+        # stream failing midway counts against its channel (there is no failover then).
+        self.health = health
         self._drains: set[asyncio.Task[None]] = set()
 
     async def run(
@@ -221,16 +232,37 @@ class MeteredStreams:
             last = (relay.events(item) if item is not None else None) or Events()
             last.end = True
             settled = True
+            self._verdict(meter, None)
             await self._settle(meter, upstream, tally, 200, tally.end_reason)
             yield last
         except APIError as error:
             settled = True
+            self._verdict(meter, error)
             reason = "timeout" if error.status == 504 else "upstream_error"
             await self._settle(meter, upstream, tally, error.status, reason)
             raise
         finally:
             if not settled:
+                if self.health is not None and meter.route is not None:
+                    self.health.release(meter.route.channel)  # no verdict: the client left
                 self._drain_later(meter, upstream, tally)
+
+    def _verdict(self, meter: Meter, error: APIError | None) -> None:
+        if self.health is None or meter.route is None:
+            return
+        channel = meter.route.channel
+        if error is None:
+            self.health.success(channel)
+            return
+        routing_event(
+            "stream_failed",
+            logging.WARNING,
+            channel=channel,
+            status=error.status,
+            code=error.code,
+            error=error.message[:300],
+        )
+        self.health.failure(channel, error.message)
 
     async def _settle(
         self, meter: Meter, upstream: Stream, tally: StreamTally, status: int, reason: str

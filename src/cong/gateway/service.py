@@ -113,17 +113,19 @@ class Gateway:
             meter.served_by(route)
             return first, upstream
 
-        return lambda: self._call(meter, request.routes, attempt)
+        return lambda: self._call(meter, request.routes, attempt, verdict_later=True)
 
     async def _call(
         self,
         meter: Meter,
         routes: list[ModelRoute],
         attempt: Callable[[ModelRoute], Awaitable[Any]],
+        *,
+        verdict_later: bool = False,
     ) -> Any:
         """Route with failover; a failure before any output releases the whole hold."""
         try:
-            return await self.router.call(routes, attempt)
+            return await self.router.call(routes, attempt, verdict_later=verdict_later)
         except APIError as error:
             reason = "timeout" if error.status == 504 else "upstream_error"
             await self.metering.finish(meter, None, status=error.status, end_reason=reason)

@@ -102,7 +102,7 @@ def create_app(settings: Settings) -> ASGIApp:
         metrics.health = health
         limiter = build_rate_limiter(settings.redis_url)
         metering = Metering(wallets, usage, limiter)
-        streams = MeteredStreams(metering, billing.drain_seconds)
+        streams = MeteredStreams(metering, billing.drain_seconds, health)
         sweeper = Sweeper(wallets, billing.reservation_ttl, billing.sweep_interval)
         sweeper.start()
         accounts = Accounts(db, secret, settings.key_cache_seconds)
