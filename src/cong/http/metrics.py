@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -19,7 +19,9 @@ from prometheus_client.registry import Collector
 
 from cong.billing.usage_log import UsageRecord, UsageWriter
 from cong.channels.health import ChannelHealth
-from cong.storage.database import Database
+
+if TYPE_CHECKING:  # passed through to the usage writer, never used here
+    from cong.storage.database import Database
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
 CIRCUIT_VALUES = {"closed": 0.0, "half-open": 1.0, "open": 2.0}
