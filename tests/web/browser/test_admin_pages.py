@@ -50,6 +50,17 @@ def test_admin_console(
         except Exception:
             raise AssertionError(panel.locator(".message").all_text_contents()) from None
 
+        row = panel.get_by_role("row").filter(
+            has=page.get_by_role("cell", name="carol", exact=True)
+        )
+        row.get_by_text("Edit", exact=True).click()
+        row.get_by_label("Top up").fill("5")
+        row.get_by_role("button", name="Save").click()
+        carol = panel.get_by_role("row").filter(
+            has=page.get_by_role("cell", name="carol", exact=True)
+        )
+        expect(carol).to_contain_text("5.000000")
+
         panel = tab(page, "Channels")
         form = panel.get_by_test_id("add-channel")
         form.get_by_label("Name").fill("second")
@@ -70,6 +81,20 @@ def test_admin_console(
             has=page.get_by_role("cell", name="second", exact=True)
         )
         expect(row.get_by_role("button", name="Enable")).to_be_visible()
+
+        row.get_by_label("Edit: second").click()
+        edit = row.get_by_test_id("edit-channel-second")
+        edit.get_by_label("Models", exact=True).fill("fake-model, fake-echo")
+        edit.get_by_label("Replace keys").fill("sk-rotated-key-4321")
+        edit.get_by_role("button", name="Save").click()
+        row = panel.get_by_role("row").filter(
+            has=page.get_by_role("cell", name="second", exact=True)
+        )
+        expect(row).to_contain_text("fake-model, fake-echo")
+        expect(row).to_contain_text("4321")
+        assert "sk-rotated-key-4321" not in page.content()
+        channel = api(gw, "GET", "/api/channels/second", gw.admin_token).json()
+        assert channel["models"] == ["fake-model", "fake-echo"] and channel["keys"] == ["…4321"]
 
         panel = tab(page, "Prices")
         form = panel.get_by_test_id("edit-price")

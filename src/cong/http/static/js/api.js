@@ -41,6 +41,7 @@ export async function api(method, path, body) {
     method,
     headers,
     credentials: "same-origin",
+    cache: "no-store",
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (!response.ok) throw await errorOf(response);

@@ -58,6 +58,54 @@ function channelForm(onSaved) {
   );
 }
 
+/** Edit a channel; keys are write-only: left empty, they stay as they are. */
+function editor(c, reload, message) {
+  const base = h("input", { type: "url", value: c.base_url, required: true });
+  const keys = h("input", { type: "password", autocomplete: "off" });
+  const models = h("input", { value: c.models.join(", ") });
+  const embeddings = h("input", { value: c.embedding_models.join(", ") });
+  const priority = h("input", { type: "number", value: String(c.priority) });
+  const weight = h("input", { type: "number", min: "1", value: String(c.weight) });
+  return h(
+    "details",
+    {},
+    h("summary", { "aria-label": `${t("users.edit")}: ${c.name}` }, t("users.edit")),
+    h(
+      "form",
+      {
+        class: "inline",
+        "data-testid": `edit-channel-${c.name}`,
+        onsubmit: async (event) => {
+          event.preventDefault();
+          const body = {
+            base_url: base.value.trim(),
+            models: listValue(models.value) || [],
+            embedding_models: listValue(embeddings.value) || [],
+            priority: Number(priority.value || 0),
+            weight: Number(weight.value || 1),
+          };
+          const newKeys = listValue(keys.value);
+          if (newKeys) body.api_keys = newKeys;
+          try {
+            await patch(`/api/channels/${encodeURIComponent(c.name)}`, body);
+            keys.value = "";
+            await reload();
+          } catch (error) {
+            message.fail(error);
+          }
+        },
+      },
+      field(t("channels.base_url"), base),
+      field(t("channels.replace_keys"), keys, t("channels.keys_keep")),
+      field(t("channels.models"), models),
+      field(t("channels.embedding_models"), embeddings),
+      field(t("channels.priority"), priority),
+      field(t("channels.weight"), weight),
+      h("button", { type: "submit", class: "small" }, t("action.save")),
+    ),
+  );
+}
+
 export async function render(root) {
   const [channels, status] = await Promise.all([get("/api/channels"), get("/api/status").catch(() => ({ upstreams: [] }))]);
   const live = new Map(status.upstreams.map((u) => [u.name, u]));
@@ -69,7 +117,6 @@ export async function render(root) {
   const actions = (c) => {
     const result = h("span", { class: "test-result", role: "status", "aria-live": "polite" });
     const editable = c.source !== "config";
-    const keys = h("input", { type: "password", autocomplete: "off", "aria-label": `${t("channels.replace_keys")}: ${c.name}` });
     return h(
       "div",
       { class: "row" },
@@ -110,26 +157,7 @@ export async function render(root) {
             c.enabled ? t("action.disable") : t("action.enable"),
           )
         : h("small", { class: "muted" }, t("channels.from_config")),
-      editable
-        ? h(
-            "form",
-            {
-              class: "inline",
-              onsubmit: async (event) => {
-                event.preventDefault();
-                try {
-                  await patch(`/api/channels/${encodeURIComponent(c.name)}`, { api_keys: listValue(keys.value) || [] });
-                  keys.value = "";
-                  await reload();
-                } catch (error) {
-                  message.fail(error);
-                }
-              },
-            },
-            keys,
-            h("button", { type: "submit", class: "small secondary" }, t("channels.replace_keys")),
-          )
-        : null,
+      editable ? editor(c, reload, message) : null,
       result,
     );
   };

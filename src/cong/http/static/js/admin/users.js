@@ -50,6 +50,7 @@ export async function render(root) {
     const r = h("select", {}, ["user", "admin"].map((v) => h("option", { value: v, selected: v === user.role }, t(`role.${v}`))));
     const c = h("input", { type: "number", min: "0", step: "0.01", value: user.credit_limit });
     const pw = h("input", { type: "password", autocomplete: "new-password" });
+    const topup = h("input", { type: "number", min: "0", step: "0.01" });
     const rowMessage = messageArea();
     return h(
       "details",
@@ -64,6 +65,7 @@ export async function render(root) {
             try {
               await patch(`/api/users/${encodeURIComponent(user.id)}`, { group: g.value, role: r.value, credit_limit: c.value || "0" });
               if (pw.value) await put(`/api/users/${encodeURIComponent(user.id)}/password`, { password: pw.value });
+              if (topup.value && Number(topup.value) > 0) await post(`/api/wallets/${encodeURIComponent(user.id)}/topup`, { amount: topup.value, note: "web" });
               await reload();
             } catch (error) {
               rowMessage.fail(error);
@@ -74,6 +76,7 @@ export async function render(root) {
         field(t("users.role"), r),
         field(t("users.credit_limit"), c),
         field(t("users.reset_password"), pw),
+        field(t("users.topup"), topup, t("users.topup_hint")),
         h("button", { type: "submit", class: "small" }, t("action.save")),
         h(
           "button",

@@ -12,6 +12,7 @@ async function drawCharts(holder, filters, by) {
   let daily;
   try {
     daily = await get(`/api/usage/daily${query({ by, model: filters.model, key: filters.key, since: filters.since, until: filters.until })}`);
+    // (the daily roll-ups have no per-status split: the status filter applies to the log)
   } catch (error) {
     holder.replaceChildren(h("p", { class: "muted" }, t("usage.no_series"), " ", error.message));
     return;
@@ -57,7 +58,7 @@ function logTable(rows) {
 }
 
 export async function render(main, ctx) {
-  const filters = { model: "", key: "", since: "", until: "", request_id: "" };
+  const filters = { model: "", key: "", since: "", until: "", request_id: "", status: "" };
   let by = "model";
   const charts = h("div", { "data-testid": "charts" });
   const log = h("div", { "data-testid": "usage-log" });
@@ -68,6 +69,13 @@ export async function render(main, ctx) {
     key: h("input", { name: "key", spellcheck: "false" }),
     since: h("input", { name: "since", type: "date" }),
     until: h("input", { name: "until", type: "date" }),
+    status: h(
+      "select",
+      { name: "status" },
+      h("option", { value: "" }, t("usage.status_any")),
+      h("option", { value: "ok" }, t("usage.status_ok")),
+      h("option", { value: "error" }, t("usage.status_error")),
+    ),
   };
   const exportLink = h("a", { class: "button secondary", href: "/api/usage/export.csv", download: "usage.csv" }, t("usage.export"));
 
@@ -108,6 +116,7 @@ export async function render(main, ctx) {
       field(t("usage.key"), inputs.key),
       field(t("usage.since"), inputs.since),
       field(t("usage.until"), inputs.until),
+      field(t("usage.status"), inputs.status),
     ),
     h("div", { class: "row" }, h("button", { type: "submit" }, t("usage.apply")), exportLink),
     message,
