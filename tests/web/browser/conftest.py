@@ -163,13 +163,14 @@ def sign_in_with_password(page: Any, name: str, password: str, next_path: str = 
     form = page.get_by_test_id("password-form")
     form.get_by_label(re.compile("User name|Tên người dùng")).fill(name)
     form.get_by_label(re.compile("^(Password|Mật khẩu)$")).fill(password)
-    form.get_by_role("button").click()
     signed_in(page, form, next_path)
 
 
 def signed_in(page: Any, form: Any, next_path: str) -> None:
-    """Wait for the page the sign-in leads to (or fail with the form's message)."""
+    """Submit the sign-in form and wait for the page it leads to (or fail with the
+    form's message)."""
     origin = page.url.split("/login")[0]
+    form.get_by_role("button").click()
     target = re.compile("^" + re.escape(origin + next_path) + "$")
     try:
         page.wait_for_url(target, wait_until="commit", timeout=40_000)
@@ -182,7 +183,6 @@ def sign_in_with_key(page: Any, key: str, next_path: str = "/keys") -> None:
     page.goto(f"/login?next={next_path}")
     form = page.get_by_test_id("key-form")
     form.get_by_label(re.compile("API key|Khóa API")).fill(key)
-    form.get_by_role("button").click()
     signed_in(page, form, next_path)
 
 
