@@ -109,10 +109,15 @@ def test_every_user_page_in_both_languages(
                 assert unlabelled_controls(page) == [], path
                 name = path.strip("/") or "docs"
                 screenshot(page, f"{name}-{lang}")
+            # a phone: nothing wider than the screen (tables become cards, code scrolls)
             page.set_viewport_size({"width": 390, "height": 844})
-            page.goto("/keys")
-            page.wait_for_selector("main:not([aria-busy]) h1")
-            screenshot(page, f"keys-phone-{lang}")
+            for path in PAGES:
+                page.goto(path)
+                page.wait_for_selector("main:not([aria-busy]) h1")
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 390, (path, width)
+                name = path.strip("/") or "docs"
+                screenshot(page, f"{name}-phone-{lang}")
         finally:
             page.context.close()
     assert watch.dialogs == [] and watch.errors == [] and watch.foreign == []
