@@ -28,10 +28,14 @@ export async function render(main, ctx) {
   const model = h("select", { name: "model" }, (models.length ? models : ["gpt-4o"]).map((m) => h("option", { value: m }, m)));
   if (models.includes("gpt-4o")) model.value = "gpt-4o";
   const keyChoice = h("select", { name: "key" }, h("option", { value: "" }, t("guides.key_env")));
+  const known = new Map();
   if (ctx.me) {
     try {
       const keys = await get("/api/keys");
-      for (const k of keys.filter((k) => k.state === "active")) keyChoice.append(h("option", { value: k.id }, `${k.name} (${k.masked})`));
+      for (const k of keys.filter((k) => k.state === "active")) {
+        known.set(k.id, k);
+        keyChoice.append(h("option", { value: k.id }, `${k.name} (${k.masked})`));
+      }
     } catch {
       // the list is optional
     }
@@ -45,7 +49,12 @@ export async function render(main, ctx) {
       model: model.value,
       prompt: t("docs.sample_prompt"),
     };
+    const chosen = known.get(keyChoice.value);
+    const which = chosen
+      ? t("guides.using_key", { name: chosen.name, masked: chosen.masked })
+      : t("guides.using_env");
     blocks.replaceChildren(
+      h("p", { class: "card", role: "status", "data-testid": "key-note" }, which),
       ...TOOLS.map((tool) =>
         h(
           "article",
