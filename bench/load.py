@@ -46,6 +46,9 @@ class LoadSpec:
     max_seconds: float = 60.0
     pids: dict[str, int] = field(default_factory=dict)
     collect_usage: bool = False
+    # What a complete answer holds: in a stream's last event, in a JSON answer.
+    stream_end: bytes = b"data: [DONE]"
+    answer_marker: bytes = b'"choices"'
 
     def request_bytes(self) -> bytes:
         parts = urlsplit(self.url)
@@ -161,13 +164,13 @@ def completion_tokens(body: bytes, stream: bool) -> int:
     return 0
 
 
-def reply_error(reply: Reply, stream: bool) -> str | None:
+def reply_error(reply: Reply, spec: LoadSpec) -> str | None:
     """Why a reply does not count as a success (None if it does)."""
     if reply.status != 200:
         return f"http_{reply.status}"
-    if stream and not reply.body.rstrip().endswith(b"data: [DONE]"):
+    if spec.stream and spec.stream_end not in reply.body.rstrip().rsplit(b"\n\n", 1)[-1]:
         return "stream_incomplete"
-    if not stream and b'"choices"' not in reply.body:
+    if not spec.stream and spec.answer_marker not in reply.body:
         return "no_choices"
     return None
 
@@ -201,7 +204,7 @@ async def worker(spec: LoadSpec, conn: Connection | None, data: bytes, rec: Reco
         if not reply.keep_alive:
             conn.close()
             conn = None
-        kind = reply_error(reply, spec.stream)
+        kind = reply_error(reply, spec)
         if kind is not None:
             rec.error(kind)
             continue

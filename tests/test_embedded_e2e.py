@@ -189,3 +189,21 @@ def test_model_server_answers_only_the_gateway(served: ServeProcess) -> None:
         assert refused.json()["error"]["code"] == "invalid_api_key"
     wrong = httpx.get(direct + "/v1/models", headers={"authorization": "Bearer nope"})
     assert wrong.status_code == 401
+
+
+def test_anthropic_sdk_and_responses_on_the_embedded_model(served: ServeProcess) -> None:
+    """The inbound Messages and Responses APIs translate onto the embedded model too."""
+    import anthropic
+
+    claude = anthropic.Anthropic(base_url=served.url, auth_token=TOKEN, max_retries=0)
+    with claude.messages.stream(
+        model="gpt-4o", max_tokens=8, messages=[{"role": "user", "content": "Say hello."}]
+    ) as stream:
+        message = stream.get_final_message()
+    assert message.content and message.content[0].type == "text" and message.content[0].text
+    assert 0 < message.usage.output_tokens <= 8
+    response = client(served).responses.create(
+        model="gpt-4o", input="Say hello.", max_output_tokens=8, store=False
+    )
+    assert response.output_text and response.usage is not None
+    assert response.usage.output_tokens <= 8

@@ -7,6 +7,8 @@ Behaviour is chosen by the requested model name:
 ``fake-midstream-error`` streams two chunks then an error event,
 ``fake-slow`` streams one chunk every 0.2 s (50 in all) and records how many it sent,
 ``fake-late`` waits 1 s before its first chunk, ``fake-stall`` stalls after one chunk,
+``fake-tools`` calls ``get_weather`` twice in parallel (arguments streamed in pieces)
+unless the last message is a tool result,
 anything else answers "Hello from fake" (3 stream chunks). ``/v1/completions`` answers
 every prompt ``n`` times (usage counts ``best_of`` candidates per prompt, as OpenAI bills
 them). ``Recorder.force_usage`` replaces the usage object of every answer.
@@ -118,6 +120,38 @@ def _sse(obj: Any) -> bytes:
     return b"data: " + orjson.dumps(obj) + b"\n\n"
 
 
+TOOL_CALLS = [
+    {
+        "id": f"call_{city}",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": orjson.dumps({"city": city}).decode()},
+    }
+    for city in ("Paris", "Tokyo")
+]
+
+
+def _tool_answer(model: str, body: dict[str, Any]) -> Response:
+    if not body.get("stream"):
+        answer = _completion(model, "")
+        answer["choices"][0]["message"].update(content=None, tool_calls=TOOL_CALLS)
+        answer["choices"][0]["finish_reason"] = "tool_calls"
+        return Response(orjson.dumps(answer), media_type="application/json")
+    usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    events = [_chunk(model, {"role": "assistant", "content": None}, None, usage)]
+    for index, call in enumerate(TOOL_CALLS):
+        arguments = call["function"]["arguments"]
+        head = {**call, "index": index, "function": {"name": "get_weather", "arguments": ""}}
+        events.append(_chunk(model, {"tool_calls": [head]}, None, usage))
+        for piece in (arguments[:5], arguments[5:]):
+            delta = {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
+            events.append(_chunk(model, delta, None, usage))
+    events.append(_chunk(model, {}, "tool_calls", usage))
+    if usage:
+        events.append({**_chunk(model, {}, None, False), "choices": [], "usage": _usage(20, 8)})
+    data = b"".join(_sse(event) for event in events) + b"data: [DONE]\n\n"
+    return Response(data, media_type="text/event-stream")
+
+
 def create_fake_openai(recorder: Recorder) -> Starlette:
     def usage_of(prompt: int, completion: int) -> Any:
         forced = recorder.force_usage
@@ -161,6 +195,9 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
                 "invalid_request_error",
                 "invalid_api_key",
             )
+        messages = body.get("messages") or [{}]
+        if model == "fake-tools" and messages[-1].get("role") != "tool":
+            return _tool_answer(model, body)
         if model == "fake-echo":
             content = orjson.dumps(body).decode()
         elif model == "fake-parrot":

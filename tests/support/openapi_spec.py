@@ -42,3 +42,20 @@ def validate_schema(instance: Any, name: str) -> None:
     """Raise ``jsonschema.ValidationError`` unless ``instance`` matches the named schema."""
     schema = {"$ref": f"#/components/schemas/{name}", **_components()}
     jsonschema.Draft202012Validator(schema).validate(instance)
+
+
+@functools.cache
+def _stream_event_schemas() -> dict[str, str]:
+    """Responses stream event type → the spec's schema name for it."""
+    schemas = _components()["components"]["schemas"]
+    names: dict[str, str] = {}
+    for ref in schemas["ResponseStreamEvent"]["anyOf"]:
+        name = ref["$ref"].rsplit("/", 1)[-1]
+        for kind in schemas[name].get("properties", {}).get("type", {}).get("enum", []):
+            names[kind] = name
+    return names
+
+
+def validate_response_event(event: dict[str, Any]) -> None:
+    """Validate one Responses stream event against the schema for its ``type``."""
+    validate_schema(event, _stream_event_schemas()[event["type"]])

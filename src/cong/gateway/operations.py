@@ -5,7 +5,7 @@ answers it. An endpoint names its row; nothing dispatches on strings."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel
@@ -19,6 +19,7 @@ from cong.protocol.errors import invalid_request
 from cong.protocol.images import ImageRequest
 from cong.protocol.messages import has_image
 from cong.protocol.stream import Stream
+from cong.providers.anthropic_inbound import MessagesRequest, chat_request_from_anthropic
 from cong.providers.base import Capability, Provider
 
 Body = dict[str, Any]
@@ -119,4 +120,24 @@ IMAGES = Operation(
     call=lambda provider, body: provider.images(body),
     names_model=False,
     counts_images=True,
+)
+# Anthropic Messages and OpenAI Responses read as chat (translated at the edge): chat's
+# row under their own names, so the usage log tells the APIs apart.
+MESSAGES = replace(CHAT, name="messages")
+RESPONSES = replace(CHAT, name="responses")
+
+
+def _anthropic_generation(body: Body, default_output: int) -> Estimate:
+    return _text_generation(chat_request_from_anthropic(body, server_tools=True), default_output)
+
+
+# Anthropic Messages passed through as they are to upstreams that speak them.
+NATIVE_MESSAGES = Operation(
+    name="messages",
+    kind="chat",
+    capability=Capability.MESSAGES,
+    schema=MessagesRequest,
+    estimate=_anthropic_generation,
+    call=lambda provider, body: provider.messages(body),
+    stream=lambda provider, body: provider.stream_messages(body),
 )

@@ -36,6 +36,8 @@ from cong.channels.health import ChannelHealth
 from cong.channels.routing import Router
 from cong.channels.secrets_box import SecretBox
 from cong.channels.service import Channels
+from cong.conversations.responses import StoredResponses
+from cong.conversations.responses_api import ResponsesAPI
 from cong.gateway.metered_stream import MeteredStreams
 from cong.gateway.metering import Metering
 from cong.gateway.service import Gateway
@@ -45,8 +47,10 @@ from cong.http import (
     admin_routes,
     api_docs,
     billing_routes,
+    messages_routes,
     model_routes,
     openai_routes,
+    responses_routes,
     session_routes,
     system_routes,
     usage_routes,
@@ -113,12 +117,13 @@ def create_app(settings: Settings) -> ASGIApp:
         changes.start()
         codes = Codes(db, secret)
         passwords = Passwords()
+        gateway = Gateway(
+            loader, Router(policy, health), metering, streams, billing.default_output_tokens
+        )
         app.state.services = Services(
             settings=settings,
             accounts=accounts,
-            gateway=Gateway(
-                loader, Router(policy, health), metering, streams, billing.default_output_tokens
-            ),
+            gateway=gateway,
             channels=channels,
             loader=loader,
             wallets=wallets,
@@ -140,6 +145,7 @@ def create_app(settings: Settings) -> ASGIApp:
             catalogue=ModelCatalogue(db, loader, health, wallets.prices, settings),
             usage_series=UsageSeries(db),
             metrics=metrics,
+            responses=ResponsesAPI(gateway, StoredResponses(db)),
         )
         install_signal_handlers(drain)
         _settle_heap()
@@ -185,9 +191,10 @@ def create_app(settings: Settings) -> ASGIApp:
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(ApiGate)
     app.add_middleware(CORSMiddleware, **cors_options(settings.cors_origins))
-    front = Front(
-        app, openai_routes.exact_routes, openai_routes.model_routes, settings.cors_origins
-    )
+    exact = {**openai_routes.exact_routes, **messages_routes.routes}
+    exact.update(responses_routes.exact_routes)
+    prefixed = {**openai_routes.model_routes, **responses_routes.prefixed_routes}
+    front = Front(app, exact, prefixed, settings.cors_origins)
     return EdgeMiddleware(
         front,
         max_body_bytes=settings.max_body_bytes,

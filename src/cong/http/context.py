@@ -20,6 +20,7 @@ from cong.billing.wallets import Wallets
 from cong.catalogue.service import ModelCatalogue
 from cong.channels.catalog_loader import CatalogLoader
 from cong.channels.service import Channels
+from cong.conversations.responses_api import ResponsesAPI
 from cong.gateway.service import Gateway
 from cong.gateway.status import StatusService
 from cong.http.metrics import Metrics
@@ -47,6 +48,7 @@ class Services:
     catalogue: ModelCatalogue
     usage_series: UsageSeries
     metrics: Metrics
+    responses: ResponsesAPI
 
 
 def services_of(request: Request) -> Services:

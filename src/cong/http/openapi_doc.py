@@ -77,6 +77,12 @@ _V1: tuple[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None, 
     ("/v1/images/generations", "post", "Image generation", ImageRequest, None, False),
     ("/v1/models", "get", "The models this key may call", None, V1ModelList, False),
     ("/v1/models/{model}", "get", "One model", None, V1Model, False),
+    ("/v1/messages", "post", "Anthropic Messages, for any model", None, None, True),
+    ("/v1/messages/count_tokens", "post", "Anthropic token count (an estimate)", None, None, False),
+    ("/v1/responses", "post", "OpenAI Responses, for any model", None, None, True),
+    ("/v1/responses/{response_id}", "get", "A stored response", None, None, False),
+    ("/v1/responses/{response_id}", "delete", "Delete a stored response", None, None, False),
+    ("/v1/responses/{response_id}/input_items", "get", "A response's input", None, None, False),
 )
 # Every management operation may answer these (invalid input is a 400, never a 422).
 _API_ERRORS = {

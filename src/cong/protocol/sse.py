@@ -107,3 +107,8 @@ class SSEDecoder:
         if not data:
             return None
         return name, b"\n".join(data)
+
+
+def encode_event(name: str, obj: Any) -> bytes:
+    """A named event (``event: <name>``), as Anthropic's Messages stream frames them."""
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(obj) + b"\n\n"

@@ -2,8 +2,8 @@
 
 Auth is ``x-api-key`` plus ``anthropic-version`` (the configured ``api_version``,
 default ``2023-06-01``). ``base_url`` may be given with or without the ``/v1`` suffix.
-Only chat is available (its capability). Translation lives in :mod:`anthropic_translate` and
-:mod:`anthropic_stream`.
+Chat is translated (:mod:`anthropic_translate`, :mod:`anthropic_stream`); Messages
+requests from Anthropic clients are passed through natively (:mod:`anthropic_native`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from contextlib import aclosing
 from typing import Any, ClassVar
 
 from cong.protocol.stream import Events, Stream
+from cong.providers.anthropic_native import native_message, native_stream
 from cong.providers.anthropic_stream import iter_anthropic_stream
 from cong.providers.anthropic_translate import (
     anthropic_error,
@@ -27,7 +28,9 @@ DEFAULT_VERSION = "2023-06-01"
 class Anthropic(Upstream):
     """Provider for the Anthropic Messages API."""
 
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.CHAT})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.CHAT, Capability.MESSAGES}
+    )
     title = "Anthropic"
 
     def __init__(self, config: UpstreamConfig) -> None:
@@ -65,3 +68,10 @@ class Anthropic(Upstream):
             async with aclosing(iter_anthropic_stream(decoded, model, self.config.label)) as it:
                 async for chunk in it:
                     yield Events(chunks=[chunk])
+
+    async def messages(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await native_message(self.http, self._base + "/v1/messages", self._headers, body)
+
+    def stream_messages(self, body: dict[str, Any]) -> Stream:
+        url = self._base + "/v1/messages"
+        return native_stream(self.http, url, self._headers, body, self.config.label)

@@ -39,6 +39,8 @@ class Capability(StrEnum):
     COMPLETIONS = "completions"
     EMBEDDINGS = "embeddings"
     IMAGES = "images"
+    # Anthropic's Messages API as such (``/v1/messages`` passed through natively).
+    MESSAGES = "messages"
 
 
 # What the client is told it may do instead, per missing capability.
@@ -48,6 +50,7 @@ ALTERNATIVES = {
     "for this model.",
     Capability.EMBEDDINGS: "embeddings; choose an embedding model.",
     Capability.IMAGES: "image generation.",
+    Capability.MESSAGES: "Anthropic's Messages API natively.",
 }
 
 
@@ -73,6 +76,10 @@ class Provider(Protocol):
     async def embed(self, body: dict[str, Any]) -> dict[str, Any]: ...
 
     async def images(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def messages(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def stream_messages(self, body: dict[str, Any]) -> Stream: ...
 
     async def probe(self) -> bool: ...
 
@@ -115,6 +122,12 @@ class Upstream:
 
     async def images(self, body: dict[str, Any]) -> dict[str, Any]:
         raise self.unsupported(Capability.IMAGES)
+
+    async def messages(self, body: dict[str, Any]) -> dict[str, Any]:
+        raise self.unsupported(Capability.MESSAGES)
+
+    def stream_messages(self, body: dict[str, Any]) -> Stream:
+        return refused(self.unsupported(Capability.MESSAGES))
 
     async def probe(self) -> bool:
         return False

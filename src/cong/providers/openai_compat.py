@@ -16,7 +16,9 @@ from cong.providers.upstream_errors import error_from_stream_event
 class OpenAICompatible(Upstream):
     """Provider for servers that speak the OpenAI HTTP API."""
 
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.CHAT, Capability.COMPLETIONS, Capability.EMBEDDINGS, Capability.IMAGES}
+    )
 
     def __init__(self, config: UpstreamConfig) -> None:
         super().__init__(config)

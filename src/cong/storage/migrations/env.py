@@ -7,7 +7,12 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from cong.storage import billing_tables, usage_tables, web_tables  # noqa: F401  (register tables)
+from cong.storage import (  # noqa: F401  (register tables)
+    billing_tables,
+    response_tables,
+    usage_tables,
+    web_tables,
+)
 from cong.storage.database import create_engine
 from cong.storage.tables import Base
 

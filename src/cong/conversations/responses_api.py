@@ -1,0 +1,133 @@
+"""``/v1/responses``: a Responses request runs as the gateway's ``responses`` operation
+(the chat row under its own name: billing, limits, usage log, routing and failover are
+chat's), its answer and stream are translated (:mod:`cong.protocol.responses_translate`,
+:mod:`cong.protocol.responses_stream`), and with ``store`` the finished Response is kept
+for its user (:mod:`.responses`) before the client sees it complete."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+from cong.accounts.principal import Principal
+from cong.conversations.responses import StoredResponses
+from cong.gateway.operations import RESPONSES
+from cong.gateway.request import Edge, GatewayRequest
+from cong.gateway.service import Gateway
+from cong.protocol.errors import APIError
+from cong.protocol.responses_stream import ResponseEvents
+from cong.protocol.responses_translate import (
+    chat_messages_of,
+    chat_messages_of_output,
+    chat_request_from_responses,
+    input_items_of,
+    response_from_chat,
+)
+from cong.protocol.sse import encode_event
+from cong.protocol.stream import Events, Stream
+
+EDGE = Edge("responses")  # answers are rendered here, not by the edge's defaults
+
+Save = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class ResponsesResult:
+    """A Response object, or a stream with the renderer of its events."""
+
+    payload: dict[str, Any] | Stream
+    renderer: ResponseStream | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def response_id_of(request_id: str) -> str:
+    """The Response's id: the request id's unique part (so the usage log finds it)."""
+    return "resp_" + request_id.removeprefix("req_")
+
+
+class ResponseStream:
+    """Reads the gateway's stream of chat chunks, translating each item into Responses
+    events as it passes (:meth:`run`), and renders them (a
+    :class:`~cong.protocol.sse.StreamRenderer`). The finished Response is saved before the
+    item that completes it goes out."""
+
+    def __init__(self, translator: ResponseEvents, save: Save | None) -> None:
+        self.translator = translator
+        self.save = save
+        self.started = False
+        self.pending: list[list[dict[str, Any]]] = []
+
+    async def run(self, stream: Stream) -> Stream:
+        async with aclosing(stream):
+            async for item in stream:
+                events = self._start()
+                for chunk in item.objects():
+                    events += self.translator.feed(chunk)
+                if item.end:
+                    events += self.translator.end()
+                    if self.save is not None and self.translator.response["status"] != "failed":
+                        await self.save(self.translator.response)
+                self.pending.append(events)
+                yield item
+
+    def _start(self) -> list[dict[str, Any]]:
+        if self.started:
+            return []
+        self.started = True
+        return self.translator.start()
+
+    def events(self, events: Events) -> bytes:
+        return _encode(self.pending.pop(0) if self.pending else [])
+
+    def error(self, error: APIError) -> bytes:
+        return _encode(self._start() + self.translator.error(error))
+
+    def end(self) -> bytes:
+        return _encode(self._start() + self.translator.end())
+
+
+def _encode(events: list[dict[str, Any]]) -> bytes:
+    return b"".join([encode_event(event["type"], event) for event in events])
+
+
+class ResponsesAPI:
+    def __init__(self, gateway: Gateway, stored: StoredResponses) -> None:
+        self.gateway = gateway
+        self.stored = stored
+
+    async def create(
+        self, principal: Principal, wire: dict[str, Any], request_id: str
+    ) -> ResponsesResult:
+        previous = wire.get("previous_response_id")
+        history = await self.stored.history(principal, previous) if previous else []
+        body = chat_request_from_responses(wire, history)
+        request = GatewayRequest.read(RESPONSES, body, principal, request_id, edge=EDGE, wire=wire)
+        response_id = response_id_of(request_id)
+        created = int(time.time())
+        result = await self.gateway.serve(request)
+        conversation = [*history, *chat_messages_of(wire.get("input"))]
+        store = wire.get("store", True) is not False
+
+        async def save(response: dict[str, Any]) -> None:
+            prefix = response_id.removeprefix("resp_")
+            items = input_items_of(wire.get("input"), prefix)
+            messages = [*conversation, *chat_messages_of_output(response["output"])]
+            await self.stored.save(principal, response, items, messages)
+
+        if isinstance(result.payload, dict):
+            response = response_from_chat(result.payload, wire, response_id, created, request.model)
+            if store:
+                await save(response)
+            return ResponsesResult(response, None, result.headers)
+        events = ResponseEvents(wire, response_id, created, request.model)
+        renderer = ResponseStream(events, save if store else None)
+        return ResponsesResult(renderer.run(result.payload), renderer, result.headers)
+
+    async def retrieve(self, principal: Principal, response_id: str) -> dict[str, Any]:
+        return await self.stored.get(principal, response_id)
+
+    async def delete(self, principal: Principal, response_id: str) -> dict[str, Any]:
+        return await self.stored.delete(principal, response_id)
