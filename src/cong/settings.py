@@ -170,6 +170,20 @@ class WebSettings(BaseModel):
     login_attempts_per_ip: int = Field(30, ge=1, description="per minute, per client address")
 
 
+class FilesSettings(BaseModel):
+    """Uploaded files (``/v1/files``): where they live and how much a user may keep."""
+
+    dir: Path | None = Field(
+        None, description="where file contents live; default: <data_dir>/files"
+    )
+    max_file_bytes: int = Field(
+        25 * 1024 * 1024, ge=1, description="largest upload; also bounded by max_body_bytes"
+    )
+    user_quota_bytes: int = Field(
+        1024 * 1024 * 1024, ge=0, description="total size of one user's files"
+    )
+
+
 DEFAULT_ALIASES = {
     "gpt-4o": "smollm2-135m-instruct",
     "gpt-4o-mini": "smollm2-135m-instruct",
@@ -212,6 +226,7 @@ class Settings(BaseSettings):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    files: FilesSettings = Field(default_factory=FilesSettings)
     redis_url: str | None = Field(
         None, description="rate limits shared by several gateway processes"
     )
@@ -241,6 +256,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'cong.db').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.files.dir if self.files.dir is not None else self.data_dir / "files"
 
     @property
     def base_url(self) -> str:

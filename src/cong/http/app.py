@@ -38,6 +38,8 @@ from cong.channels.secrets_box import SecretBox
 from cong.channels.service import Channels
 from cong.conversations.responses import StoredResponses
 from cong.conversations.responses_api import ResponsesAPI
+from cong.files.blobs import BlobStore
+from cong.files.service import Files
 from cong.gateway.metered_stream import MeteredStreams
 from cong.gateway.metering import Metering
 from cong.gateway.service import Gateway
@@ -48,6 +50,7 @@ from cong.http import (
     api_docs,
     billing_routes,
     messages_routes,
+    file_routes,
     model_routes,
     openai_routes,
     responses_routes,
@@ -146,6 +149,7 @@ def create_app(settings: Settings) -> ASGIApp:
             usage_series=UsageSeries(db),
             metrics=metrics,
             responses=ResponsesAPI(gateway, StoredResponses(db)),
+            files=Files(db, BlobStore(settings.files_dir), settings.files),
         )
         install_signal_handlers(drain)
         _settle_heap()
@@ -161,7 +165,7 @@ def create_app(settings: Settings) -> ASGIApp:
             await db.close()
 
     drain = Drain(settings.server.drain_seconds)
-    metrics = Metrics([*openai_routes.exact_routes, "/api/health", "/api/status", "/metrics"])
+    metrics = Metrics([*openai_routes.exact_routes, *file_routes.exact_routes, "/api/health", "/api/status", "/metrics"])
     app = FastAPI(
         title="Cổng",
         version=__version__,
@@ -193,7 +197,9 @@ def create_app(settings: Settings) -> ASGIApp:
     app.add_middleware(CORSMiddleware, **cors_options(settings.cors_origins))
     exact = {**openai_routes.exact_routes, **messages_routes.routes}
     exact.update(responses_routes.exact_routes)
+    exact.update(file_routes.exact_routes)
     prefixed = {**openai_routes.model_routes, **responses_routes.prefixed_routes}
+    prefixed.update(file_routes.prefixed_routes)
     front = Front(app, exact, prefixed, settings.cors_origins)
     return EdgeMiddleware(
         front,

@@ -21,6 +21,7 @@ from cong.catalogue.service import ModelCatalogue
 from cong.channels.catalog_loader import CatalogLoader
 from cong.channels.service import Channels
 from cong.conversations.responses_api import ResponsesAPI
+from cong.files.service import Files
 from cong.gateway.service import Gateway
 from cong.gateway.status import StatusService
 from cong.http.metrics import Metrics
@@ -49,6 +50,7 @@ class Services:
     usage_series: UsageSeries
     metrics: Metrics
     responses: ResponsesAPI
+    files: Files
 
 
 def services_of(request: Request) -> Services:

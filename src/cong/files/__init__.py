@@ -1,0 +1,1 @@
+"""Uploaded files: storage under generated ids, per-user quota, extraction."""

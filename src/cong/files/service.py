@@ -1,0 +1,222 @@
+"""The files service: accept an upload (size limit, quota, name and purpose checks),
+list, look up, read and delete a user's files. Another user's file is not found."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from cong.accounts.principal import Principal
+from cong.files.blobs import BlobStore, BlobWriter, TooLarge, is_file_id, new_file_id
+from cong.files.kinds import check_declared_kind
+from cong.protocol.errors import APIError, invalid_request, not_found
+from cong.settings import FilesSettings
+from cong.storage import files as queries
+from cong.storage.database import Database
+from cong.storage.file_tables import StoredFile
+
+PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+MAX_NAME = 255
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    id: str
+    filename: str
+    purpose: str
+    bytes: int
+    content_type: str
+    created_at: datetime
+
+    def openai(self) -> dict[str, object]:
+        """The official ``OpenAIFile`` object."""
+        return {
+            "id": self.id,
+            "object": "file",
+            "bytes": self.bytes,
+            "created_at": int(self.created_at.timestamp()),
+            "filename": self.filename,
+            "purpose": self.purpose if self.purpose != "evals" else "user_data",
+            "status": "processed",
+        }
+
+
+def _info(row: StoredFile) -> FileInfo:
+    return FileInfo(row.id, row.filename, row.purpose, row.bytes, row.content_type, row.created_at)
+
+
+def file_not_found(file_id: str) -> APIError:
+    return not_found(f"No such File object: {file_id[:64]}")
+
+
+def too_large(limit: int) -> APIError:
+    return invalid_request(
+        f"File too large: the limit is {limit} bytes.",
+        param="file",
+        code="file_too_large",
+        status=413,
+    )
+
+
+def clean_filename(name: str) -> str:
+    """The client's name, checked: a bare name (no path, no control characters, not
+    ``.``/``..``), at most 255 characters. It is shown, never used as a path."""
+    name = unicodedata.normalize("NFC", name).strip()
+    if not name or name in (".", ".."):
+        raise invalid_request("The file needs a name.", param="file")
+    if "/" in name or "\\" in name or any(unicodedata.category(c) == "Cc" for c in name):
+        raise invalid_request(
+            f"File name {name[:80]!r} is not a plain file name (no paths or control characters).",
+            param="file",
+            code="invalid_file_name",
+        )
+    if len(name) > MAX_NAME:
+        raise invalid_request(f"File name longer than {MAX_NAME} characters.", param="file")
+    return name
+
+
+def check_purpose(purpose: str | None) -> str:
+    if purpose not in PURPOSES:
+        raise invalid_request(
+            f"Invalid purpose {str(purpose)[:40]!r}: expected one of {', '.join(PURPOSES)}.",
+            param="purpose",
+        )
+    return purpose
+
+
+class Upload:
+    """An upload in progress, written to disk as it arrives (``write``: 413 past the
+    per-file limit or the user's remaining quota). ``Files.finish`` keeps it, ``abort``
+    drops it."""
+
+    def __init__(self, writer: BlobWriter, file_limit: int, quota_left: int) -> None:
+        self.writer = writer
+        self.file_limit = file_limit
+        self.quota_left = quota_left
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.writer.write(data)
+        except TooLarge:
+            if self.writer.size > self.file_limit:
+                raise too_large(self.file_limit) from None
+            raise invalid_request(
+                "Storage quota exceeded: delete some files first.",
+                param="file",
+                code="storage_quota_exceeded",
+                status=413,
+            ) from None
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
+class Files:
+    def __init__(self, db: Database, blobs: BlobStore, settings: FilesSettings) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.settings = settings
+
+    async def start_upload(self, principal: Principal) -> Upload:
+        async with self.db.session() as session:
+            used = await queries.used_bytes(session, principal.user_id)
+        left = max(0, self.settings.user_quota_bytes - used)
+        limit = min(self.settings.max_file_bytes, left)
+        writer = await asyncio.to_thread(self.blobs.writer, new_file_id(), limit)
+        return Upload(writer, self.settings.max_file_bytes, left)
+
+    async def finish(
+        self,
+        principal: Principal,
+        upload: Upload,
+        *,
+        filename: str,
+        purpose: str | None,
+        content_type: str,
+    ) -> FileInfo:
+        """Check the name, purpose and contents; store the row and move the blob into
+        place. On any refusal nothing is kept."""
+        try:
+            name = clean_filename(filename)
+            kept_purpose = check_purpose(purpose)
+            check_declared_kind(name, upload.writer.head, upload.writer.size)
+            row = StoredFile(
+                id=upload.writer.file_id,
+                user_id=principal.user_id,
+                filename=name,
+                purpose=kept_purpose,
+                bytes=upload.writer.size,
+                content_type=content_type[:127] or "application/octet-stream",
+            )
+            await asyncio.to_thread(upload.writer.commit)
+            async with self.db.session() as session, session.begin():
+                await queries.add_file(session, row)
+                used = await queries.used_bytes(session, principal.user_id)
+                if used > self.settings.user_quota_bytes:  # a concurrent upload won
+                    raise invalid_request(
+                        "Storage quota exceeded: delete some files first.",
+                        param="file",
+                        code="storage_quota_exceeded",
+                        status=413,
+                    )
+        except BaseException:
+            upload.abort()
+            raise
+        return _info(row)
+
+    async def get(self, principal: Principal, file_id: str) -> FileInfo:
+        if not is_file_id(file_id):
+            raise file_not_found(file_id)
+        async with self.db.session() as session:
+            row = await queries.find_file(session, principal.user_id, file_id)
+        if row is None:
+            raise file_not_found(file_id)
+        return _info(row)
+
+    async def list(
+        self,
+        principal: Principal,
+        *,
+        purpose: str | None = None,
+        limit: int = 10_000,
+        after: str | None = None,
+        ascending: bool = False,
+    ) -> tuple[list[FileInfo], bool]:
+        """Up to ``limit`` files and whether there are more."""
+        async with self.db.session() as session:
+            cursor = None
+            if after:
+                cursor = await queries.find_file(session, principal.user_id, after)
+                if cursor is None:
+                    raise file_not_found(after)
+            rows = await queries.list_files(
+                session,
+                principal.user_id,
+                purpose=purpose,
+                limit=limit + 1,
+                after=cursor,
+                ascending=ascending,
+            )
+        return [_info(row) for row in rows[:limit]], len(rows) > limit
+
+    async def content(self, principal: Principal, file_id: str) -> tuple[FileInfo, Iterator[bytes]]:
+        info = await self.get(principal, file_id)
+        return info, self.blobs.chunks(info.id)
+
+    async def read(self, principal: Principal, file_id: str) -> tuple[FileInfo, bytes]:
+        info = await self.get(principal, file_id)
+        return info, await asyncio.to_thread(self.blobs.read, info.id)
+
+    async def delete(self, principal: Principal, file_id: str) -> None:
+        if not is_file_id(file_id):
+            raise file_not_found(file_id)
+        async with self.db.session() as session, session.begin():
+            deleted = await queries.delete_file(session, principal.user_id, file_id)
+        if not deleted:
+            raise file_not_found(file_id)
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(self.blobs.delete, file_id)
