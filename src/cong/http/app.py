@@ -49,8 +49,8 @@ from cong.http import (
     admin_routes,
     api_docs,
     billing_routes,
-    messages_routes,
     file_routes,
+    messages_routes,
     model_routes,
     openai_routes,
     responses_routes,
@@ -165,7 +165,15 @@ def create_app(settings: Settings) -> ASGIApp:
             await db.close()
 
     drain = Drain(settings.server.drain_seconds)
-    metrics = Metrics([*openai_routes.exact_routes, *file_routes.exact_routes, "/api/health", "/api/status", "/metrics"])
+    metrics = Metrics(
+        [
+            *openai_routes.exact_routes,
+            *file_routes.exact_routes,
+            "/api/health",
+            "/api/status",
+            "/metrics",
+        ]
+    )
     app = FastAPI(
         title="Cổng",
         version=__version__,

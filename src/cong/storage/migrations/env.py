@@ -9,8 +9,8 @@ from sqlalchemy.engine import Connection
 
 from cong.storage import (  # noqa: F401  (register tables)
     billing_tables,
-    response_tables,
     file_tables,
+    response_tables,
     usage_tables,
     web_tables,
 )
