@@ -182,6 +182,18 @@ class FilesSettings(BaseModel):
     user_quota_bytes: int = Field(
         1024 * 1024 * 1024, ge=0, description="total size of one user's files"
     )
+    archive_max_members: int = Field(1000, ge=1, description="entries in one ZIP archive")
+    archive_max_bytes: int = Field(
+        200 * 1024 * 1024, ge=1, description="a ZIP archive's unpacked size, all entries"
+    )
+    archive_max_ratio: int = Field(
+        100, ge=1, description="unpacked / packed size of an archive entry (zip bombs)"
+    )
+    extract_timeout: float = Field(30.0, gt=0, description="seconds to read one file")
+    extract_memory_mb: int = Field(1024, ge=128, description="memory of the reading process")
+    extract_max_chars: int = Field(
+        2_000_000, ge=1000, description="text kept from one file (the rest is cut)"
+    )
 
 
 DEFAULT_ALIASES = {

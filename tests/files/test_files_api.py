@@ -12,6 +12,7 @@ import openai
 import pytest
 
 from tests.fakes.openai_upstream import Recorder
+from tests.files import corpus
 from tests.support.gateway import RunningGateway, auth, fresh_database, start_gateway
 from tests.support.openapi_spec import validate_schema
 
@@ -179,4 +180,24 @@ def test_a_body_that_is_not_multipart_is_refused(small_gateway: RunningGateway) 
         gw.base_url + "/files", headers=auth(gw.admin_token), files={"purpose": (None, "batch")}
     )
     _refused(gw, no_file, 400, None)
+    assert stored(gw) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "members", "message"),
+    [
+        ("bomb.zip", None, "times larger"),
+        ("escape.zip", {"ok.txt": b"ok", "../../etc/cron.d/x": b"* * * * * boom"}, "unsafe path"),
+        ("report.docx", {"/word/document.xml": b"<x/>"}, "unsafe path"),
+    ],
+)
+def test_hostile_archives_are_refused_at_upload(
+    sqlite_gateway: RunningGateway, name: str, members: dict[str, bytes] | None, message: str
+) -> None:
+    gw = sqlite_gateway
+    data = corpus.zip_bomb() if members is None else corpus.zip_of(members)
+    before = stored(gw)
+    response = upload(gw, name, data)
+    _refused(gw, response, 400, "unsafe_archive")
+    assert name in response.json()["error"]["message"] and message in response.text
     assert stored(gw) == before

@@ -43,8 +43,8 @@ class BlobWriter:
         self.head = b""
         self._final = store.path(file_id)
         self._final.parent.mkdir(parents=True, exist_ok=True)
-        self._temp = self._final.with_name(f".{file_id}.part")
-        self._handle = self._temp.open("wb")
+        self.temp_path = self._final.with_name(f".{file_id}.part")
+        self._handle = self.temp_path.open("wb")
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
@@ -54,13 +54,16 @@ class BlobWriter:
             self.head += data[: self.HEAD - len(self.head)]
         self._handle.write(data)
 
+    def close(self) -> None:
+        self._handle.close()
+
     def commit(self) -> None:
         self._handle.close()
-        os.replace(self._temp, self._final)
+        os.replace(self.temp_path, self._final)
 
     def abort(self) -> None:
         self._handle.close()
-        self._temp.unlink(missing_ok=True)
+        self.temp_path.unlink(missing_ok=True)
         self._final.unlink(missing_ok=True)
 
 

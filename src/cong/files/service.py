@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cong.accounts.principal import Principal
+from cong.files.archives import ArchiveLimits, BadArchive, check_archive
 from cong.files.blobs import BlobStore, BlobWriter, TooLarge, is_file_id, new_file_id
-from cong.files.kinds import check_declared_kind
+from cong.files.extraction import ExtractLimits
+from cong.files.kinds import ZIP_MAGIC, check_declared_kind
 from cong.protocol.errors import APIError, invalid_request, not_found
 from cong.settings import FilesSettings
 from cong.storage import files as queries
@@ -120,6 +122,27 @@ class Files:
         self.db = db
         self.blobs = blobs
         self.settings = settings
+        self.limits = ExtractLimits(
+            archive=ArchiveLimits(
+                max_members=settings.archive_max_members,
+                max_bytes=settings.archive_max_bytes,
+                max_ratio=settings.archive_max_ratio,
+            ),
+            max_chars=settings.extract_max_chars,
+            timeout=settings.extract_timeout,
+            memory_bytes=settings.extract_memory_mb * 1024 * 1024,
+        )
+
+    def _check_archive(self, name: str, writer: BlobWriter) -> None:
+        """A ZIP-based file (ZIP, DOCX, XLSX, PPTX) with unsafe paths or past the limits
+        (a zip bomb) is refused at upload."""
+        writer.close()
+        try:
+            check_archive(str(writer.temp_path), self.limits.archive)
+        except BadArchive as error:
+            raise invalid_request(
+                f"The archive {name!r} is refused: {error}.", param="file", code="unsafe_archive"
+            ) from None
 
     async def start_upload(self, principal: Principal) -> Upload:
         async with self.db.session() as session:
@@ -144,6 +167,8 @@ class Files:
             name = clean_filename(filename)
             kept_purpose = check_purpose(purpose)
             check_declared_kind(name, upload.writer.head, upload.writer.size)
+            if upload.writer.head.startswith(ZIP_MAGIC):
+                await asyncio.to_thread(self._check_archive, name, upload.writer)
             row = StoredFile(
                 id=upload.writer.file_id,
                 user_id=principal.user_id,
