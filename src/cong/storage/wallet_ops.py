@@ -85,6 +85,7 @@ class WalletOps:
     async def _drain(self) -> None:
         try:
             while self._queue:
+                await asyncio.sleep(0)  # let the requests ready in this turn queue theirs
                 batch = self._queue[:MAX_BATCH]
                 del self._queue[:MAX_BATCH]
                 try:
