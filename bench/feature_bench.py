@@ -190,13 +190,24 @@ async def postgres() -> AsyncIterator[tuple[str, int]]:
 
 
 async def setup_billing(gw: Server) -> str:
-    """Price ``fake-priced``, create user ``bench`` with funds and a limited key; its secret."""
+    """Price ``fake-priced``; create user ``bench`` in a group with rate limits, with funds
+    and a key that has its own rate limits and spend caps (lifetime and per day); the key's
+    secret. Every limit is far above what the run uses: each is checked, none is hit."""
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    key = {
+        "user": "bench",
+        "rpm": 1_000_000,
+        "tpm": 1_000_000_000,
+        "spend_cap": "100000",
+        "period_cap": "50000",
+        "period": "day",
+    }
     steps: list[tuple[str, str, dict[str, object]]] = [
         ("PUT", f"/api/prices/{PRICED_MODEL}", {"input": "2.5", "output": "10"}),
-        ("POST", "/api/users", {"name": "bench"}),
+        ("POST", "/api/groups", {"name": "buyers", "rpm": 1_000_000, "tpm": 1_000_000_000}),
+        ("POST", "/api/users", {"name": "bench", "group": "buyers"}),
         ("POST", "/api/wallets/bench/topup", {"amount": "1000000"}),
-        ("POST", "/api/keys", {"user": "bench", "rpm": 1_000_000, "tpm": 1_000_000_000}),
+        ("POST", "/api/keys", key),
     ]
     answer: dict[str, object] = {}
     async with aiohttp.ClientSession(headers=headers) as session:
@@ -355,10 +366,52 @@ COLUMN_NOTES = (
 COLUMNS = "\n".join(_table(["column", "meaning"], [list(n) for n in COLUMN_NOTES])) + "\n"
 
 
+def target_table(cells: list[Cell]) -> list[str]:
+    """Issue #14's targets per database and mode: billed gateway CPU ≤ 2× free at every
+    concurrency, billed rps at c=64 ≥ 50% of free, no errors."""
+    header = ["group", "mode", "CPU ratio billed/free (c=1/16/64/256)", "≤ 2×"]
+    header += ["rps ratio at c=64", "≥ 0.5", "errors (free, billed)"]
+    rows = []
+    keys = sorted({(c.group, c.stream) for c in cells}, key=lambda k: (k[0] != "sqlite", k[1]))
+    for group, stream in keys:
+        mine = [p for p in pairs(cells) if p[0].group == group and p[0].stream == stream]
+        ratios = [y.gw_cpu / x.gw_cpu if x.gw_cpu else float("inf") for x, y in mine]
+        at64 = [y.result.rps / x.result.rps for x, y in mine if x.concurrency == 64]
+        errors = (sum(x.result.errors for x, _ in mine), sum(y.result.errors for _, y in mine))
+        rows.append([
+            group, _mode(stream), " / ".join(f"{r:.2f}" for r in ratios),
+            "yes" if ratios and max(ratios) <= 2 else "**no**",
+            f"{at64[0]:.2f}" if at64 else "–",
+            "yes" if at64 and at64[0] >= 0.5 else "**no**",
+            f"{errors[0]}, {errors[1]}",
+        ])  # fmt: skip
+    return _table(header, rows)
+
+
+def latency_table(cells: list[Cell]) -> list[str]:
+    """p50 / p99 and gateway CPU per request: free, billed on SQLite, billed on PostgreSQL."""
+    header = ["mode", "c", "variant", "p50 ms", "p99 ms", "gateway CPU ms/req", "rps"]
+    rows = []
+    order = sorted(cells, key=lambda c: (c.stream, c.concurrency, c.group != "sqlite"))
+    for cell in order:
+        if cell.variant.label == "free" and cell.group != "sqlite":
+            continue  # the free path does not touch the database: one row is enough
+        name = "free" if cell.variant.label == "free" else f"priced-{cell.group}"
+        r = cell.result
+        rows.append([
+            _mode(cell.stream), str(cell.concurrency), name, f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}", f"{cell.gw_cpu:.3f}", f"{r.rps:.0f}",
+        ])  # fmt: skip
+    return _table(header, rows)
+
+
 def markdown(results: Results, context: list[str]) -> str:
     lines = ["# Cổng feature benchmarks", "", *[f"- {c}" for c in context], ""]
     if results.billing:
         lines += ["## A. Billing cost", "", BILLING_TEXT, ""]
+        lines += ["### Targets (issue #14)", "", *target_table(results.billing), ""]
+        lines += ["### Free, priced-SQLite, priced-PostgreSQL", "", *latency_table(results.billing)]
+        lines += [""]
         lines += ["### Billing overhead per request (billed vs free)", ""]
         side = "fake / db"
         lines += [*delta_table(results.billing, ("free", "billed"), side), ""]
@@ -377,10 +430,13 @@ BILLING_TEXT = """\
 One gateway per database (fresh data dir; PostgreSQL: a throw-away cluster with fsync off),
 the fast fake OpenAI upstream behind it. **free**: `fake-model`, no price, admin token (no
 rate limit, no wallet). **billed**: `fake-priced` (2.5 / 10 per 1M input/output tokens), a
-user key with rpm/tpm limits and a funded wallet: per request a rate-limit check, a wallet
-hold (one DB transaction), settlement (another) and a batched usage-log row. On SQLite the
-database work is inside the gateway process, so it is in the gateway CPU column; on
-PostgreSQL it is split between the gateway (driver, ORM) and the `db` column."""
+user in a group with rpm/tpm limits, a key with its own rpm/tpm limits and spend caps
+(lifetime and per day), a funded wallet: per request two rate-limit checks, a wallet hold
+and a settlement (each committed before the answer, in group-committed transactions) and
+a batched usage-log row. On SQLite the database work is inside the gateway process, so it
+is in the gateway CPU column; on PostgreSQL it is split between the gateway (driver) and
+the `db` column. The free rows of the PostgreSQL gateway are left out of the latency table
+(the free path does not touch the database)."""
 
 ANTHROPIC_TEXT = """\
 One gateway (SQLite, admin token, no billing) with two upstreams: `fake-model` on the fake
