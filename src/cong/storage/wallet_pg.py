@@ -51,7 +51,10 @@ class PostgresWallets:
         for attempt in range(RETRIES):
             conn = await self._connection()
             try:
-                rows = await conn.fetchmany(CALL, args)
+                if len(args) == 1:  # no batch: a plain prepared call, lighter than fetchmany
+                    rows = [(await conn.fetchval(CALL, *args[0]),)]
+                else:
+                    rows = await conn.fetchmany(CALL, args)
                 break
             except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
                 if attempt == RETRIES - 1:
