@@ -8,11 +8,12 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from cong.accounts.principal import Principal
 from cong.billing.pricing import Prices, Usage
 from cong.billing.wallets import Wallets
+from cong.protocol.errors import APIError
 from cong.storage import wallets as wq
 from cong.storage.billing_tables import LedgerEntry, Price
 from cong.storage.database import Database, migrate_async
@@ -122,3 +123,28 @@ async def test_an_abandoned_hold_is_released(bench: Bench) -> None:
         await asyncio.sleep(0.02)
     balance, ledger, holds, _ = await bench.state()
     assert (balance, ledger, holds) == (1_000, 1_000, 0)
+
+
+async def test_a_database_that_does_not_answer_is_a_503_and_costs_nothing(bench: Bench) -> None:
+    wallets = Wallets(bench.db, Prices(bench.db, ttl=3600), hold_timeout=0.3)
+    other = Database(bench.db.url)
+    try:
+        async with other.session() as session, session.begin():
+            # Another writer holds the wallet row (PostgreSQL) or the database (SQLite).
+            await session.execute(
+                update(User).where(User.id == bench.principal.user_id).values(balance=User.balance)
+            )
+            with pytest.raises(APIError) as raised:
+                await wallets.hold(bench.principal, "stuck-1", "m", Usage(completion_tokens=5))
+        assert raised.value.status == 503
+        assert raised.value.headers["retry-after"]
+        # The hold committed once the lock went away; nobody waits for it: it is released.
+        for _ in range(100):
+            if len(await bench.entries("stuck-1")) == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert await bench.entries("stuck-1") == {"reservation": -5, "release": 5, "settlement": 0}
+        balance, ledger, holds, _ = await bench.state()
+        assert (balance, ledger, holds) == (1_000, 1_000, 0)
+    finally:
+        await other.close()
