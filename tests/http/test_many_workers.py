@@ -131,6 +131,7 @@ def test_rpm_holds_across_workers(workers: Workers) -> None:
     # Every worker connects to Redis first (a cold connection that misses the limiter's
     # 250 ms deadline makes that worker fall back to counting on its own, by design).
     warm, _ = new_key(workers, "warm-up", rpm=1_000)
+    fund(workers, "warm-up", 1_000 * PER_CALL)
     assert {r.status_code for r in burst(workers, warm, 12)} == {200}
     key, _ = new_key(workers, "limited", rpm=10)
     fund(workers, "limited", 1_000 * PER_CALL)
