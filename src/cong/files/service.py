@@ -13,7 +13,7 @@ from datetime import datetime
 from cong.accounts.principal import Principal
 from cong.files.archives import ArchiveLimits, BadArchive, check_archive
 from cong.files.blobs import BlobStore, BlobWriter, TooLarge, is_file_id, new_file_id
-from cong.files.extraction import ExtractLimits
+from cong.files.extraction import ExtractLimits, Extractor
 from cong.files.kinds import ZIP_MAGIC, check_declared_kind
 from cong.protocol.errors import APIError, invalid_request, not_found
 from cong.settings import FilesSettings
@@ -132,6 +132,10 @@ class Files:
             timeout=settings.extract_timeout,
             memory_bytes=settings.extract_memory_mb * 1024 * 1024,
         )
+        self.extractor = Extractor(self.limits)
+
+    def close(self) -> None:
+        self.extractor.close()
 
     def _check_archive(self, name: str, writer: BlobWriter) -> None:
         """A ZIP-based file (ZIP, DOCX, XLSX, PPTX) with unsafe paths or past the limits

@@ -162,6 +162,7 @@ def create_app(settings: Settings) -> ASGIApp:
             await limiter.close()
             await changes.close()
             await loader.close()
+            app.state.services.files.close()
             await db.close()
 
     drain = Drain(settings.server.drain_seconds)

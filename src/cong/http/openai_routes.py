@@ -11,6 +11,7 @@ from typing import Any
 from starlette.types import ASGIApp
 
 from cong.channels.catalog import ModelCard
+from cong.files.chat_parts import expand_file_parts, name_the_images
 from cong.gateway.operations import CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, Operation
 from cong.gateway.request import OPENAI, Edge, GatewayRequest
 from cong.gateway.service import Result
@@ -57,10 +58,15 @@ def operation_endpoint(operation: Operation, edge: Edge = OPENAI) -> Endpoint:
         try:
             principal = await call.authenticate()
             wire = parse_json_object(await call.body())
+            files = await expand_file_parts(call.services.files, principal, edge.read(wire))
             request = GatewayRequest.read(
-                operation, edge.read(wire), principal, call.request_id, edge=edge, wire=wire
+                operation, files.body, principal, call.request_id, edge=edge, wire=wire
             )
-            return _render(call, request, await call.services.gateway.serve(request))
+            try:
+                result = await call.services.gateway.serve(request)
+            except APIError as error:
+                raise name_the_images(error, files) from None
+            return _render(call, request, result)
         except APIError as error:
             return error_response(error)
 

@@ -1,0 +1,131 @@
+"""Chat with files: ``file`` parts (a stored ``file_id`` or inline ``file_data``) reach
+the upstream as the extracted text, named and structured, or as an image for vision
+models; text-only models refuse images naming the file; another user's file is 404."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import openai
+import orjson
+
+from tests.fakes.openai_upstream import Recorder
+from tests.files import corpus
+from tests.support.gateway import RunningGateway, auth
+
+
+def chat(
+    gw: RunningGateway, model: str, parts: list[object], key: str | None = None
+) -> httpx.Response:
+    return httpx.post(
+        gw.base_url + "/chat/completions",
+        headers=auth(key or gw.admin_token),
+        json={"model": model, "messages": [{"role": "user", "content": parts}]},
+        timeout=120,
+    )
+
+
+def inline(name: str, data: bytes, media: str = "application/octet-stream") -> dict[str, object]:
+    encoded = base64.b64encode(data).decode()
+    return {
+        "type": "file",
+        "file": {"filename": name, "file_data": f"data:{media};base64,{encoded}"},
+    }
+
+
+def test_a_stored_spreadsheet_reaches_the_model_as_named_sheets(gateway: RunningGateway) -> None:
+    sdk = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.admin_token, max_retries=0)
+    book = corpus.xlsx({"Doanh thu": [["Tháng", "VND"], [1, 1500]], "Chi phí": [["Q1", 7]]})
+    stored = sdk.files.create(file=("số liệu.xlsx", book), purpose="user_data")
+    reply = sdk.chat.completions.create(
+        model="fake-echo",  # answers with the body the upstream received
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Tóm tắt bảng này"},
+                    {"type": "file", "file": {"file_id": stored.id}},
+                ],
+            }
+        ],
+    )
+    seen = orjson.loads(reply.choices[0].message.content or "")
+    parts = seen["messages"][0]["content"]
+    assert parts[0] == {"type": "text", "text": "Tóm tắt bảng này"}  # nothing else lost
+    assert parts[1]["type"] == "text"
+    text = parts[1]["text"]
+    assert text.startswith('<file name="số liệu.xlsx">\n--- sheet: Doanh thu ---\nTháng | VND')
+    assert "--- sheet: Chi phí ---\nQ1 | 7" in text and text.endswith("</file>")
+
+
+def test_inline_pdf_and_zip_are_read_with_pages_and_paths(
+    sqlite_gateway: RunningGateway, fake_openai: tuple[str, Recorder]
+) -> None:
+    bundle = corpus.zip_of({"src/main.py": b"print(1)\n", "notes/readme.md": "# Ghi chú".encode()})
+    response = chat(
+        sqlite_gateway,
+        "fake-model",
+        [
+            inline("report.pdf", corpus.pdf(["Revenue grew", "Costs fell"]), "application/pdf"),
+            inline("bundle.zip", bundle, "application/zip"),
+        ],
+    )
+    assert response.status_code == 200, response.text
+    first, second = fake_openai[1].requests[-1]["messages"][0]["content"]
+    assert "--- page 2 ---\nCosts fell" in first["text"]
+    assert "=== src/main.py ===\nprint(1)" in second["text"]
+    assert "=== notes/readme.md ===\n# Ghi chú" in second["text"]
+
+
+def test_images_go_to_vision_models_and_text_only_models_name_the_file(
+    sqlite_gateway: RunningGateway, fake_openai: tuple[str, Recorder]
+) -> None:
+    image = inline("biểu đồ.png", corpus.png(), "image/png")
+    assert chat(sqlite_gateway, "fake-model", [image]).status_code == 200
+    (part,) = fake_openai[1].requests[-1]["messages"][0]["content"]
+    assert part["type"] == "image_url"
+    assert (
+        part["image_url"]["url"]
+        == "data:image/png;base64," + base64.b64encode(corpus.png()).decode()
+    )
+    sent = fake_openai[1].chat_count
+    refused = chat(sqlite_gateway, "fake-echo", [{"type": "text", "text": "xem"}, image])
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == "image_input_not_supported" and "'biểu đồ.png'" in error["message"]
+    assert fake_openai[1].chat_count == sent
+
+
+def test_another_users_file_id_in_a_chat_is_404(
+    sqlite_gateway: RunningGateway, fake_openai: tuple[str, Recorder]
+) -> None:
+    gw = sqlite_gateway
+    owner = gw.create_key("chat-owner")
+    other = gw.create_key("chat-other")
+    uploaded = httpx.post(
+        gw.base_url + "/files",
+        headers=auth(owner),
+        files={"file": ("private.txt", b"owner's secret")},
+        data={"purpose": "user_data"},
+    ).json()
+    sent = fake_openai[1].chat_count
+    part = {"type": "file", "file": {"file_id": uploaded["id"]}}
+    response = chat(gw, "fake-model", [part], key=other)
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == f"No such File object: {uploaded['id']}"
+    assert fake_openai[1].chat_count == sent
+    assert chat(gw, "fake-model", [part], key=owner).status_code == 200
+    assert "owner's secret" in fake_openai[1].requests[-1]["messages"][0]["content"][0]["text"]
+
+
+def test_an_unreadable_file_is_a_400_naming_it(
+    sqlite_gateway: RunningGateway, fake_openai: tuple[str, Recorder]
+) -> None:
+    sent = fake_openai[1].chat_count
+    response = chat(sqlite_gateway, "fake-model", [inline("sổ sách.xlsx", b"PK\x03\x04broken")])
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "file_unreadable"
+    assert error["message"].startswith("The file 'sổ sách.xlsx' cannot be read")
+    assert fake_openai[1].chat_count == sent
