@@ -110,3 +110,18 @@ async def test_worker_process_reads_and_names_unreadable_files() -> None:
         assert "'broken.xlsx' cannot be read" in broken.value.message
     finally:
         extractor.close()
+
+
+async def test_a_reader_past_its_time_is_stopped_and_the_next_file_is_read() -> None:
+    extractor = Extractor(ExtractLimits(timeout=0.01))  # less than a worker takes to start
+    try:
+        with pytest.raises(APIError) as slow:
+            await extractor.extract("slow.pdf", corpus.pdf(["Hello"]))
+        assert slow.value.code == "file_unreadable"
+        assert slow.value.message == (
+            "The file 'slow.pdf' cannot be read: reading took longer than 0.01 s"
+        )
+        extractor.limits = ExtractLimits(timeout=60)
+        assert "Hello" in (await extractor.extract("next.pdf", corpus.pdf(["Hello"]))).text
+    finally:
+        extractor.close()

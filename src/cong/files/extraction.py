@@ -87,12 +87,15 @@ def _limit_memory(memory_bytes: int) -> None:
 
 class Extractor:
     """A small worker pool (created on first use) that extracts off the event loop; a
-    worker past the time limit is killed with its pool."""
+    worker past the time limit is killed with its pool. Files wait their turn for a
+    free worker first, so the time limit counts only the reading itself and a kill
+    never takes another file's work with it."""
 
     def __init__(self, limits: ExtractLimits, workers: int = 1) -> None:
         self.limits = limits
         self.workers = workers
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._turns: asyncio.Semaphore | None = None
 
     def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
@@ -105,6 +108,12 @@ class Extractor:
         return self._pool
 
     async def extract(self, name: str, data: bytes) -> Extracted:
+        if self._turns is None:
+            self._turns = asyncio.Semaphore(self.workers)
+        async with self._turns:
+            return await self._extract(name, data)
+
+    async def _extract(self, name: str, data: bytes) -> Extracted:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._executor(), extract_now, name, data, self.limits)
         try:
@@ -126,9 +135,10 @@ class Extractor:
     def _kill(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.kill()
+            processes = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.kill()
 
     def close(self) -> None:
         self._kill()
