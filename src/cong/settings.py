@@ -196,6 +196,35 @@ class FilesSettings(BaseModel):
     )
 
 
+class MemorySettings(BaseModel):
+    """Conversations and memories (docs/memory.md)."""
+
+    enabled: bool = Field(True, description="off: every key behaves as memory mode off")
+    default_mode: Literal["off", "history", "full"] = Field(
+        "history", description="mode of keys whose key and group set none"
+    )
+    web_mode: Literal["off", "history", "full"] = Field(
+        "full", description="mode of the web chat (a key session keeps its key's own mode)"
+    )
+    embedding_model: str = Field(
+        "all-minilm-l6-v2", description="model id (in the catalog) that embeds memories"
+    )
+    extractor_model: str | None = Field(
+        None, description="chat model that extracts memories after an answer; None: off"
+    )
+    summary_model: str | None = Field(
+        None, description="chat model that summarises old turns; None: the request's model"
+    )
+    inject_tokens: int = Field(400, ge=0, description="budget of the injected memories")
+    top_k: int = Field(6, ge=1, le=50, description="memories injected at most")
+    context_tokens: int = Field(
+        8192, ge=256, description="context length of models whose length is unknown"
+    )
+    dedup_similarity: float = Field(
+        0.92, gt=0, le=1, description="an extracted memory this close to one kept is dropped"
+    )
+
+
 DEFAULT_ALIASES = {
     "gpt-4o": "smollm2-135m-instruct",
     "gpt-4o-mini": "smollm2-135m-instruct",
@@ -239,6 +268,7 @@ class Settings(BaseSettings):
     billing: BillingSettings = Field(default_factory=BillingSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     files: FilesSettings = Field(default_factory=FilesSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
     redis_url: str | None = Field(
         None, description="rate limits shared by several gateway processes"
     )

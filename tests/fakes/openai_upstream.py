@@ -3,6 +3,8 @@
 Behaviour is chosen by the requested model name:
 ``fake-echo`` answers with the request body it received as the message content,
 ``fake-parrot`` answers with the last message's text as it is (model output a test chooses),
+``fake-facts`` answers ``{"facts": [...]}`` with each "User: …" line of the last message
+(a JSON-constrained memory extractor),
 ``fake-500`` / ``fake-429`` / ``fake-400`` / ``fake-401`` answer with OpenAI error envelopes,
 ``fake-midstream-error`` streams two chunks then an error event,
 ``fake-slow`` streams one chunk every 0.2 s (50 in all) and records how many it sent,
@@ -200,6 +202,10 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
             return _tool_answer(model, body)
         if model == "fake-echo":
             content = orjson.dumps(body).decode()
+        elif model == "fake-facts":
+            text = str((body.get("messages") or [{}])[-1].get("content", ""))
+            facts = [line[6:] for line in text.splitlines() if line.startswith("User: ")]
+            content = orjson.dumps({"facts": facts}).decode()
         elif model == "fake-parrot":
             content = str((body.get("messages") or [{}])[-1].get("content", ""))
         else:

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from cong.storage import billing_tables, usage_tables, web_tables  # noqa: F401
+from cong.storage import billing_tables, memory_tables, usage_tables, web_tables  # noqa: F401
 from cong.storage.database import alembic_config, migrate
 from cong.storage.tables import Base
 
@@ -20,7 +20,8 @@ def _differences(path: Path) -> list[object]:
     with engine.connect() as connection:
         diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     engine.dispose()
-    return list(diffs)
+    # The full-text index of memories (FTS5 tables) is made by the migration alone.
+    return [d for d in diffs if "memory_fts" not in str(d)]
 
 
 def test_models_match_the_migrations_and_downgrade_works(tmp_path: Path) -> None:

@@ -31,6 +31,8 @@ class Principal:
     key_tpm: int | None = None
     user_rpm: int | None = None
     user_tpm: int | None = None
+    # "off", "history" or "full" from the key, else its group; None: the default.
+    memory_mode: str | None = None
 
     @property
     def is_admin(self) -> bool:

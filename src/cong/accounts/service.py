@@ -110,6 +110,7 @@ class Accounts:
             key_tpm=key.tpm,
             user_rpm=group.rpm if group else None,
             user_tpm=group.tpm if group else None,
+            memory_mode=key.memory_mode or (group.memory_mode if group else None),
         )
 
     def forget_cached(self) -> None:

@@ -224,6 +224,7 @@ def user_principal(user: User, group: Group | None) -> Principal:
         multiplier_ppm=group.multiplier_ppm if group else 1_000_000,
         user_rpm=group.rpm if group else None,
         user_tpm=group.tpm if group else None,
+        memory_mode=group.memory_mode if group else None,
     )
 
 

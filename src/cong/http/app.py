@@ -49,7 +49,10 @@ from cong.http import (
     admin_routes,
     api_docs,
     billing_routes,
+    conversation_routes,
     file_routes,
+    memory_chat,
+    memory_routes,
     messages_routes,
     model_routes,
     openai_routes,
@@ -67,6 +70,7 @@ from cong.http.responses import error_response
 from cong.http.shutdown import Drain, install_signal_handlers
 from cong.http.web import pages as web_pages
 from cong.limits.factory import build_rate_limiter
+from cong.memory.wiring import MemoryServices, build_memory
 from cong.protocol.errors import (
     APIError,
     internal_error,
@@ -120,8 +124,10 @@ def create_app(settings: Settings) -> ASGIApp:
         changes.start()
         codes = Codes(db, secret)
         passwords = Passwords()
-        gateway = Gateway(
-            loader, Router(policy, health), metering, streams, billing.default_output_tokens
+        router = Router(policy, health)
+        gateway = Gateway(loader, router, metering, streams, billing.default_output_tokens)
+        memory: MemoryServices = build_memory(
+            db, settings, loader, router, gateway, accounts.forget_cached
         )
         app.state.services = Services(
             settings=settings,
@@ -150,12 +156,16 @@ def create_app(settings: Settings) -> ASGIApp:
             metrics=metrics,
             responses=ResponsesAPI(gateway, StoredResponses(db)),
             files=Files(db, BlobStore(settings.files_dir), settings.files),
+            chat_memory=memory.chat,
+            conversations=memory.conversations,
+            memory_modes=memory.modes,
         )
         install_signal_handlers(drain)
         _settle_heap()
         try:
             yield
         finally:
+            await memory.close()
             await sweeper.close()
             await streams.close()
             await usage.close()
@@ -170,6 +180,7 @@ def create_app(settings: Settings) -> ASGIApp:
         [
             *openai_routes.exact_routes,
             *file_routes.exact_routes,
+            *memory_chat.exact_routes,
             "/api/health",
             "/api/status",
             "/metrics",
@@ -196,6 +207,8 @@ def create_app(settings: Settings) -> ASGIApp:
         *session_routes.routers,
         *model_routes.routers,
         *usage_routes.routers,
+        *conversation_routes.routers,
+        *memory_routes.routers,
     ):
         app.include_router(router)
     app.add_exception_handler(APIError, _api_error)  # type: ignore[arg-type]
@@ -207,6 +220,7 @@ def create_app(settings: Settings) -> ASGIApp:
     exact = {**openai_routes.exact_routes, **messages_routes.routes}
     exact.update(responses_routes.exact_routes)
     exact.update(file_routes.exact_routes)
+    exact.update(memory_chat.exact_routes)
     prefixed = {**openai_routes.model_routes, **responses_routes.prefixed_routes}
     prefixed.update(file_routes.prefixed_routes)
     front = Front(app, exact, prefixed, settings.cors_origins)

@@ -26,6 +26,9 @@ from cong.gateway.service import Gateway
 from cong.gateway.status import StatusService
 from cong.http.metrics import Metrics
 from cong.limits.base import RateLimiter
+from cong.memory.chat_turns import ChatMemory
+from cong.memory.conversations import Conversations
+from cong.memory.mode_settings import MemoryModes
 from cong.protocol.errors import missing_api_key
 from cong.settings import Settings
 
@@ -51,6 +54,9 @@ class Services:
     metrics: Metrics
     responses: ResponsesAPI
     files: Files
+    chat_memory: ChatMemory
+    conversations: Conversations
+    memory_modes: MemoryModes
 
 
 def services_of(request: Request) -> Services:

@@ -33,6 +33,8 @@ EXPOSED_HEADERS = [
     "x-ratelimit-limit-tokens",
     "x-ratelimit-remaining-tokens",
     "x-ratelimit-reset-tokens",
+    "x-conversation-id",
+    "x-memories-used",
 ]
 
 Routes = dict[str, dict[str, Endpoint]]

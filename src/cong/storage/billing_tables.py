@@ -30,6 +30,8 @@ class Group(Base):
     rpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
     tpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The memory mode of its users' keys that set none ("off", "history", "full").
+    memory_mode: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
 
 class Price(Base):

@@ -70,6 +70,8 @@ class ApiKey(Base):
     ip_allow: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     rpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
     tpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # "off", "history" or "full" (memory/); None: the group's, else "history".
+    memory_mode: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
     user: Mapped[User] = relationship(back_populates="keys")
 

@@ -14,7 +14,7 @@ from cong.http.client_address import SESSION_COOKIE, client_ip
 from cong.http.context import services_of
 from cong.protocol.errors import APIError
 
-SIGNED_IN = frozenset({"keys", "models", "usage", "wallet", "admin"})
+SIGNED_IN = frozenset({"keys", "models", "usage", "wallet", "admin", "chat"})
 
 
 async def signed_in(request: Request) -> Principal | None:

@@ -1,5 +1,5 @@
 """The pages: ``/`` (docs and quick start, public), ``/login``, ``/keys``, ``/models``,
-``/usage``, ``/wallet``, ``/guides`` and ``/admin``. Each answers the same small shell
+``/usage``, ``/wallet``, ``/guides``, ``/admin`` and ``/chat``. Each answers the same small shell
 (no text of its own: every string comes from the catalogs in ``static/i18n``), which
 loads ``/static/js/app.js`` and the page's module. The pages call the management API;
 every permission is checked there."""
@@ -28,6 +28,7 @@ PAGES = {
     "/wallet": "wallet",
     "/guides": "guides",
     "/admin": "admin",
+    "/chat": "chat",
 }
 
 SHELL = """<!doctype html>

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from cong.storage import (  # noqa: F401  (register tables)
     billing_tables,
     file_tables,
+    memory_tables,
     response_tables,
     usage_tables,
     web_tables,

@@ -9,6 +9,7 @@ const root = document.documentElement;
 const PAGE = root.dataset.page;
 const NAV = [
   { page: "docs", href: "/", key: "nav.docs" },
+  { page: "chat", href: "/chat", key: "nav.chat", auth: true },
   { page: "models", href: "/models", key: "nav.models", auth: true },
   { page: "keys", href: "/keys", key: "nav.keys", auth: true },
   { page: "usage", href: "/usage", key: "nav.usage", auth: true },
@@ -16,7 +17,7 @@ const NAV = [
   { page: "guides", href: "/guides", key: "nav.guides" },
   { page: "admin", href: "/admin", key: "nav.admin", admin: true },
 ];
-const AUTH_PAGES = new Set(["models", "keys", "usage", "wallet", "admin"]);
+const AUTH_PAGES = new Set(["models", "keys", "usage", "wallet", "admin", "chat"]);
 
 const loaders = {
   docs: () => import("./pages/docs.js"),
@@ -27,6 +28,7 @@ const loaders = {
   wallet: () => import("./pages/wallet.js"),
   guides: () => import("./pages/guides.js"),
   admin: () => import("./pages/admin.js"),
+  chat: () => import("./pages/chat.js"),
 };
 
 /** GET /api/session: who is signed in (me: null when nobody), the CSRF token, and

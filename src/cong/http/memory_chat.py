@@ -1,0 +1,97 @@
+"""Chat with memory: ``/v1/chat/completions`` (any OpenAI client, a key) and
+``/api/chat/completions`` (the web chat: the session cookie and its CSRF token, or a
+key). Both run the memory step before the gateway and the store step after it
+(``memory/chat_turns.py``); in ``off`` mode only the conversation id field is removed.
+File parts are expanded after the memory step (stored turns keep the client's parts)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.types import ASGIApp
+
+from cong.accounts.principal import Principal
+from cong.files.chat_parts import expand_file_parts, name_the_images
+from cong.gateway.operations import CHAT
+from cong.gateway.request import GatewayRequest
+from cong.http.api_call import ApiCall
+from cong.http.client_address import SESSION_COOKIE, client_ip
+from cong.http.dependencies import KEY_HEADERS, SAFE_METHODS, csrf_refused
+from cong.http.openai_routes import Endpoint
+from cong.http.openai_routes import _render as render
+from cong.http.responses import error_response
+from cong.memory.chat_turns import HEADER
+from cong.protocol.errors import APIError, missing_api_key
+from cong.protocol.validation import parse_json_object
+
+
+def _client(call: ApiCall, web: bool) -> str:
+    if web:
+        return "web"
+    agent = call.header("user-agent") or ""
+    return agent.split(" ")[0][:64] or "api"
+
+
+async def _chat(call: ApiCall, principal: Principal, web: bool) -> ASGIApp:
+    wire = parse_json_object(await call.body())
+    memory = call.services.chat_memory
+    turn = await memory.prepare(
+        principal,
+        wire,
+        call.header(HEADER),
+        call.request_id,
+        client=_client(call, web),
+        web=web,
+    )
+    files = await expand_file_parts(call.services.files, principal, wire)
+    request = GatewayRequest.read(CHAT, files.body, principal, call.request_id, wire=wire)
+    try:
+        result = await call.services.gateway.serve(request)
+    except APIError as error:
+        raise name_the_images(error, files) from None
+    if turn is not None:
+        result = await memory.finish(turn, result)
+    return render(call, request, result)
+
+
+def chat_endpoint(who: Callable[[ApiCall], Awaitable[tuple[Principal, bool]]]) -> Endpoint:
+    async def endpoint(call: ApiCall) -> ASGIApp:
+        try:
+            principal, web = await who(call)
+            return await _chat(call, principal, web)
+        except APIError as error:
+            return error_response(error)
+
+    return endpoint
+
+
+async def _key_principal(call: ApiCall) -> tuple[Principal, bool]:
+    return await call.authenticate(), False
+
+
+async def _web_principal(call: ApiCall) -> tuple[Principal, bool]:
+    """A key in a header (like ``/v1``), else the session cookie with its CSRF token."""
+    if any(call.header(name) for name in KEY_HEADERS):
+        return await call.authenticate(), False
+    request = Request(call.scope)
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise missing_api_key()
+    sessions = call.services.sessions
+    if request.method not in SAFE_METHODS and not sessions.csrf_ok(
+        token, request.headers.get("x-csrf-token")
+    ):
+        raise csrf_refused()
+    session = await sessions.current(token, client_ip(request, call.services.settings.web))
+    return session.principal, True
+
+
+chat_completions = chat_endpoint(_key_principal)
+web_chat_completions = chat_endpoint(_web_principal)
+
+
+exact_routes: dict[str, dict[str, Endpoint]] = {
+    "/v1/chat/completions": {"POST": chat_completions},
+    "/api/chat/completions": {"POST": web_chat_completions},
+}

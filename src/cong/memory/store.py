@@ -1,0 +1,285 @@
+"""A user's memories: add (explicit or extracted), edit, pin, delete, list, hybrid search,
+export and import. Everything is scoped by the owner's user id."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from cong.memory.embedder import Embedder
+from cong.memory.retrieval import fuse, injection
+from cong.memory.vectors import UserVectors, VectorCache, build, from_blob, to_blob
+from cong.protocol.errors import invalid_request, not_found
+from cong.storage import memories as queries
+from cong.storage.database import Database
+from cong.storage.memory_tables import Memory
+from cong.storage.tables import utcnow
+
+KINDS = ("explicit", "extracted")
+MAX_TEXT = 2000
+CANDIDATES = 20  # per ranking, before fusion
+MAX_IMPORT = 1000
+EMBED_BATCH = 64
+
+
+@dataclass(frozen=True)
+class MemoryView:
+    id: int
+    text: str
+    kind: str
+    source_conversation_id: str | None
+    pinned: bool
+    created_at: datetime
+    updated_at: datetime
+    last_used_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "kind": self.kind,
+            "source_conversation_id": self.source_conversation_id,
+            "pinned": self.pinned,
+            "created_at": int(self.created_at.timestamp()),
+            "updated_at": int(self.updated_at.timestamp()),
+            "last_used_at": int(self.last_used_at.timestamp()) if self.last_used_at else None,
+        }
+
+
+def view(row: Memory) -> MemoryView:
+    return MemoryView(
+        id=row.id,
+        text=row.text,
+        kind=row.kind,
+        source_conversation_id=row.source_conversation_id,
+        pinned=row.pinned,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_used_at=row.last_used_at,
+    )
+
+
+def _clean(text: str) -> str:
+    text = " ".join(str(text).split())
+    if not text:
+        raise invalid_request("A memory needs some text.", param="text")
+    if len(text) > MAX_TEXT:
+        raise invalid_request(f"A memory is at most {MAX_TEXT} characters.", param="text")
+    return text
+
+
+class Memories:
+    def __init__(self, db: Database, embedder: Embedder) -> None:
+        self._db = db
+        self._embedder = embedder
+        self._cache = VectorCache()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def embed(self, texts: list[str]) -> list[np.ndarray] | None:
+        return await self._embedder.embed(texts)
+
+    async def _vector(self, text: str) -> np.ndarray | None:
+        vectors = await self._embedder.embed([text])
+        return vectors[0] if vectors else None
+
+    async def add(
+        self,
+        user_id: int,
+        text: str,
+        *,
+        kind: str = "explicit",
+        source: str | None = None,
+        pinned: bool = False,
+        vector: np.ndarray | None = None,
+    ) -> MemoryView:
+        text = _clean(text)
+        if kind not in KINDS:
+            raise invalid_request(f"kind is one of {', '.join(KINDS)}.", param="kind")
+        if vector is None:
+            vector = await self._vector(text)
+        async with self._db.session() as session, session.begin():
+            row = await queries.add(
+                session,
+                user_id=user_id,
+                text=text,
+                kind=kind,
+                embedding=to_blob(vector) if vector is not None else None,
+                source=source,
+                pinned=pinned,
+            )
+        return view(row)
+
+    async def get(self, user_id: int, memory_id: int) -> MemoryView:
+        async with self._db.session() as session:
+            row = await queries.get(session, user_id, memory_id)
+        if row is None:
+            raise not_found(f"No memory {memory_id}.")
+        return view(row)
+
+    async def edit(
+        self, user_id: int, memory_id: int, text: str | None, pinned: bool | None
+    ) -> MemoryView:
+        values: dict[str, Any] = {}
+        if text is not None:
+            values["text"] = _clean(text)
+            vector = await self._vector(values["text"])
+            values["embedding"] = to_blob(vector) if vector is not None else None
+        if pinned is not None:
+            values["pinned"] = pinned
+        if values:
+            async with self._db.session() as session, session.begin():
+                if not await queries.edit(session, user_id, memory_id, **values):
+                    raise not_found(f"No memory {memory_id}.")
+        return await self.get(user_id, memory_id)
+
+    async def delete(self, user_id: int, memory_id: int) -> None:
+        async with self._db.session() as session, session.begin():
+            if not await queries.remove(session, user_id, memory_id):
+                raise not_found(f"No memory {memory_id}.")
+        self._cache.forget(user_id)
+
+    async def delete_all(self, user_id: int) -> int:
+        async with self._db.session() as session, session.begin():
+            removed = await queries.remove_all(session, user_id)
+        self._cache.forget(user_id)
+        return removed
+
+    async def listing(self, user_id: int, limit: int, offset: int) -> tuple[list[MemoryView], int]:
+        async with self._db.session() as session:
+            rows = await queries.listing(session, user_id, limit, offset)
+            total = await queries.count(session, user_id)
+        return [view(r) for r in rows], total
+
+    async def by_ids(self, user_id: int, ids: list[int]) -> list[MemoryView]:
+        async with self._db.session() as session:
+            rows = {r.id: r for r in await queries.by_ids(session, user_id, ids)}
+        return [view(rows[i]) for i in ids if i in rows]
+
+    async def _user_vectors(self, user_id: int) -> UserVectors:
+        async with self._db.session() as session:
+            revision = await queries.revision(session, user_id)
+            cached = self._cache.get(user_id, revision)
+            if cached is not None:
+                return cached
+            rows = await queries.vectors(session, user_id)
+        vectors = build(revision, rows)
+        self._cache.put(user_id, vectors)
+        return vectors
+
+    async def rank(
+        self,
+        user_id: int,
+        query: str,
+        k: int,
+        *,
+        vector: np.ndarray | None = None,
+        use_vectors: bool = True,
+        use_text: bool = True,
+    ) -> list[int]:
+        """The ids of the user's ``k`` most relevant memories for ``query``: nearest
+        vectors and full-text matches fused by reciprocal rank."""
+        rankings: list[list[int]] = []
+        embedding: asyncio.Future[np.ndarray | None] | None = None
+        if use_vectors and vector is None:
+            embedding = asyncio.ensure_future(self._vector(query))
+        if use_text:
+            async with self._db.session() as session:
+                rankings.append(await queries.full_text(session, user_id, query, CANDIDATES))
+        if use_vectors:
+            if embedding is not None:
+                vector = await embedding
+            if vector is not None:
+                nearest = (await self._user_vectors(user_id)).nearest(vector, CANDIDATES)
+                rankings.append([i for i, _ in nearest])
+        return fuse(rankings)[:k]
+
+    async def search(self, user_id: int, query: str, k: int) -> list[MemoryView]:
+        return await self.by_ids(user_id, await self.rank(user_id, query, k))
+
+    async def closest(self, user_id: int, vector: np.ndarray) -> float:
+        """The cosine of the user's memory nearest to ``vector`` (0 with none)."""
+        nearest = (await self._user_vectors(user_id)).nearest(vector, 1)
+        return nearest[0][1] if nearest else 0.0
+
+    async def pinned(self, user_id: int) -> list[int]:
+        async with self._db.session() as session:
+            return await queries.pinned_ids(session, user_id)
+
+    async def for_prompt(
+        self, user_id: int, query: str, k: int, budget: int
+    ) -> tuple[str, list[int]]:
+        """The system message text for ``query`` (pinned memories first, then the ``k``
+        most relevant) within ``budget`` tokens, and the ids it names."""
+        ranked = await self.rank(user_id, query, k)
+        pinned = await self.pinned(user_id)
+        ids = pinned + [i for i in ranked if i not in set(pinned)]
+        chosen = await self.by_ids(user_id, ids)
+        text, used = injection([(m.id, m.text) for m in chosen], budget)
+        self.mark_used(user_id, used)
+        return text, used
+
+    def mark_used(self, user_id: int, ids: list[int]) -> None:
+        """Records ``last_used_at`` off the request path."""
+        if not ids:
+            return
+
+        async def write() -> None:
+            async with self._db.session() as session, session.begin():
+                await queries.touch(session, user_id, ids, utcnow())
+
+        task = asyncio.create_task(write())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def export(self, user_id: int) -> list[dict[str, Any]]:
+        views, _ = await self.listing(user_id, 1_000_000, 0)
+        return [v.as_dict() for v in views]
+
+    async def import_(self, user_id: int, items: list[dict[str, Any]]) -> list[MemoryView]:
+        """Adds each item (``text``, optional ``kind`` and ``pinned``) in one transaction;
+        ids are new. At most ``MAX_IMPORT`` items per call."""
+        if len(items) > MAX_IMPORT:
+            raise invalid_request(
+                f"At most {MAX_IMPORT} memories per import; send the rest in another call.",
+                param="data",
+            )
+        rows = []
+        for item in items:
+            kind = str(item.get("kind") or "explicit")
+            if kind not in KINDS:
+                raise invalid_request(f"kind is one of {', '.join(KINDS)}.", param="kind")
+            rows.append((_clean(str(item.get("text") or "")), kind, bool(item.get("pinned"))))
+        vectors: list[np.ndarray] | None = None
+        for start in range(0, len(rows), EMBED_BATCH):
+            batch = await self._embedder.embed([r[0] for r in rows[start : start + EMBED_BATCH]])
+            if batch is None:
+                vectors = None
+                break
+            vectors = [*(vectors or []), *batch]
+        async with self._db.session() as session, session.begin():
+            added = [
+                await queries.add(
+                    session,
+                    user_id=user_id,
+                    text=text,
+                    kind=kind,
+                    embedding=to_blob(vectors[i]) if vectors else None,
+                    pinned=pinned,
+                    bump_revision=False,
+                )
+                for i, (text, kind, pinned) in enumerate(rows)
+            ]
+            await queries.bump(session, user_id)
+        return [view(row) for row in added]
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            await task
+
+
+def vector_of(row: Memory) -> np.ndarray | None:
+    return from_blob(row.embedding) if row.embedding else None

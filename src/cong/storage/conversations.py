@@ -1,0 +1,130 @@
+"""Queries for conversations and their messages. Every query names the owner."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cong.storage.memory_tables import Conversation, ConversationMessage
+from cong.storage.tables import utcnow
+
+
+async def get(session: AsyncSession, user_id: int, conversation_id: str) -> Conversation | None:
+    found: Conversation | None = await session.scalar(
+        select(Conversation).where(
+            Conversation.id == conversation_id, Conversation.user_id == user_id
+        )
+    )
+    return found
+
+
+async def add(
+    session: AsyncSession, *, id: str, user_id: int, title: str, client: str, model: str
+) -> Conversation:
+    now = utcnow()
+    row = Conversation(
+        id=id,
+        user_id=user_id,
+        title=title[:200],
+        title_folded=title[:200].casefold()[:200],
+        client=client[:64],
+        model=model[:128],
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def messages(
+    session: AsyncSession, conversation_id: str, after: int | None = None
+) -> list[ConversationMessage]:
+    query = select(ConversationMessage).where(
+        ConversationMessage.conversation_id == conversation_id
+    )
+    if after is not None:
+        query = query.where(ConversationMessage.id > after)
+    return list((await session.scalars(query.order_by(ConversationMessage.id))).all())
+
+
+async def add_messages(
+    session: AsyncSession, conversation_id: str, rows: list[dict[str, Any]], model: str
+) -> None:
+    now = utcnow()
+    for row in rows:
+        session.add(ConversationMessage(conversation_id=conversation_id, created_at=now, **row))
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(updated_at=now, model=model[:128])
+    )
+    await session.flush()
+
+
+async def set_summary(
+    session: AsyncSession, conversation_id: str, summary: str, until: int
+) -> None:
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(summary=summary, summary_until=until)
+    )
+
+
+async def listing(
+    session: AsyncSession, user_id: int, search: str | None, limit: int, before: datetime | None
+) -> list[Conversation]:
+    query = select(Conversation).where(Conversation.user_id == user_id)
+    if search:
+        pattern = "%" + search.casefold().replace("%", "").replace("_", "") + "%"
+        in_messages = (
+            select(ConversationMessage.conversation_id)
+            .where(ConversationMessage.text_folded.like(pattern))
+            .scalar_subquery()
+        )
+        query = query.where(
+            or_(Conversation.title_folded.like(pattern), Conversation.id.in_(in_messages))
+        )
+    if before is not None:
+        query = query.where(Conversation.updated_at < before)
+    query = query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def rename(session: AsyncSession, user_id: int, conversation_id: str, title: str) -> bool:
+    result = await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.user_id == user_id)
+        .values(title=title[:200], title_folded=title[:200].casefold()[:200])
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def remove(session: AsyncSession, user_id: int, conversation_id: str) -> bool:
+    """Deletes the conversation, its messages and its summary (rows, not flags)."""
+    owned = await get(session, user_id, conversation_id)
+    if owned is None:
+        return False
+    await session.execute(
+        delete(ConversationMessage).where(ConversationMessage.conversation_id == conversation_id)
+    )
+    await session.execute(delete(Conversation).where(Conversation.id == conversation_id))
+    return True
+
+
+async def cut(session: AsyncSession, conversation: Conversation, from_message_id: int) -> int:
+    result = await session.execute(
+        delete(ConversationMessage).where(
+            ConversationMessage.conversation_id == conversation.id,
+            ConversationMessage.id >= from_message_id,
+        )
+    )
+    if conversation.summary_until is not None and conversation.summary_until >= from_message_id:
+        conversation.summary = None
+        conversation.summary_until = None
+    conversation.updated_at = utcnow()
+    return int(result.rowcount)  # type: ignore[attr-defined]

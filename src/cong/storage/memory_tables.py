@@ -1,0 +1,82 @@
+"""Conversations, their messages and a user's memories (``memory/``).
+
+Full-text search is kept outside these models: SQLite has the FTS5 table ``memory_fts``
+(kept in step with ``memories`` by triggers), PostgreSQL a GIN index on
+``to_tsvector('simple', text)``; both are made by the migration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import Text as TextType
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cong.storage.tables import ID_TYPE, Base, utcnow
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_user_updated", "user_id", "updated_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "conv_" + 24 hex
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    title_folded: Mapped[str] = mapped_column(String(200), default="")  # for search
+    client: Mapped[str] = mapped_column(String(64), default="")  # "web", "api", a key id
+    model: Mapped[str] = mapped_column(String(128), default="")
+    # The oldest turns, summarised once they no longer fit the model's context.
+    summary: Mapped[str | None] = mapped_column(TextType, nullable=True)
+    summary_until: Mapped[int | None] = mapped_column(ID_TYPE, nullable=True)  # message id
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConversationMessage(Base):
+    __tablename__ = "conversation_messages"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    # The message as sent: a string, or OpenAI content parts.
+    content: Mapped[Any] = mapped_column(JSON)
+    text_folded: Mapped[str] = mapped_column(TextType, default="")  # for search
+    model: Mapped[str] = mapped_column(String(128), default="")
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    # Memory ids injected for the answer (assistant turns in ``full`` mode).
+    memories: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Memory(Base):
+    __tablename__ = "memories"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(TextType)
+    kind: Mapped[str] = mapped_column(String(16), default="explicit")  # or "extracted"
+    source_conversation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True
+    )
+    # float32 little-endian; None until embedded.
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class MemoryRevision(Base):
+    """Bumped on every change to a user's memories: the per-process vector cache
+    reloads a user's matrix only when it moved."""
+
+    __tablename__ = "memory_revisions"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    revision: Mapped[int] = mapped_column(Integer, default=0)
