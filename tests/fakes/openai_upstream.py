@@ -47,6 +47,8 @@ class Recorder:
     force_code: str | None = None
     # When set, every chat request is redirected (307) to this URL.
     redirect_to: str | None = None
+    # When set, stream requests get a plain JSON completion (a misbehaving upstream).
+    ignore_stream: bool = False
 
     @property
     def chat_count(self) -> int:
@@ -210,7 +212,7 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
             content = str((body.get("messages") or [{}])[-1].get("content", ""))
         else:
             content = "Hello from fake"
-        if not body.get("stream"):
+        if not body.get("stream") or recorder.ignore_stream:
             answer = _completion(model, content)
             answer["usage"] = usage_of(9, 3)
             return Response(orjson.dumps(answer), media_type="application/json")

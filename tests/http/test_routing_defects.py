@@ -252,3 +252,24 @@ def test_a_stream_failing_midway_counts_against_its_channel(tmp_path: Path, two:
     assert wobbly["recent_failures"] == 2
     assert wobbly["circuit"] == "open"  # the threshold (2) counted the mid-stream failures
     assert "mid-stream" in wobbly["last_error"]
+
+
+def test_a_json_answer_to_a_stream_request_fails_over_before_the_first_byte(
+    tmp_path: Path, two: Any
+) -> None:
+    sa, a, sb, b = two
+    a.ignore_stream = True
+    channels = [_channel("no-sse", sa.url + "/v1", priority=1), _channel("sse", sb.url + "/v1")]
+    gw, server = _gateway(tmp_path, channels)
+    try:
+        failed_over = _chat(gw, stream=True)
+        b.force_status = 503  # now only the JSON-answering channel is left
+        alone = _chat(gw, stream=True)
+    finally:
+        server.__exit__()
+    assert failed_over.status_code == 200 and "Hello" in failed_over.text
+    assert failed_over.text.rstrip().endswith("[DONE]")
+    assert a.chat_count >= 1 and b.chat_count >= 1
+    # Never an empty 200 stream: a 5xx before the first byte.
+    assert alone.status_code in (502, 503), alone.text
+    assert alone.headers["content-type"].startswith("application/json")

@@ -72,6 +72,7 @@ def check_text_only(messages: list[Any], model: str) -> None:
                     f"(messages[{index}] has an {part.type} content part). Send text "
                     "content only, or use a vision-capable model.",
                     param="messages",
+                    code=f"{kind}_input_not_supported",
                 )
 
 

@@ -5,7 +5,6 @@ the ``api-key`` header. The deployment is the request's (already mapped) model, 
 
 from __future__ import annotations
 
-import time
 from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote
@@ -51,20 +50,21 @@ class AzureOpenAI(OpenAICompatible):
         return await self.http.post_json(url, _without_model(body), self._headers)
 
     def stream_chat(self, body: dict[str, Any]) -> Stream:
-        return self._azure_stream("chat/completions", "chat.completion.chunk", body)
+        return self._azure_stream("chat/completions", body)
 
     def stream_completion(self, body: dict[str, Any]) -> Stream:
-        return self._azure_stream("completions", "text_completion", body)
+        return self._azure_stream("completions", body)
 
     async def probe(self) -> bool:
         url = f"{self._base}/openai/models?api-version={self._version}"
         return await self.http.get_ok(url, self._headers)
 
-    async def _azure_stream(self, operation: str, kind: str, body: dict[str, Any]) -> Stream:
-        """Azure's stream minus its choice-less content-filter preamble, always ending
-        with a usage chunk (older api-versions send none)."""
+    async def _azure_stream(self, operation: str, body: dict[str, Any]) -> Stream:
+        """Azure's stream minus its choice-less content-filter preamble. Its usage, when it
+        sends one (in a chunk of its own or with the last choice), is relayed as it is;
+        without any (older api-versions) the stream just ends and the gateway estimates:
+        never a made-up zero usage."""
         url = self._base + self._path(body, operation)
-        last: dict[str, Any] = {}
         async with aclosing(self._chunks(url, _without_model(body))) as chunks:
             async for chunk in chunks:
                 if not chunk.get("choices"):
@@ -72,17 +72,8 @@ class AzureOpenAI(OpenAICompatible):
                         continue  # prompt_filter_results only
                     yield Events(chunks=[chunk], end=True)
                     return
-                last = chunk
                 yield Events(chunks=[chunk])
-        final: dict[str, Any] = {
-            "id": last.get("id") or "chatcmpl-azure",
-            "object": last.get("object") or kind,
-            "created": last.get("created") or int(time.time()),
-            "model": last.get("model") or "",
-            "choices": [],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-        }
-        yield Events(chunks=[final], end=True)
+        yield Events(chunks=[], end=True)
 
 
 def _without_model(body: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,9 @@ from cong.protocol.sse import SSEDecoder
 from cong.providers.base import UpstreamConfig
 from cong.providers.upstream_errors import error_from_upstream, scrub
 
+# Content types that are certainly not a stream of server-sent events.
+NOT_A_STREAM = frozenset({"application/json", "text/html", "text/plain", "application/xml"})
+
 # (status, raw body, response headers, label) -> the error the client sees
 ErrorMapper = Callable[[int, bytes, Mapping[str, str], str], APIError]
 
@@ -180,6 +183,16 @@ class HTTPTransport:
         The idle timeout applies between reads; closing the iterator closes the connection
         (so the upstream sees the disconnect and stops generating)."""
         response = await self.open(url, body, headers)
+        kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if kind in NOT_A_STREAM:
+            # A JSON (or HTML) answer to a stream request: nothing to relay. Failing now,
+            # before the first byte, lets routing try another channel; relaying it would
+            # be an empty 200 stream.
+            response.close()
+            raise upstream_error(
+                f"The upstream {self.label} answered a stream request with {kind}, "
+                "not server-sent events."
+            )
         decoder = SSEDecoder()
         idle = self.config.timeouts.idle
         content = response.content
