@@ -132,6 +132,9 @@ class BillingSettings(BaseModel):
     drain_seconds: float = Field(
         10.0, ge=0, description="after a client disconnects, read upstream this long for usage"
     )
+    max_concurrent_drains: int = Field(
+        100, ge=0, description="streams drained at once after disconnects; more stop at once"
+    )
     usage_retention_days: int = Field(90, ge=1)
     price_cache_seconds: float = Field(
         5.0, ge=0, description="how long a worker trusts its copy of the prices table"

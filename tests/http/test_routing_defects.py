@@ -273,3 +273,29 @@ def test_a_json_answer_to_a_stream_request_fails_over_before_the_first_byte(
     # Never an empty 200 stream: a 5xx before the first byte.
     assert alone.status_code in (502, 503), alone.text
     assert alone.headers["content-type"].startswith("application/json")
+
+
+def test_errors_name_the_asked_model_never_the_upstream_or_channel(
+    tmp_path: Path, two: Any
+) -> None:
+    sa, a, _sb, _b = two
+    a.force_status, a.force_type = 400, "invalid_request_error"
+    a.force_message = "The model `vendor-internal-v2` does not support logprobs."
+    channel = {
+        **_channel("secret-channel-name", sa.url + "/v1"),
+        "models": ["nice-name"],
+        "model_map": {"nice-name": "vendor-internal-v2"},
+    }
+    gw, server = _gateway(tmp_path, [channel])
+    try:
+        refused = _chat(gw, model="nice-name")
+        a.force_status, a.force_message = 500, "vendor-internal-v2 crashed"
+        failed = _chat(gw, model="nice-name")
+    finally:
+        server.__exit__()
+    assert refused.status_code == 400
+    assert "`nice-name` does not support logprobs" in refused.json()["error"]["message"]
+    assert failed.status_code == 502
+    for response in (refused, failed):
+        assert "vendor-internal-v2" not in response.text
+        assert "secret-channel-name" not in response.text

@@ -153,7 +153,8 @@ def embedded_channel(settings: Settings) -> ChannelConfig:
 def routes_of(channel: ChannelConfig) -> list[ModelRoute]:
     """One provider per key; the channel's weight is shared among its keys."""
     routes: list[ModelRoute] = []
-    label = "embedded model server" if channel.name == EMBEDDED else f"'{channel.name}'"
+    # How client-facing errors name the upstream: never by the internal channel name.
+    label = "embedded model server" if channel.name == EMBEDDED else "service"
     for index, key in enumerate(channel.keys):
         suffix = f"#{index + 1}" if len(channel.keys) > 1 else ""
         provider = build_provider(

@@ -24,6 +24,7 @@ from cong.billing.estimates import bytes_tokens
 from cong.billing.pricing import Usage
 from cong.channels.events import routing_event
 from cong.channels.health import ChannelHealth
+from cong.gateway.client_errors import naming_asked_model
 from cong.gateway.metering import Meter, Metering, usage_of
 from cong.protocol.errors import APIError, upstream_error
 from cong.protocol.stream import Events, Stream
@@ -199,9 +200,11 @@ class MeteredStreams:
         metering: Metering,
         drain_seconds: float,
         health: ChannelHealth | None = None,
+        max_drains: int = 100,
     ) -> None:
         self.metering = metering
         self.drain_seconds = drain_seconds
+        self.max_drains = max_drains
         # The channel's verdict comes at the end of the stream, not at its first byte: a
         # stream failing midway counts against its channel (there is no failover then).
         self.health = health
@@ -222,13 +225,22 @@ class MeteredStreams:
         relay = Relabeller(tally, request.model, request.wants_usage)
         meter.first_byte = time.perf_counter()
         settled = False
+        # A priced stream's reads are shielded: a client leaving (which cancels this
+        # task) must not kill the upstream read, so the drain can take it over.
+        drains = self.drain_seconds > 0 and bool(meter.hold.amount)
+        pending: asyncio.Future[Events | None] | None = None
         try:
             item = first
             while item is not None and not item.end:
                 out = relay.events(item)
                 if out is not None:
                     yield out
-                item = await anext(upstream, None)
+                if drains:
+                    pending = asyncio.ensure_future(anext(upstream, None))
+                    item = await asyncio.shield(pending)
+                    pending = None
+                else:
+                    item = await anext(upstream, None)
             last = (relay.events(item) if item is not None else None) or Events()
             last.end = True
             settled = True
@@ -240,12 +252,12 @@ class MeteredStreams:
             self._verdict(meter, error)
             reason = "timeout" if error.status == 504 else "upstream_error"
             await self._settle(meter, upstream, tally, error.status, reason)
-            raise
+            raise naming_asked_model(error, request.model, request.routes) from None
         finally:
             if not settled:
                 if self.health is not None and meter.route is not None:
                     self.health.release(meter.route.channel)  # no verdict: the client left
-                self._drain_later(meter, upstream, tally)
+                self._drain_later(meter, upstream, tally, pending)
 
     def _verdict(self, meter: Meter, error: APIError | None) -> None:
         if self.health is None or meter.route is None:
@@ -275,21 +287,42 @@ class MeteredStreams:
             meter, usage, status=status, end_reason=reason, estimated=estimated
         )
 
-    def _drain_later(self, meter: Meter, upstream: Stream, tally: StreamTally) -> None:
-        """The client went away: learn the usage in the background, then settle."""
+    def _drain_later(
+        self,
+        meter: Meter,
+        upstream: Stream,
+        tally: StreamTally,
+        pending: asyncio.Future[Events | None] | None,
+    ) -> None:
+        """The client went away: learn the usage in the background (finishing the read
+        in flight first), then settle. A free request has nothing to learn, and past
+        ``max_drains`` drains at once the rest stop at once: both are estimated."""
+        drain = (
+            tally.usage is None
+            and self.drain_seconds > 0
+            and bool(meter.hold.amount)
+            and len(self._drains) < self.max_drains
+        )
 
-        async def drain() -> None:
+        async def run() -> None:
             try:
-                # A free request has nothing to learn: stop the generation at once.
-                if tally.usage is None and self.drain_seconds > 0 and meter.hold.amount:
+                if drain:
                     with contextlib.suppress(TimeoutError, APIError):
                         async with asyncio.timeout(self.drain_seconds):
-                            async for item in upstream:
+                            item = await pending if pending is not None else None
+                            if item is not None:
                                 tally.take(item)
+                            if item is not None or pending is None:
+                                async for item in upstream:
+                                    tally.take(item)
             finally:
+                if pending is not None and not pending.done():
+                    pending.cancel()
+                    with contextlib.suppress(BaseException):
+                        await pending
                 await self._settle(meter, upstream, tally, 499, "client_disconnected")
 
-        task = asyncio.get_running_loop().create_task(drain())
+        task = asyncio.get_running_loop().create_task(run())
         self._drains.add(task)
         task.add_done_callback(self._drains.discard)
 

@@ -16,6 +16,7 @@ from cong.billing.pricing import Usage
 from cong.channels.catalog import Catalog, ModelCard, ModelRoute
 from cong.channels.catalog_loader import CatalogLoader
 from cong.channels.routing import Router
+from cong.gateway.client_errors import naming_asked_model
 from cong.gateway.metered_stream import MeteredStreams, Opened
 from cong.gateway.metering import Meter, Metering, usage_of
 from cong.gateway.request import GatewayRequest
@@ -91,7 +92,7 @@ class Gateway:
             meter.served_by(route)
             return response
 
-        response = await self._call(meter, routes, call)
+        response = await self._call(meter, request, call)
         images = len(response.get("data") or ()) if operation.counts_images else 0
         await self._settle(meter, response, prompt, images)
         if operation.names_model:
@@ -113,23 +114,23 @@ class Gateway:
             meter.served_by(route)
             return first, upstream
 
-        return lambda: self._call(meter, request.routes, attempt, verdict_later=True)
+        return lambda: self._call(meter, request, attempt, verdict_later=True)
 
     async def _call(
         self,
         meter: Meter,
-        routes: list[ModelRoute],
+        request: GatewayRequest,
         attempt: Callable[[ModelRoute], Awaitable[Any]],
         *,
         verdict_later: bool = False,
     ) -> Any:
         """Route with failover; a failure before any output releases the whole hold."""
         try:
-            return await self.router.call(routes, attempt, verdict_later=verdict_later)
+            return await self.router.call(request.routes, attempt, verdict_later=verdict_later)
         except APIError as error:
             reason = "timeout" if error.status == 504 else "upstream_error"
             await self.metering.finish(meter, None, status=error.status, end_reason=reason)
-            raise
+            raise naming_asked_model(error, request.model, request.routes) from None
         except BaseException:
             await self.metering.finish(meter, None, status=499, end_reason="client_disconnected")
             raise

@@ -113,7 +113,9 @@ def create_app(settings: Settings) -> ASGIApp:
         metrics.health = health
         limiter = build_rate_limiter(settings.redis_url)
         metering = Metering(wallets, usage, limiter)
-        streams = MeteredStreams(metering, billing.drain_seconds, health)
+        streams = MeteredStreams(
+            metering, billing.drain_seconds, health, billing.max_concurrent_drains
+        )
         sweeper = Sweeper(wallets, billing.reservation_ttl, billing.sweep_interval)
         sweeper.start()
         accounts = Accounts(db, secret, settings.key_cache_seconds)
