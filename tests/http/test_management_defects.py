@@ -74,6 +74,7 @@ def test_per_channel_timeouts_are_stored_and_used(
         ("base_url", "http://[::1"),
         ("base_url", "http://host:99999/v1"),
         ("base_url", "ftp://example.com"),
+        ("base_url", "http://" + "a" * 64 + ".example/v1"),  # not a valid host name
         ("base_url", None),
         ("priority", 1e20),
         ("priority", None),

@@ -98,6 +98,10 @@ def checked_base_url(value: str) -> str:
         parsed.port  # noqa: B018 - raises on a bad port
     except ValueError:
         raise ValueError("base_url has an invalid port") from None
+    try:
+        parsed.hostname.encode("idna")
+    except UnicodeError:
+        raise ValueError("base_url has an invalid host name") from None
     return value.strip().rstrip("/")
 
 

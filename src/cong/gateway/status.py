@@ -44,7 +44,10 @@ class StatusService:
         cached = self._probes.get(name)
         if cached and now - cached[0] < PROBE_CACHE_SECONDS:
             return cached[1]
-        ok = await self.loader.catalog.providers[name].probe()
+        try:
+            ok = await self.loader.catalog.providers[name].probe()
+        except Exception:  # whatever a channel's URL does, the status page answers
+            ok = False
         self._probes[name] = (now, ok)
         return ok
 

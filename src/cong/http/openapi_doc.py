@@ -4,6 +4,7 @@ two ways to authenticate (an API key, or the web session cookie + CSRF header)."
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from fastapi import FastAPI
@@ -144,7 +145,14 @@ def build_openapi(app: FastAPI, description: str) -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     for path, method, summary, request, response, streams in _V1:
-        paths.setdefault(path, {})[method] = _operation(summary, request, response, streams)
+        operation = _operation(summary, request, response, streams)
+        names = re.findall(r"{(\w+)}", path)
+        if names:  # every path template parameter declared (a document tools can use)
+            operation["parameters"] = [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                for name in names
+            ]
+        paths.setdefault(path, {})[method] = operation
     return spec
 
 
@@ -197,8 +205,4 @@ def _operation(
                 "application/json": {"schema": {"$ref": REF.format(model=request.__name__)}}
             },
         }
-    if response is V1Model:
-        operation["parameters"] = [
-            {"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}
-        ]
     return operation
