@@ -3,23 +3,55 @@ the one system message that carries the chosen memories into a prompt."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from cong.billing.estimates import text_tokens
 
-RRF_K = 60
+# A small k: the first few places of each ranking decide (measured best on
+# bench/memory_retrieval.py among 5, 20 and the usual 60).
+RRF_K = 5
+WORD = re.compile(r"\w+", re.UNICODE)
+VIETNAMESE = re.compile(
+    "[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]",
+    re.IGNORECASE,
+)
+# Question words and pronouns: they say nothing about which memory is meant.
+_STOPWORDS = """a an the i me my mine is am are was were be been do does did what which who whom
+    whose when where why how to of in on at for with and or it this that there have has
+    had any ever should can could would will tôi mình là gì nào có không của và thì
+    mà ở được bị cho với những các một ai đâu bao nhiêu mấy sao thế"""
+STOPWORDS = frozenset(_STOPWORDS.split())
 HEADER_VI_EN = (
     "Things the user asked you to remember or told you earlier (use them when relevant; "
     "do not mention this list):"
 )
 
 
-def fuse(rankings: Iterable[Sequence[int]], k: int = RRF_K) -> list[int]:
-    """Reciprocal rank fusion: ids ordered by the sum of 1 / (k + rank) over the lists."""
+def search_words(query: str) -> str:
+    """``query`` without its question words (what the full-text search looks for)."""
+    words = [w for w in WORD.findall(query.lower()) if w not in STOPWORDS]
+    return " ".join(words) or query
+
+
+def weights(query: str) -> tuple[float, float]:
+    """(vector weight, full-text weight) for ``query``. The embedding model is an English
+    one: on English questions its ranking leads, on Vietnamese ones full text leads."""
+    words = WORD.findall(query)
+    share = sum(1 for w in words if VIETNAMESE.search(w)) / max(1, len(words))
+    vietnamese = min(1.0, 2 * share)
+    return 1.0 - 0.7 * vietnamese, 0.2 + 0.8 * vietnamese
+
+
+def fuse(
+    rankings: Iterable[Sequence[int]], weights: Sequence[float] | None = None, k: int = RRF_K
+) -> list[int]:
+    """Weighted reciprocal rank fusion: ids ordered by the sum of w / (k + rank)."""
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for index, ranking in enumerate(rankings):
+        weight = weights[index] if weights is not None else 1.0
         for rank, item in enumerate(ranking):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank + 1)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank + 1)
     return sorted(scores, key=lambda item: (-scores[item], -item))
 
 
