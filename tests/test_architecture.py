@@ -15,7 +15,15 @@ LOW, PROVIDERS, DOMAIN, EDGE = 0, 1, 2, 3
 LAYER_NAMES = {LOW: "low", PROVIDERS: "providers", DOMAIN: "domain", EDGE: "edge"}
 LOW_MODULES = {"cong", "cong.money", "cong.single_flight"}
 LOW_PACKAGES = {"protocol", "storage"}
-DOMAIN_PACKAGES = {"accounts", "billing", "catalogue", "channels", "conversations", "gateway", "limits"}
+DOMAIN_PACKAGES = {
+    "accounts",
+    "billing",
+    "catalogue",
+    "channels",
+    "conversations",
+    "gateway",
+    "limits",
+}
 DOMAIN_MODULES = {"cong.settings"}  # the services' configuration (names providers)
 DOMAIN_PACKAGES |= {"memory", "files", "web_services"}  # room for what comes next
 EDGE_PACKAGES = {"http", "cli", "modelserver", "__main__"}
