@@ -1,7 +1,8 @@
 """Section 2: embedded chat tokens/s, llama-cpp-python called directly vs through the gateway.
 
 Direct: ``llama_direct.py`` in its own process, requests one after another (a single
-``Llama`` serialises them; that is the ceiling the model server can reach on these cores).
+``Llama`` serialises them; the model server batches concurrent requests, so at
+concurrency 8 it may pass this baseline).
 Gateway: the same prompt, max_tokens, temperature 0 and thread count, as
 ``smollm2-135m-instruct`` through ``cong serve`` with its model server, at concurrency 1 and 8.
 tokens/s = completion tokens (from each response's usage) / wall-clock time of the batch.

@@ -3,6 +3,7 @@ determinism, and message text never read as control tokens."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import llama_cpp
@@ -16,7 +17,9 @@ from cong.modelserver.grammar import JSON_OBJECT_GBNF, any_tool_call_grammar, to
 from cong.modelserver.options import ServerOptions
 from cong.modelserver.payloads import UsageCounter
 from cong.modelserver.prompt_tokens import chat_tokens
+from cong.modelserver.runtime import ModelRuntime
 from cong.modelserver.sampler import GrammarError, SamplingParams
+from cong.protocol.errors import APIError
 from cong.protocol.messages import FunctionDefinition
 
 
@@ -104,3 +107,24 @@ async def test_thread_count_does_not_change_the_text(model: ChatModel, engine: B
         assert (await _generate(engine, hello))[0] == first
     finally:
         llama_cpp.llama_set_n_threads(model.ctx, model.threads, model.threads)
+
+
+async def test_a_stuck_decode_loop_answers_503_and_reports_stalled(model: ChatModel) -> None:
+    """A decode loop that makes no step (here: one never started) with work waiting:
+    the watchdog answers the request with a retryable 503 and /health says stalled."""
+    runtime = ModelRuntime(ServerOptions(stall_seconds=0.2), [model], None)
+    serving = runtime.chat_model(model.id)
+    job = GenerationJob(
+        [ChoiceTask(0, _prompt(model, "Hi"), 1, 4)], SamplingParams(), streamed=False
+    )
+    runtime.submit(serving.engine, job)
+    runtime.watchdog.check()
+    assert runtime.health()["status"] == "ok"  # not yet: within stall_seconds
+    await asyncio.sleep(0.3)
+    runtime.watchdog.check()
+    with pytest.raises(APIError) as caught:
+        await collect_job(job, {0: []}, UsageCounter(), keepalive=5)
+    assert caught.value.status == 503
+    assert caught.value.headers == {"retry-after": "2"}
+    health = runtime.health()
+    assert health["status"] == "stalled" and "no decode step" in health["reason"]

@@ -154,7 +154,7 @@ class BatchEngine:
 
     def _admit(self, job: GenerationJob, task: ChoiceTask, slot: Slot) -> None:
         memory = self.model.memory
-        _, reuse = pick_slot([slot], task.prompt)
+        reuse = pick_slot([slot], task.prompt)[1] if job.cache_prompt else 0
         if not llama_cpp.llama_memory_seq_rm(memory, slot.seq_id, reuse, -1):
             llama_cpp.llama_memory_seq_rm(memory, slot.seq_id, -1, -1)
             reuse = 0

@@ -121,7 +121,13 @@ def _prepare(
     seed = base_seed(body.seed)
     tasks = [ChoiceTask(i, prompt, seed + i, budget.tokens) for i in range(body.n or 1)]
     job = GenerationJob(
-        tasks, params, stop_sequences(body.stop), grammar, loop=loop, streamed=bool(body.stream)
+        tasks,
+        params,
+        stop_sequences(body.stop),
+        grammar,
+        loop=loop,
+        streamed=bool(body.stream),
+        cache_prompt=(body.model_extra or {}).get("cache_prompt") is not False,
     )
     head = ResponseHeader.new("chatcmpl-", body.model, model.fingerprint)
     return ChatCall(body, plan, prompt, job, head, clamp_headers([budget])), serving

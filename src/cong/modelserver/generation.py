@@ -92,6 +92,7 @@ class GenerationJob:
     # False for a non-streamed answer: each choice's text comes in one event at its end
     # (no wake-up of the event loop per token, which takes CPU from the decode threads).
     streamed: bool = True
+    cache_prompt: bool = True  # False: evaluate the whole prompt (llama.cpp's field)
     events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
     cancelled: threading.Event = field(default_factory=threading.Event)
     open_tasks: int = 0  # choices not ended yet (engine thread)
