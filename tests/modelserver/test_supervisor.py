@@ -66,8 +66,9 @@ def test_a_stuck_server_is_restarted_with_its_cause(tmp_path: Path) -> None:
 def test_a_self_reported_stall_restarts_at_once(tmp_path: Path) -> None:
     supervisor, said = _start(tmp_path, "stalled")
     try:
-        _wait_restart(supervisor, WATCHDOG)  # well before the watchdog would have acted
+        _wait_restart(supervisor, 10 * WATCHDOG)
         assert supervisor.restarts >= 1
-        assert any("stalled: test: decode stuck" in line for line in said), said
+        # The model server's own verdict is the cause, not the supervisor's progress watch.
+        assert supervisor.last_restart_cause == "stalled: test: decode stuck", said
     finally:
         supervisor.stop()
