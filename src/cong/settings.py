@@ -99,6 +99,11 @@ class UpstreamSettings(BaseModel):
     model_map: dict[str, str] = Field(
         default_factory=dict, description="public model id -> upstream model name"
     )
+    native_responses: bool = Field(
+        False,
+        description="an OpenAI-compatible upstream that serves /v1/responses itself: "
+        "Responses requests are passed through to it instead of translated to chat",
+    )
 
 
 class RoutingSettings(BaseModel):

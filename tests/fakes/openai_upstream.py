@@ -13,7 +13,10 @@ Behaviour is chosen by the requested model name:
 unless the last message is a tool result,
 anything else answers "Hello from fake" (3 stream chunks). ``/v1/completions`` answers
 every prompt ``n`` times (usage counts ``best_of`` candidates per prompt, as OpenAI bills
-them). ``Recorder.force_usage`` replaces the usage object of every answer.
+them). ``/v1/responses`` (OpenAI's Responses API, served natively) answers "Hello from
+fake" as a Response or as its typed events (``sequence_number`` counting from 0), usage
+9 input / 3 output tokens, as chat does; ``fake-500`` answers a 500.
+``Recorder.force_usage`` replaces the usage object of every chat answer.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ class Recorder:
     redirect_to: str | None = None
     # When set, stream requests get a plain JSON completion (a misbehaving upstream).
     ignore_stream: bool = False
+    # The bodies ``/v1/responses`` received, as sent.
+    responses_requests: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def chat_count(self) -> int:
@@ -154,6 +159,93 @@ def _tool_answer(model: str, body: dict[str, Any]) -> Response:
         events.append({**_chunk(model, {}, None, False), "choices": [], "usage": _usage(20, 8)})
     data = b"".join(_sse(event) for event in events) + b"data: [DONE]\n\n"
     return Response(data, media_type="text/event-stream")
+
+
+RESPONSE_TEXT = "Hello from fake"
+
+
+def _response(body: dict[str, Any], status: str, text: str | None) -> dict[str, Any]:
+    """A Response object (the official spec's shape), in progress (``text`` None) or
+    completed."""
+    output = []
+    if text is not None:
+        output = [_message_item("completed", text)]
+    response: dict[str, Any] = {
+        "id": "resp_fake123",
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": status,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "model": body.get("model", ""),
+        "output": output,
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "store": body.get("store", True),
+        "temperature": body.get("temperature", 1.0),
+        "text": {"format": {"type": "text"}},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "metadata": {},
+    }
+    if text is not None:  # in progress: no usage yet
+        response["usage"] = {
+            "input_tokens": 9,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": 3,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 12,
+        }
+    return response
+
+
+def _text_part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
+def _message_item(status: str, text: str | None) -> dict[str, Any]:
+    content = [] if text is None else [_text_part(text)]
+    return {
+        "id": "msg_fake123",
+        "type": "message",
+        "status": status,
+        "role": "assistant",
+        "content": content,
+    }
+
+
+def _response_events(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The typed events of a streamed Response, as OpenAI sends them."""
+    pieces = ["Hello", " from", " fake"]
+    at = {"item_id": "msg_fake123", "output_index": 0, "content_index": 0}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": _response(body, "in_progress", None)},
+        {"type": "response.in_progress", "response": _response(body, "in_progress", None)},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": _message_item("in_progress", None),
+        },
+        {"type": "response.content_part.added", **at, "part": _text_part("")},
+        *[
+            {"type": "response.output_text.delta", **at, "delta": piece, "logprobs": []}
+            for piece in pieces
+        ],
+        {"type": "response.output_text.done", **at, "text": RESPONSE_TEXT, "logprobs": []},
+        {"type": "response.content_part.done", **at, "part": _text_part(RESPONSE_TEXT)},
+        {
+            "type": "response.output_item.done",
+            "output_index": 0,
+            "item": _message_item("completed", RESPONSE_TEXT),
+        },
+        {"type": "response.completed", "response": _response(body, "completed", RESPONSE_TEXT)},
+    ]
+    return [{**event, "sequence_number": n} for n, event in enumerate(events)]
 
 
 def create_fake_openai(recorder: Recorder) -> Starlette:
@@ -304,6 +396,21 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
         }
         return Response(orjson.dumps(answer), media_type="application/json")
 
+    async def responses(request: Request) -> Response:
+        body = orjson.loads(await request.body())
+        recorder.responses_requests.append(body)
+        recorder.headers.append(dict(request.headers))
+        if body.get("model") == "fake-500":
+            return _error(500, "The server had an error", "server_error", None)
+        if not body.get("stream"):
+            answer = _response(body, "completed", RESPONSE_TEXT)
+            return Response(orjson.dumps(answer), media_type="application/json")
+        data = b"".join(
+            b"event: " + event["type"].encode() + b"\n" + _sse(event)
+            for event in _response_events(body)
+        )
+        return Response(data, media_type="text/event-stream")
+
     async def models(_request: Request) -> Response:
         return Response(orjson.dumps({"object": "list", "data": []}), media_type="application/json")
 
@@ -311,6 +418,7 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
         routes=[
             Route("/v1/chat/completions", chat, methods=["POST"]),
             Route("/v1/completions", completions, methods=["POST"]),
+            Route("/v1/responses", responses, methods=["POST"]),
             Route("/v1/embeddings", embeddings, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
         ]

@@ -16,6 +16,7 @@ import pytest
 
 from tests.fakes import anthropic_upstream, azure_upstream, gemini_upstream, openai_upstream
 from tests.http.test_billing_rules import usage_row
+from tests.support.billing import fund, set_price
 from tests.support.gateway import RunningGateway, fresh_database, start_gateway
 from tests.support.openapi_spec import validate_response_event, validate_schema
 from tests.support.servers import ServerThread
@@ -51,7 +52,19 @@ def channels(openai_url: str, claude_url: str, gemini_url: str, azure_url: str) 
             "name": "oa",
             "base_url": openai_url + "/v1",
             "api_key": "sk-upstream-secret-value",
-            "models": ["fake-model", "fake-tools", "fake-echo", "fake-midstream-error"],
+            "models": [
+                *["fake-model", "fake-tools", "fake-echo", "fake-midstream-error"],
+                *["fake-twin", "native/mixed"],
+            ],
+        },
+        {
+            # The same fake serving /v1/responses itself: Responses pass through to it.
+            "name": "oa-native",
+            "base_url": openai_url + "/v1",
+            "api_key": "sk-upstream-secret-value",
+            "native_responses": True,
+            "models": ["native/gpt", "native/mixed"],
+            "model_map": {"native/gpt": "gpt-upstream"},
         },
         {
             "name": "claude",
@@ -100,12 +113,19 @@ def claude_recorder() -> anthropic_upstream.Recorder:
 
 
 @pytest.fixture(scope="module")
+def oa_recorder() -> openai_upstream.Recorder:
+    return openai_upstream.Recorder()
+
+
+@pytest.fixture(scope="module")
 def gw(
-    tmp_path_factory: pytest.TempPathFactory, claude_recorder: anthropic_upstream.Recorder
+    tmp_path_factory: pytest.TempPathFactory,
+    claude_recorder: anthropic_upstream.Recorder,
+    oa_recorder: openai_upstream.Recorder,
 ) -> Iterator[RunningGateway]:
     tmp = tmp_path_factory.mktemp("inbound")
     with (
-        ServerThread(openai_upstream.create_fake_openai(openai_upstream.Recorder())) as oa,
+        ServerThread(openai_upstream.create_fake_openai(oa_recorder)) as oa,
         ServerThread(anthropic_upstream.create_fake_anthropic(claude_recorder)) as an,
         ServerThread(gemini_upstream.create_fake_gemini(gemini_upstream.GeminiRecorder())) as gm,
         ServerThread(azure_upstream.create_fake_azure(azure_upstream.AzureRecorder())) as az,
@@ -405,3 +425,92 @@ def test_native_messages_are_metered_from_anthropics_usage(
     # The fake reports 12 input + 2 cache-write + 4 cache-read tokens and 5 output tokens.
     assert (row.prompt_tokens, row.cached_tokens, row.completion_tokens) == (18, 4, 5)
     assert row.endpoint == "messages" and row.channel == "claude" and not row.estimated
+
+
+# ---------------------------------------------------------------- native Responses
+
+
+def _payer(gw: RunningGateway) -> openai.OpenAI:
+    for model in ("native/gpt", "fake-twin"):
+        set_price(gw, model, input_per_m=3_000_000, output_per_m=15_000_000, per_call=7)
+    key = gw.create_key("responses-payer")
+    fund(gw, "responses-payer", 10_000_000)
+    return openai.OpenAI(base_url=gw.base_url, api_key=key, max_retries=0)
+
+
+def test_responses_pass_through_natively(
+    gw: RunningGateway, oa_recorder: openai_upstream.Recorder
+) -> None:
+    """A channel with ``native_responses`` gets the Responses request as the client sent
+    it (fields no translation keeps included), under its own model name; the Response
+    and the typed events come back as it wrote them, naming the model asked for."""
+    seen = len(oa_recorder.responses_requests)
+    raw = httpx.post(
+        gw.base_url + "/responses",
+        headers={"authorization": f"Bearer {gw.admin_token}"},
+        json={"model": "native/gpt", "input": "hi", "store": False, "truncation": "auto"},
+        timeout=30,
+    )
+    assert raw.status_code == 200
+    validate_schema(raw.json(), "Response")
+    sent = oa_recorder.responses_requests[-1]
+    assert sent == {"model": "gpt-upstream", "input": "hi", "store": False, "truncation": "auto"}
+    client = oai(gw)
+    response = client.responses.create(
+        model="native/gpt", input="hi", instructions="Be brief.", metadata={"k": "v"}
+    )
+    assert oa_recorder.responses_requests[-1]["metadata"] == {"k": "v"}
+    assert response.output_text == "Hello from fake" and response.model == "native/gpt"
+    assert response.output[0].id == "msg_fake123"  # the upstream's own item: not rebuilt
+    assert client.responses.retrieve(response.id).output_text == "Hello from fake"
+    body = {"model": "native/gpt", "input": "hi", "stream": True, "store": False}
+    with httpx.stream(
+        "POST",
+        gw.base_url + "/responses",
+        headers={"authorization": f"Bearer {gw.admin_token}"},
+        json=body,
+        timeout=30,
+    ) as stream_raw:
+        lines = [line for line in stream_raw.iter_lines() if line.startswith("data: ")]
+    events = [orjson.loads(line[6:]) for line in lines]
+    for event in events:
+        validate_response_event(event)
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    assert events[-1]["response"]["model"] == "native/gpt"
+    assert oa_recorder.responses_requests[-1]["stream"] is True
+    with client.responses.stream(model="native/gpt", input="hi") as stream:
+        deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert "".join(deltas) == final.output_text == "Hello from fake"
+    assert final.model == "native/gpt"
+    assert len(oa_recorder.responses_requests) == seen + 4
+    # A model with a route that does not serve Responses is translated through chat.
+    mixed = client.responses.create(model="native/mixed", input="hi", store=False)
+    assert mixed.output_text == "Hello from fake"
+    assert len(oa_recorder.responses_requests) == seen + 4
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_native_responses_are_billed_like_translated_ones(gw: RunningGateway, stream: bool) -> None:
+    """The Responses ``usage`` (9 input, 3 output tokens, as the chat fake reports) is
+    metered and billed as the same answer through chat is."""
+    client = _payer(gw)
+    rows = []
+    for model in ("native/gpt", "fake-twin"):
+        if stream:
+            with client.responses.with_streaming_response.create(
+                model=model, input="hi", stream=True, store=False
+            ) as raw:
+                request_id = raw.headers["x-request-id"]
+                raw.read()
+        else:
+            answer = client.responses.with_raw_response.create(model=model, input="hi")
+            request_id = answer.headers["x-request-id"]
+        rows.append(usage_row(gw, request_id))
+    native, translated = rows
+    assert native.channel == "oa-native" and translated.channel == "oa"
+    assert (native.prompt_tokens, native.cached_tokens, native.completion_tokens) == (9, 0, 3)
+    for column in ("endpoint", "prompt_tokens", "cached_tokens", "completion_tokens", "cost"):
+        assert getattr(native, column) == getattr(translated, column), column
+    assert native.cost == -(-(9 * 3_000_000 + 3 * 15_000_000) // 1_000_000) + 7
+    assert native.stream == translated.stream == stream and not native.estimated

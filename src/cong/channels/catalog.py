@@ -166,6 +166,7 @@ def routes_of(channel: ChannelConfig) -> list[ModelRoute]:
                 api_version=channel.api_version,
                 timeouts=channel.timeouts,
                 label=label,
+                native_responses=channel.native_responses,
             ),
         )
         template = ModelRoute(

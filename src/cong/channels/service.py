@@ -53,6 +53,7 @@ class ChannelConfig:
     timeouts: Timeouts = field(default_factory=Timeouts)
     owned_by: str = ""
     source: str = "config"
+    native_responses: bool = False  # the upstream serves /responses (type openai)
 
 
 class ChannelSpec(BaseModel):
@@ -227,6 +228,8 @@ def channel_config(
         timeouts=timeouts,
         owned_by=owned_by,
         source=origin,
+        # a config-file setting (database channels do not carry it yet)
+        native_responses=bool(getattr(source, "native_responses", False)),
     )
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from cong.accounts.principal import Principal
 from cong.conversations.responses import StoredResponses
-from cong.gateway.operations import RESPONSES
+from cong.conversations.responses_native import NativeResponseStream, native_answer
+from cong.gateway.operations import NATIVE_RESPONSES, RESPONSES
 from cong.gateway.request import Edge, GatewayRequest
 from cong.gateway.service import Gateway
 from cong.protocol.errors import APIError
@@ -28,6 +29,7 @@ from cong.protocol.responses_translate import (
 )
 from cong.protocol.sse import encode_event
 from cong.protocol.stream import Events, Stream
+from cong.providers.base import Capability
 
 EDGE = Edge("responses")  # answers are rendered here, not by the edge's defaults
 
@@ -39,7 +41,7 @@ class ResponsesResult:
     """A Response object, or a stream with the renderer of its events."""
 
     payload: dict[str, Any] | Stream
-    renderer: ResponseStream | None = None
+    renderer: ResponseStream | NativeResponseStream | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -103,8 +105,12 @@ class ResponsesAPI:
     ) -> ResponsesResult:
         previous = wire.get("previous_response_id")
         history = await self.stored.history(principal, previous) if previous else []
-        body = chat_request_from_responses(wire, history)
-        request = GatewayRequest.read(RESPONSES, body, principal, request_id, edge=EDGE, wire=wire)
+        native = not previous and self._native(principal, wire)
+        if native:
+            operation, body = NATIVE_RESPONSES, wire
+        else:
+            operation, body = RESPONSES, chat_request_from_responses(wire, history)
+        request = GatewayRequest.read(operation, body, principal, request_id, edge=EDGE, wire=wire)
         response_id = response_id_of(request_id)
         created = int(time.time())
         result = await self.gateway.serve(request)
@@ -117,6 +123,14 @@ class ResponsesAPI:
             messages = [*conversation, *chat_messages_of_output(response["output"])]
             await self.stored.save(principal, response, items, messages)
 
+        if native:
+            if isinstance(result.payload, dict):
+                response = native_answer(result.payload, response_id, request.model)
+                if store:
+                    await save(response)
+                return ResponsesResult(response, None, result.headers)
+            relay = NativeResponseStream(response_id, request.model, save if store else None)
+            return ResponsesResult(relay.run(result.payload), relay, result.headers)
         if isinstance(result.payload, dict):
             response = response_from_chat(result.payload, wire, response_id, created, request.model)
             if store:
@@ -125,6 +139,15 @@ class ResponsesAPI:
         events = ResponseEvents(wire, response_id, created, request.model)
         renderer = ResponseStream(events, save if store else None)
         return ResponsesResult(renderer.run(result.payload), renderer, result.headers)
+
+    def _native(self, principal: Principal, wire: dict[str, Any]) -> bool:
+        """True when every route of the model serves Responses natively (a mixed set is
+        translated, so that failover may use any of them)."""
+        model = wire.get("model")
+        if not isinstance(model, str) or not model:
+            return False
+        routes = self.gateway.catalog.authorize(principal, model, "chat")
+        return all(Capability.RESPONSES in route.provider.capabilities for route in routes)
 
     async def retrieve(self, principal: Principal, response_id: str) -> dict[str, Any]:
         return await self.stored.get(principal, response_id)

@@ -18,6 +18,8 @@ from cong.protocol.completions import CompletionRequest, EmbeddingRequest
 from cong.protocol.errors import invalid_request
 from cong.protocol.images import ImageRequest
 from cong.protocol.messages import has_image
+from cong.protocol.responses_request import ResponsesRequest
+from cong.protocol.responses_translate import chat_request_from_responses
 from cong.protocol.stream import Stream
 from cong.providers.anthropic_inbound import MessagesRequest, chat_request_from_anthropic
 from cong.providers.base import Capability, Provider
@@ -140,4 +142,20 @@ NATIVE_MESSAGES = Operation(
     estimate=_anthropic_generation,
     call=lambda provider, body: provider.messages(body),
     stream=lambda provider, body: provider.stream_messages(body),
+)
+
+
+def _responses_generation(body: Body, default_output: int) -> Estimate:
+    return _text_generation(chat_request_from_responses(body), default_output)
+
+
+# OpenAI Responses passed through as they are to upstreams that serve them.
+NATIVE_RESPONSES = Operation(
+    name="responses",
+    kind="chat",
+    capability=Capability.RESPONSES,
+    schema=ResponsesRequest,
+    estimate=_responses_generation,
+    call=lambda provider, body: provider.responses(body),
+    stream=lambda provider, body: provider.stream_responses(body),
 )

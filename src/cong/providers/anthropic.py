@@ -9,7 +9,7 @@ requests from Anthropic clients are passed through natively (:mod:`anthropic_nat
 from __future__ import annotations
 
 from contextlib import aclosing
-from typing import Any, ClassVar
+from typing import Any
 
 from cong.protocol.stream import Events, Stream
 from cong.providers.anthropic_native import native_message, native_stream
@@ -28,9 +28,7 @@ DEFAULT_VERSION = "2023-06-01"
 class Anthropic(Upstream):
     """Provider for the Anthropic Messages API."""
 
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.CHAT, Capability.MESSAGES}
-    )
+    capabilities: frozenset[Capability] = frozenset({Capability.CHAT, Capability.MESSAGES})
     title = "Anthropic"
 
     def __init__(self, config: UpstreamConfig) -> None:

@@ -20,6 +20,7 @@ class AzureOpenAI(OpenAICompatible):
     """Provider for Azure OpenAI resources (``https://<resource>.openai.azure.com``)."""
 
     title = "Azure OpenAI"
+    serves_responses = False  # Azure's Responses API lives elsewhere: translated to chat
 
     def __init__(self, config: UpstreamConfig) -> None:
         super().__init__(config)

@@ -30,6 +30,8 @@ class UpstreamConfig:
     timeouts: Timeouts = field(default_factory=Timeouts)
     # Human-readable name used in client-facing errors (never a URL or a key).
     label: str = "upstream"
+    # The upstream serves OpenAI's Responses API (``/responses``) itself.
+    native_responses: bool = False
 
 
 class Capability(StrEnum):
@@ -41,6 +43,8 @@ class Capability(StrEnum):
     IMAGES = "images"
     # Anthropic's Messages API as such (``/v1/messages`` passed through natively).
     MESSAGES = "messages"
+    # OpenAI's Responses API as such (``/v1/responses`` passed through natively).
+    RESPONSES = "responses"
 
 
 # What the client is told it may do instead, per missing capability.
@@ -51,6 +55,7 @@ ALTERNATIVES = {
     Capability.EMBEDDINGS: "embeddings; choose an embedding model.",
     Capability.IMAGES: "image generation.",
     Capability.MESSAGES: "Anthropic's Messages API natively.",
+    Capability.RESPONSES: "OpenAI's Responses API natively.",
 }
 
 
@@ -81,6 +86,10 @@ class Provider(Protocol):
 
     def stream_messages(self, body: dict[str, Any]) -> Stream: ...
 
+    async def responses(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def stream_responses(self, body: dict[str, Any]) -> Stream: ...
+
     async def probe(self) -> bool: ...
 
     async def close(self) -> None: ...
@@ -91,7 +100,7 @@ class Upstream:
     rest answers 400 ``unsupported_by_upstream`` from here (never reached through the
     gateway, which routes only to providers that offer the operation)."""
 
-    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    capabilities: frozenset[Capability] = frozenset()  # a provider may add per channel
     title: ClassVar[str] = "OpenAI-compatible"  # the upstream's kind, for error messages
 
     def __init__(self, config: UpstreamConfig) -> None:
@@ -128,6 +137,12 @@ class Upstream:
 
     def stream_messages(self, body: dict[str, Any]) -> Stream:
         return refused(self.unsupported(Capability.MESSAGES))
+
+    async def responses(self, body: dict[str, Any]) -> dict[str, Any]:
+        raise self.unsupported(Capability.RESPONSES)
+
+    def stream_responses(self, body: dict[str, Any]) -> Stream:
+        return refused(self.unsupported(Capability.RESPONSES))
 
     async def probe(self) -> bool:
         return False

@@ -5,7 +5,7 @@ in the ``x-goog-api-key`` header; the legacy completions endpoint has no Gemini 
 from __future__ import annotations
 
 from contextlib import aclosing
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote
 
 from cong.protocol.errors import upstream_error
@@ -26,9 +26,7 @@ from cong.providers.transport import HTTPTransport
 class Gemini(Upstream):
     """Provider for Google's Gemini API."""
 
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.CHAT, Capability.EMBEDDINGS}
-    )
+    capabilities: frozenset[Capability] = frozenset({Capability.CHAT, Capability.EMBEDDINGS})
     title = "Google Gemini"
 
     def __init__(self, config: UpstreamConfig) -> None:

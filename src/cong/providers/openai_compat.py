@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from cong.protocol.stream import Events, Stream
 from cong.providers.base import Capability, Upstream, UpstreamConfig
+from cong.providers.openai_responses_native import native_response, native_stream
 from cong.providers.transport import HTTPTransport
 from cong.providers.upstream_errors import error_from_stream_event
 
@@ -16,12 +17,17 @@ from cong.providers.upstream_errors import error_from_stream_event
 class OpenAICompatible(Upstream):
     """Provider for servers that speak the OpenAI HTTP API."""
 
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+    capabilities: frozenset[Capability] = frozenset(
         {Capability.CHAT, Capability.COMPLETIONS, Capability.EMBEDDINGS, Capability.IMAGES}
     )
+    # Whether a channel's ``native_responses`` may add Capability.RESPONSES (``/responses``
+    # under the base URL).
+    serves_responses: ClassVar[bool] = True
 
     def __init__(self, config: UpstreamConfig) -> None:
         super().__init__(config)
+        if config.native_responses and self.serves_responses:
+            self.capabilities = self.capabilities | {Capability.RESPONSES}
         self.http = HTTPTransport(config)
         self._base = config.base_url.rstrip("/")
         self._headers = {"content-type": "application/json", **config.headers}
@@ -42,6 +48,17 @@ class OpenAICompatible(Upstream):
 
     async def images(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self.http.post_json(self._base + "/images/generations", body, self._headers)
+
+    async def responses(self, body: dict[str, Any]) -> dict[str, Any]:
+        if Capability.RESPONSES not in self.capabilities:
+            raise self.unsupported(Capability.RESPONSES)
+        return await native_response(self.http, self._base + "/responses", self._headers, body)
+
+    def stream_responses(self, body: dict[str, Any]) -> Stream:
+        if Capability.RESPONSES not in self.capabilities:
+            return super().stream_responses(body)
+        url = self._base + "/responses"
+        return native_stream(self.http, url, self._headers, body, self.config.label)
 
     def stream_chat(self, body: dict[str, Any]) -> Stream:
         return self._events(self._base + "/chat/completions", body)
