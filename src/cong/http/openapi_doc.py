@@ -84,11 +84,6 @@ _V1: tuple[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None, 
     ("/v1/responses/{response_id}", "get", "A stored response", None, None, False),
     ("/v1/responses/{response_id}", "delete", "Delete a stored response", None, None, False),
     ("/v1/responses/{response_id}/input_items", "get", "A response's input", None, None, False),
-    ("/v1/files", "post", "Upload a file (multipart: file, purpose)", None, None, False),
-    ("/v1/files", "get", "The caller's files", None, None, False),
-    ("/v1/files/{file_id}", "get", "One of the caller's files", None, None, False),
-    ("/v1/files/{file_id}", "delete", "Delete a file", None, None, False),
-    ("/v1/files/{file_id}/content", "get", "A file's contents (a download)", None, None, False),
 )
 # Every management operation may answer these (invalid input is a 400, never a 422).
 _API_ERRORS = {
