@@ -1,14 +1,18 @@
 """The snippets the pages generate really work against this server: the docs page's
 curl, Python (openai SDK) and browser JavaScript for chat, streaming and embeddings, and
-the guides page's OpenAI Python SDK set-up with a pasted key, are run as shown."""
+the guides page's OpenAI Python SDK set-up with a pasted key, are run as shown; the
+Claude Code and Codex guides' settings drive the SDKs speaking those tools' APIs
+(Anthropic Messages, OpenAI Responses) to an answer."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import tomllib
 from typing import Any
 
+import openai
 import pytest
 
 from tests.support.gateway import RunningGateway
@@ -73,3 +77,56 @@ def test_guide_for_the_openai_python_sdk_runs_with_the_pasted_key(
     finally:
         page.context.close()
     assert watch.errors == [] and watch.foreign == []
+
+
+CLAUDE = """
+import anthropic, os
+client = anthropic.Anthropic(max_retries=0)
+message = client.messages.create(
+    model=os.environ["ANTHROPIC_MODEL"], max_tokens=32,
+    messages=[{"role": "user", "content": "hi"}],
+)
+print(message.content[0].text)
+"""
+
+
+def test_guides_for_claude_code_and_codex_work_as_shown(
+    browser: Any, ui_gateway: RunningGateway, watch: Watch
+) -> None:
+    """Claude Code's variables (the anthropic SDK reads the same ones) and Codex's model
+    provider (base URL, key variable, Responses wire API) reach an answer with the key."""
+    key = ui_gateway.create_key("agents")
+    page = new_page(browser, ui_gateway, watch, locale="en-US")
+    try:
+        page.goto("/guides")
+        page.get_by_label("Model", exact=True).select_option("fake-model")
+        page.get_by_label("Paste the key to fill it in (optional)").fill(key)
+        shell = page.get_by_test_id("guide-claude_code").locator("pre code").text_content()
+        codex = page.get_by_test_id("guide-codex").locator("pre code").text_content()
+    finally:
+        page.context.close()
+    assert watch.errors == [] and watch.foreign == []
+    assert shell and codex and key in shell and key in codex
+    assert shell.splitlines()[-1] == "claude"
+    exports = [line.removeprefix("export ").split("=", 1) for line in shell.splitlines()[:-1]]
+    env = {name: value.strip('"') for name, value in exports}
+    assert env["ANTHROPIC_BASE_URL"] == ui_gateway.url
+    assert env["ANTHROPIC_AUTH_TOKEN"] == key and env["ANTHROPIC_MODEL"] == "fake-model"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    done = subprocess.run(
+        [sys.executable, "-c", CLAUDE],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Hello from fake\n"
+
+    config = tomllib.loads(codex)
+    provider = config["model_providers"][config["model_provider"]]
+    assert provider["wire_api"] == "responses" and provider["base_url"] == ui_gateway.base_url
+    assert f"export {provider['env_key']}={key}" in codex
+    client = openai.OpenAI(base_url=provider["base_url"], api_key=key, max_retries=0)
+    answer = client.responses.create(model=config["model"], input="hi", store=False)
+    assert answer.output_text == "Hello from fake"

@@ -8,6 +8,36 @@ function keyOr(key, envRef) {
 
 export const TOOLS = [
   {
+    id: "claude_code",
+    file: "shell",
+    verified: "tests/web/browser/test_snippets.py (the anthropic SDK with these variables)",
+    config: ({ base, key, model }) =>
+      [
+        `export ANTHROPIC_BASE_URL=${base}`,
+        `export ANTHROPIC_AUTH_TOKEN=${keyOr(key, "$CONG_API_KEY")}`,
+        `export ANTHROPIC_MODEL=${JSON.stringify(model)}`,
+        `export ANTHROPIC_DEFAULT_HAIKU_MODEL=${JSON.stringify(model)}`,
+        "claude",
+      ].join("\n"),
+  },
+  {
+    id: "codex",
+    file: "~/.codex/config.toml",
+    verified: "tests/web/browser/test_snippets.py (the openai SDK's Responses client with this provider)",
+    config: ({ base, key, model }) =>
+      [
+        `# In your shell: export CONG_API_KEY=${keyOr(key, "<your Cổng key>")}`,
+        `model = ${JSON.stringify(model)}`,
+        'model_provider = "cong"',
+        "",
+        "[model_providers.cong]",
+        'name = "Cổng"',
+        `base_url = ${JSON.stringify(`${base}/v1`)}`,
+        'env_key = "CONG_API_KEY"',
+        'wire_api = "responses"',
+      ].join("\n"),
+  },
+  {
     id: "cursor",
     file: "Cursor → Settings → Models",
     config: ({ base, key, model }) =>
