@@ -457,9 +457,14 @@ def test_responses_pass_through_natively(
     assert sent == {"model": "gpt-upstream", "input": "hi", "store": False, "truncation": "auto"}
     client = oai(gw)
     response = client.responses.create(
-        model="native/gpt", input="hi", instructions="Be brief.", metadata={"k": "v"}
+        model="native/gpt",
+        input="hi",
+        instructions="Be brief.",
+        metadata={"k": "v"},
+        tools=[{"type": "web_search"}],  # refused by the translation, the upstream's here
     )
     assert oa_recorder.responses_requests[-1]["metadata"] == {"k": "v"}
+    assert oa_recorder.responses_requests[-1]["tools"] == [{"type": "web_search"}]
     assert response.output_text == "Hello from fake" and response.model == "native/gpt"
     assert response.output[0].id == "msg_fake123"  # the upstream's own item: not rebuilt
     assert client.responses.retrieve(response.id).output_text == "Hello from fake"

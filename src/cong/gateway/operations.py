@@ -15,7 +15,7 @@ from cong.billing.pricing import Usage
 from cong.channels.catalog import Kind, ModelRoute
 from cong.protocol.chat import ChatCompletionRequest
 from cong.protocol.completions import CompletionRequest, EmbeddingRequest
-from cong.protocol.errors import invalid_request
+from cong.protocol.errors import APIError, invalid_request
 from cong.protocol.images import ImageRequest
 from cong.protocol.messages import has_image
 from cong.protocol.responses_request import ResponsesRequest
@@ -146,7 +146,17 @@ NATIVE_MESSAGES = Operation(
 
 
 def _responses_generation(body: Body, default_output: int) -> Estimate:
-    return _text_generation(chat_request_from_responses(body), default_output)
+    """As the same request translated to chat; what the translation refuses (built-in
+    tools, item types it does not read) is the upstream's to judge, so the estimate then
+    counts the request's input, instructions and tools as text."""
+    try:
+        return _text_generation(chat_request_from_responses(body), default_output)
+    except APIError:
+        text = str([body.get("instructions"), body.get("input"), body.get("tools")])
+        chat: Body = {"model": body.get("model"), "messages": [{"role": "user", "content": text}]}
+        if isinstance(body.get("max_output_tokens"), int):
+            chat["max_completion_tokens"] = body["max_output_tokens"]
+        return _text_generation(chat, default_output)
 
 
 # OpenAI Responses passed through as they are to upstreams that serve them.
