@@ -84,7 +84,26 @@ _V1: tuple[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None, 
     ("/v1/responses/{response_id}", "get", "A stored response", None, None, False),
     ("/v1/responses/{response_id}", "delete", "Delete a stored response", None, None, False),
     ("/v1/responses/{response_id}/input_items", "get", "A response's input", None, None, False),
+    ("/v1/files", "post", "Upload a file (multipart: file, purpose)", None, None, False),
+    ("/v1/files", "get", "The caller's files", None, None, False),
+    ("/v1/files/{file_id}", "get", "One of the caller's files", None, None, False),
+    ("/v1/files/{file_id}", "delete", "Delete a file", None, None, False),
+    ("/v1/files/{file_id}/content", "get", "A file's contents (a download)", None, None, False),
 )
+# Bodies that are not JSON: an upload is multipart, as OpenAI's.
+_MULTIPART: dict[tuple[str, str], dict[str, Any]] = {
+    ("/v1/files", "post"): {
+        "type": "object",
+        "required": ["file", "purpose"],
+        "properties": {
+            "file": {"type": "string", "format": "binary"},
+            "purpose": {
+                "type": "string",
+                "description": "assistants, batch, fine-tune, vision, user_data or evals",
+            },
+        },
+    }
+}
 # Every management operation may answer these (invalid input is a 400, never a 422).
 _API_ERRORS = {
     "400": "Invalid request (a field, a parameter or the JSON itself)",
@@ -152,6 +171,11 @@ def build_openapi(app: FastAPI, description: str) -> dict[str, Any]:
                 {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                 for name in names
             ]
+        if (path, method) in _MULTIPART:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"multipart/form-data": {"schema": _MULTIPART[path, method]}},
+            }
         paths.setdefault(path, {})[method] = operation
     return spec
 
