@@ -58,8 +58,14 @@ class ModelRuntime:
         self.created = int(time.time())
         self.keepalive = options.keepalive_seconds
         self.max_output_tokens = options.max_output_tokens
-        self.stalled = ""  # why the decode loop is considered stuck, once it is
-        self.watchdog = Watchdog(self, options.stall_seconds)
+        self.watchdog = Watchdog(
+            lambda: [(s.model.id, s.engine) for s in self.chats.values()], options.stall_seconds
+        )
+
+    @property
+    def stalled(self) -> str:
+        """Why the decode loop is considered stuck, once it is (empty while it is not)."""
+        return self.watchdog.stalled
 
     @classmethod
     def load(cls, options: ServerOptions) -> ModelRuntime:

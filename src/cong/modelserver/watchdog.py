@@ -11,19 +11,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
 
-if TYPE_CHECKING:
-    from cong.modelserver.runtime import ModelRuntime
+from cong.modelserver.batch_engine import BatchEngine
 
 log = logging.getLogger("cong.modelserver")
 RESTARTING = "The embedded model server is restarting; retry in a moment."
 
 
 class Watchdog:
-    def __init__(self, runtime: ModelRuntime, stall_seconds: float) -> None:
-        self.runtime = runtime
+    """Watches the engines that ``engines()`` names by model id; ``stalled`` says why the
+    first stuck one is stuck (empty while none is)."""
+
+    def __init__(
+        self, engines: Callable[[], Iterable[tuple[str, BatchEngine]]], stall_seconds: float
+    ) -> None:
+        self.engines = engines
         self.stall_seconds = stall_seconds
+        self.stalled = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
 
@@ -35,12 +40,11 @@ class Watchdog:
 
     def check(self) -> None:
         now = time.monotonic()
-        for serving in self.runtime.chats.values():
-            engine = serving.engine
+        for model_id, engine in self.engines():
             idle_for = now - engine.last_step_at
-            if engine.busy and idle_for > self.stall_seconds and not self.runtime.stalled:
-                reason = f"{serving.model.id}: no decode step for {idle_for:.0f} s while busy"
-                self.runtime.stalled = reason
+            if engine.busy and idle_for > self.stall_seconds and not self.stalled:
+                reason = f"{model_id}: no decode step for {idle_for:.0f} s while busy"
+                self.stalled = reason
                 log.error("stalled (%s); failing its requests so they can be retried", reason)
                 engine.abort_all(RESTARTING)
 
