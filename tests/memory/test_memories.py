@@ -181,3 +181,26 @@ def test_conversation_listing_search_rename_cut_and_export(memory_gateway: Runni
     assert cut.json()["deleted_messages"] == 1
     again = api(gw, "GET", f"/api/conversations/{ids[0]}", token).json()
     assert [m["role"] for m in again["messages"]] == ["user"]
+
+
+def test_ids_and_times_past_64_bits_are_a_clear_400(memory_gateway: RunningGateway) -> None:
+    """Found by the fuzzer: an id beyond what the database stores was a 500."""
+    gw = memory_gateway
+    token = gw.create_key("oanh")
+    conversation = _ask(gw, token, "Xin chào").headers["x-conversation-id"]
+    huge = 61248266899459866624
+    calls = [
+        ("GET", f"/api/memories/{huge}", None, None),
+        ("PATCH", f"/api/memories/{huge}", None, {"pinned": True}),
+        ("DELETE", f"/api/memories/{huge}", None, None),
+        ("GET", "/api/memories", {"offset": huge}, None),
+        ("GET", "/api/conversations", {"before": huge}, None),
+        ("POST", f"/api/conversations/{conversation}/cut", None, {"from_message_id": huge}),
+    ]
+    for method, path, params, body in calls:
+        answer = api(gw, method, path, token, params=params, json=body)
+        assert answer.status_code == 400, (method, path, answer.text)
+        assert answer.json()["error"]["type"] == "invalid_request_error"
+    kept = api(gw, "GET", f"/api/conversations/{conversation}", token).json()
+    assert [m["role"] for m in kept["messages"]] == ["user", "assistant"]
+    assert api(gw, "GET", f"/api/memories/{2**63 - 1}", token).status_code == 404

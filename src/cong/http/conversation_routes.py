@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from cong.http.bounded_ints import RowIdField, UnixTimeQuery
 from cong.http.context import services_of
 from cong.http.dependencies import Caller
 
@@ -23,7 +24,7 @@ class Rename(BaseModel):
 
 
 class Cut(BaseModel):
-    from_message_id: int = Field(description="this message and every later one are deleted")
+    from_message_id: RowIdField = Field(description="this message and every later one are deleted")
 
 
 @router.get("", summary="List your conversations, newest first (search in titles and text)")
@@ -32,7 +33,7 @@ async def list_conversations(
     caller: Caller,
     q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before: Annotated[int | None, Query(description="updated_at (Unix) of the last seen")] = None,
+    before: UnixTimeQuery = None,
 ) -> dict[str, Any]:
     when = datetime.fromtimestamp(before, UTC) if before is not None else None
     data = await services_of(request).conversations.listing(caller.user_id, q, limit, when)

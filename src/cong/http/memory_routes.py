@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from cong.http.bounded_ints import Offset, RowId
 from cong.http.context import services_of
 from cong.http.dependencies import Admin, Caller
 
@@ -46,7 +47,7 @@ async def list_memories(
     caller: Caller,
     q: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     memories = services_of(request).chat_memory.memories
     if q:
@@ -77,7 +78,7 @@ async def import_memories(request: Request, body: MemoryImport, caller: Caller) 
 
 
 @router.get("/{memory_id}", summary="One memory")
-async def get_memory(request: Request, memory_id: int, caller: Caller) -> dict[str, Any]:
+async def get_memory(request: Request, memory_id: RowId, caller: Caller) -> dict[str, Any]:
     return (
         await services_of(request).chat_memory.memories.get(caller.user_id, memory_id)
     ).as_dict()
@@ -85,7 +86,7 @@ async def get_memory(request: Request, memory_id: int, caller: Caller) -> dict[s
 
 @router.patch("/{memory_id}", summary="Edit a memory's text, pin or unpin it")
 async def edit_memory(
-    request: Request, memory_id: int, body: MemoryPatch, caller: Caller
+    request: Request, memory_id: RowId, body: MemoryPatch, caller: Caller
 ) -> dict[str, Any]:
     memories = services_of(request).chat_memory.memories
     edited = await memories.edit(caller.user_id, memory_id, body.text, body.pinned)
@@ -93,7 +94,7 @@ async def edit_memory(
 
 
 @router.delete("/{memory_id}", status_code=204, summary="Delete a memory (row and vector)")
-async def delete_memory(request: Request, memory_id: int, caller: Caller) -> Response:
+async def delete_memory(request: Request, memory_id: RowId, caller: Caller) -> Response:
     await services_of(request).chat_memory.memories.delete(caller.user_id, memory_id)
     return Response(status_code=204)
 
