@@ -4,6 +4,7 @@ rest; top-ups, adjustments and refunds. All amounts are integer micro-units."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -131,10 +132,12 @@ class Wallets:
         worst: Usage,
         *,
         capped: bool = True,
+        alone: bool = False,
     ) -> Hold:
         """Reserve the worst-case cost, or answer 402 naming the limit that was hit (503
         when the database does not answer within ``hold_timeout``). ``capped``: the
-        request set an output limit, so the charge never exceeds the hold."""
+        request set an output limit, so the charge never exceeds the hold. ``alone``: no
+        other request is being metered, so nothing could share the transaction."""
         price = await self.price_for(model)
         amount = cost_of(price, worst, principal.multiplier_ppm)
         hold = Hold(
@@ -161,16 +164,7 @@ class Wallets:
             amount,
             period,
         )
-        pending = self._db.wallet_ops.submit(op)
-        try:
-            async with asyncio.timeout(self._hold_timeout):
-                result = await asyncio.shield(pending)
-        except BaseException as error:
-            # Abandoned (client gone, database slow): release the hold once it lands.
-            pending.add_done_callback(self._release_abandoned(hold))
-            if isinstance(error, TimeoutError | WalletStoreError):
-                raise unavailable() from error
-            raise
+        result = await self._hold_result(hold, op, alone)
         if result == KEY_CAP:
             raise insufficient(
                 "This API key has reached its spend cap: the request may cost up to "
@@ -189,6 +183,25 @@ class Wallets:
             )
         return hold
 
+    async def _hold_result(self, hold: Hold, op: WalletOp, alone: bool) -> int:
+        ops = self._db.wallet_ops
+        try:
+            result = ops.apply_now(op) if alone else None
+        except WalletStoreError as error:
+            raise unavailable() from error
+        if result is not None:
+            return result
+        pending = ops.submit(op)
+        try:
+            async with asyncio.timeout(self._hold_timeout):
+                return await asyncio.shield(pending)
+        except BaseException as error:
+            # Abandoned (client gone, database slow): release the hold once it lands.
+            pending.add_done_callback(self._release_abandoned(hold))
+            if isinstance(error, TimeoutError | WalletStoreError):
+                raise unavailable() from error
+            raise
+
     def _release_abandoned(self, hold: Hold) -> Callable[[asyncio.Future[int]], None]:
         def done(future: asyncio.Future[int]) -> None:
             if future.cancelled() or future.exception() is not None or future.result() != HELD:
@@ -199,7 +212,7 @@ class Wallets:
 
         return done
 
-    async def settle(self, hold: Hold, usage: Usage, note: str = "") -> int:
+    async def settle(self, hold: Hold, usage: Usage, note: str = "", *, alone: bool = False) -> int:
         """Charge what was used and release the rest. The charge never exceeds the hold
         when the request set an output limit; without one the excess is taken as far as
         the balance and credit limit allow. Runs at most once per request id (later
@@ -210,14 +223,19 @@ class Wallets:
         charge = min(hold.cost(usage), MAX_AMOUNT)
         if hold.capped:
             charge = min(charge, hold.amount)
-        return await self._settle(hold, charge, note)
+        return await self._settle(hold, charge, note, alone)
 
-    async def release(self, hold: Hold, note: str = "") -> None:
+    async def release(self, hold: Hold, note: str = "", *, alone: bool = False) -> None:
         if hold.amount:
-            await self._settle(hold, 0, note)
+            await self._settle(hold, 0, note, alone)
 
-    async def _settle(self, hold: Hold, charge: int, note: str) -> int:
+    async def _settle(self, hold: Hold, charge: int, note: str, alone: bool = False) -> int:
         op = WalletOp(SETTLE, hold.request_id, hold.user_id, hold.key_pk, None, charge, None, note)
+        if alone:
+            with contextlib.suppress(WalletStoreError):  # then the retrying path below
+                result = self._db.wallet_ops.apply_now(op)
+                if result is not None:
+                    return max(result, 0)
         for delay in SETTLE_RETRIES:
             try:
                 result = await asyncio.shield(self._db.wallet_ops.submit(op))

@@ -94,6 +94,7 @@ class Metering:
         self.wallets = wallets
         self.usage = usage
         self.limiter = limiter
+        self.active = 0  # requests between admission and the end of their accounting
 
     async def admit(
         self,
@@ -116,11 +117,13 @@ class Metering:
             decision = await self.limiter.acquire(limits, tokens)
             if not decision.allowed:
                 raise decision.error()
+        self.active += 1
         try:
             hold = await self.wallets.hold(
-                principal, request_id, priced_model, worst, capped=capped
+                principal, request_id, priced_model, worst, capped=capped, alone=self.active == 1
             )
         except BaseException:
+            self.active -= 1
             if limits:
                 await self.limiter.adjust(limits, -tokens, decision)
             raise
@@ -150,11 +153,13 @@ class Metering:
         if meter.done:
             return 0
         meter.done = True
+        alone = self.active == 1
+        self.active -= 1
         if usage is None:
-            await self.wallets.release(meter.hold, end_reason)
+            await self.wallets.release(meter.hold, end_reason, alone=alone)
             cost, usage = 0, Usage()
         else:
-            cost = await self.wallets.settle(meter.hold, usage, end_reason)
+            cost = await self.wallets.settle(meter.hold, usage, end_reason, alone=alone)
         if meter.limits:
             used = usage.prompt_tokens + usage.completion_tokens
             await self.limiter.adjust(meter.limits, used - meter.charged_tokens, meter.decision)

@@ -74,20 +74,27 @@ class SqliteWallets:
         self._inline: sqlite3.Connection | None = None  # the event loop's: never waits
 
     async def run(self, ops: Sequence[WalletOp], now: datetime) -> list[int]:
-        stamp = sqlite_time(now)
-        if len(ops) <= INLINE_MAX:
-            if self._inline is None:
-                # No waiting for locks, and no checkpoints (they may take milliseconds):
-                # the other connections run those.
-                self._inline = self._connect(busy_ms=0)
-                self._inline.execute("PRAGMA wal_autocheckpoint=0")
-            try:
-                return self._run(self._inline, ops, stamp)
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) and "busy" not in str(error):
-                    raise
+        done = self.run_now(ops, now)
+        if done is not None:
+            return done
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._run_threaded, ops, stamp)
+        return await loop.run_in_executor(self._thread, self._run_threaded, ops, sqlite_time(now))
+
+    def run_now(self, ops: Sequence[WalletOp], now: datetime) -> list[int] | None:
+        """A small batch on the event loop's own connection, if the write lock is free."""
+        if len(ops) > INLINE_MAX:
+            return None
+        if self._inline is None:
+            # No waiting for locks, and no checkpoints (they may take milliseconds):
+            # the other connections run those.
+            self._inline = self._connect(busy_ms=0)
+            self._inline.execute("PRAGMA wal_autocheckpoint=0")
+        try:
+            return self._run(self._inline, ops, sqlite_time(now))
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+        return None
 
     def _connect(self, busy_ms: int = 30_000) -> sqlite3.Connection:
         conn = sqlite3.connect(
