@@ -18,6 +18,7 @@ from cong.limits.redis_limiter import FallbackRateLimiter, RedisRateLimiter
 from tests.support.redis_server import RedisServer
 
 _prefixes = itertools.count()
+TIMEOUT = 2.0  # seconds per Redis step in the tests of exactness
 
 
 def _server() -> RedisServer:
@@ -52,7 +53,9 @@ def own_server() -> Iterator[RedisServer]:
 
 @pytest.fixture
 async def redis_limiter(redis_url: str) -> AsyncIterator[RedisRateLimiter]:
-    rl = RedisRateLimiter(redis_url, prefix=f"test{next(_prefixes)}:")
+    # What these tests check is exactness, not speed: a busy test machine must not turn
+    # a slow round trip into the fallback (the fallback has its own tests below).
+    rl = RedisRateLimiter(redis_url, prefix=f"test{next(_prefixes)}:", timeout=TIMEOUT)
     try:
         yield rl
     finally:
@@ -63,7 +66,7 @@ async def test_limits_hold_across_processes(redis_url: str) -> None:
     """Two limiters (two gateway processes, two connection pools), 50 concurrent
     acquires against rpm 10: exactly 10 pass."""
     prefix = f"test{next(_prefixes)}:"
-    first, second = (RedisRateLimiter(redis_url, prefix=prefix) for _ in range(2))
+    first, second = (RedisRateLimiter(redis_url, prefix=prefix, timeout=TIMEOUT) for _ in range(2))
     key = [Limit("key:shared", rpm=10, tpm=None)]
     try:
         decisions = await asyncio.gather(
@@ -117,7 +120,9 @@ async def test_adjust_in_redis(redis_limiter: RedisRateLimiter) -> None:
 
 
 async def test_the_redis_window_slides(redis_url: str) -> None:
-    rl = RedisRateLimiter(redis_url, prefix=f"test{next(_prefixes)}:", window=1.0, granularity=0.1)
+    rl = RedisRateLimiter(
+        redis_url, prefix=f"test{next(_prefixes)}:", window=1.0, granularity=0.1, timeout=TIMEOUT
+    )
     key = [Limit("key:k", rpm=2, tpm=10**13)]
     try:
         assert (await rl.acquire(key, 10**12)).allowed
