@@ -21,10 +21,9 @@ import contextlib
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from feature_bench import (
     FREE_MODEL,
     PRICED_MODEL,
     config_text,
+    gateway,
     log,
     postgres,
     setup_billing,
@@ -45,10 +45,6 @@ from servers import (
     BENCH_DIR,
     Server,
     fake_upstream,
-    free_port,
-    gateway_env,
-    spawn,
-    wait_http,
 )
 
 ROOT = BENCH_DIR.parent
@@ -83,30 +79,6 @@ def checkout(ref: str) -> Iterator[Path]:
         subprocess.run([*git, "worktree", "remove", "--force", str(where)], check=False)
 
 
-@contextlib.asynccontextmanager
-async def gateway(
-    side: Side, work: Path, upstream: Server, database_url: str | None
-) -> AsyncIterator[Server]:
-    name = f"gateway-{side.label}"
-    data_dir = work / f"data-{name}"
-    data_dir.mkdir()
-    config = work / f"{name}.toml"
-    config.write_text(config_text(upstream, None))
-    port = free_port()
-    env = gateway_env(config, data_dir, port, models=False)
-    env["PYTHONPATH"] = str(side.src)
-    env["CONG_MEMORY__DEFAULT_MODE"] = "off"
-    if database_url:
-        env["CONG_DATABASE_URL"] = database_url
-    server = spawn(name, [sys.executable, "-m", "cong", "serve"], work, env)
-    server.port = port
-    try:
-        await wait_http(server, "/api/health", 90)
-        yield server
-    finally:
-        server.stop()
-
-
 async def one(gw: Server, token: str, model: str, stream: bool, c: int, n: int) -> LoadResult:
     spec = LoadSpec(
         url=gw.base + "/v1/chat/completions",
@@ -130,8 +102,11 @@ async def compare_on(
         if database == "postgres":
             urls = [(await stack.enter_async_context(postgres()))[0] for _ in bases]
         work = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        config = config_text(upstream, None)
         gws = [
-            await stack.enter_async_context(gateway(side, work, upstream, url))
+            await stack.enter_async_context(
+                gateway(work, f"gateway-{side.label}", config, url, _env(side))
+            )
             for side, url in zip(bases, urls, strict=True)
         ]
         keys = [await setup_billing(gw) for gw in gws]
@@ -151,6 +126,10 @@ async def compare_on(
                     rows.append(row)
                     log(_line(row))
     return rows
+
+
+def _env(side: Side) -> dict[str, str]:
+    return {"PYTHONPATH": str(side.src), "CONG_MEMORY__DEFAULT_MODE": "off"}
 
 
 def _who(variant: str, key: str) -> tuple[str, str]:

@@ -136,7 +136,11 @@ def config_text(openai: Server, anthropic: Server | None) -> str:
 
 @contextlib.asynccontextmanager
 async def gateway(
-    work: Path, name: str, config: str, database_url: str | None
+    work: Path,
+    name: str,
+    config: str,
+    database_url: str | None,
+    extra_env: dict[str, str] | None = None,
 ) -> AsyncIterator[Server]:
     data_dir = work / f"data-{name}"
     data_dir.mkdir()
@@ -146,6 +150,7 @@ async def gateway(
     env = gateway_env(config_path, data_dir, port, models=False)
     if database_url:
         env["CONG_DATABASE_URL"] = database_url
+    env.update(extra_env or {})
     server = spawn(name, [sys.executable, "-m", "cong", "serve"], work, env)
     server.port = port
     try:
