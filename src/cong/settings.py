@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -178,12 +178,37 @@ class WebSettings(BaseModel):
     login_attempts_per_ip: int = Field(30, ge=1, description="per minute, per client address")
 
 
+class S3Settings(BaseModel):
+    """An S3-compatible object store for file contents (``files.store = "s3"``)."""
+
+    endpoint_url: str | None = Field(
+        None, description="e.g. https://s3.example.com or http://minio:9000; None: AWS S3"
+    )
+    bucket: str = Field("", description="the bucket (it must exist)")
+    region: str | None = Field(None, description="e.g. us-east-1")
+    access_key_id: SecretStr | None = Field(
+        None, description="None: the AWS SDK's own chain (environment, profile, instance role)"
+    )
+    secret_access_key: SecretStr | None = None
+    prefix: str = Field("", description="before every object key, e.g. cong/")
+    addressing_style: Literal["auto", "path", "virtual"] = Field(
+        "auto", description="path: http://host/bucket/key (most self-hosted stores)"
+    )
+    spool_dir: Path | None = Field(
+        None, description="where an upload waits while it is checked; default: the system's"
+    )
+
+
 class FilesSettings(BaseModel):
     """Uploaded files (``/v1/files``): where they live and how much a user may keep."""
 
+    store: Literal["local", "s3"] = Field(
+        "local", description="local: files.dir; s3: the bucket in files.s3"
+    )
     dir: Path | None = Field(
         None, description="where file contents live; default: <data_dir>/files"
     )
+    s3: S3Settings = Field(default_factory=S3Settings)
     max_file_bytes: int = Field(
         25 * 1024 * 1024, ge=1, description="largest upload; also bounded by max_body_bytes"
     )
@@ -202,6 +227,12 @@ class FilesSettings(BaseModel):
     extract_max_chars: int = Field(
         2_000_000, ge=1000, description="text kept from one file (the rest is cut)"
     )
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> FilesSettings:
+        if self.store == "s3" and not self.s3.bucket:
+            raise ValueError('files.store = "s3" needs files.s3.bucket')
+        return self
 
 
 class MemorySettings(BaseModel):

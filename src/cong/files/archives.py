@@ -9,6 +9,7 @@ import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import IO
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +30,9 @@ def _safe_name(name: str) -> bool:
     return ".." not in path.parts and not (len(name) > 1 and name[1] == ":")
 
 
-def check_archive(source: bytes | str, limits: ArchiveLimits) -> list[zipfile.ZipInfo]:
-    """The archive's file members, or BadArchive (``source``: the bytes or a path)."""
+def check_archive(source: bytes | str | IO[bytes], limits: ArchiveLimits) -> list[zipfile.ZipInfo]:
+    """The archive's file members, or BadArchive (``source``: the bytes, a path or an open
+    file, which is left open)."""
     try:
         handle = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
     except (zipfile.BadZipFile, OSError, ValueError) as error:

@@ -4,15 +4,23 @@ list, look up, read and delete a user's files. Another user's file is not found.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from cong.accounts.principal import Principal
 from cong.files.archives import ArchiveLimits, BadArchive, check_archive
-from cong.files.blobs import BlobStore, BlobWriter, TooLarge, is_file_id, new_file_id
+from cong.files.blobs import (
+    BlobStore,
+    BlobWriter,
+    StoreFailed,
+    TooLarge,
+    is_file_id,
+    new_file_id,
+)
 from cong.files.extraction import ExtractLimits, Extractor
 from cong.files.kinds import ZIP_MAGIC, check_declared_kind
 from cong.protocol.errors import APIError, invalid_request, not_found
@@ -21,6 +29,8 @@ from cong.storage import files as queries
 from cong.storage.database import Database
 from cong.storage.file_tables import StoredFile
 
+log = logging.getLogger("cong.files")
+T = TypeVar("T")
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 MAX_NAME = 255
 
@@ -81,6 +91,21 @@ def clean_filename(name: str) -> str:
     return name
 
 
+async def _in_store(operation: Callable[[], T]) -> T:
+    """A store operation, off the event loop; a failing store is 503 (logged without
+    anything secret: the message names the operation and the store's code)."""
+    try:
+        return await asyncio.to_thread(operation)
+    except StoreFailed as error:
+        log.warning("file store failed: %s", error)
+        raise APIError(
+            503,
+            "The file store is unavailable; try again later.",
+            type="server_error",
+            code="file_store_unavailable",
+        ) from None
+
+
 def check_purpose(purpose: str | None) -> str:
     if purpose not in PURPOSES:
         raise invalid_request(
@@ -136,17 +161,28 @@ class Files:
 
     def close(self) -> None:
         self.extractor.close()
+        self.blobs.close()
 
     def _check_archive(self, name: str, writer: BlobWriter) -> None:
         """A ZIP-based file (ZIP, DOCX, XLSX, PPTX) with unsafe paths or past the limits
         (a zip bomb) is refused at upload."""
-        writer.close()
         try:
-            check_archive(str(writer.temp_path), self.limits.archive)
+            with writer.reading() as contents:
+                check_archive(contents, self.limits.archive)
         except BadArchive as error:
             raise invalid_request(
                 f"The archive {name!r} is refused: {error}.", param="file", code="unsafe_archive"
             ) from None
+
+    async def storage(self, principal: Principal) -> dict[str, int]:
+        """The caller's limits and what their files take now."""
+        async with self.db.session() as session:
+            used = await queries.used_bytes(session, principal.user_id)
+        return {
+            "max_file_bytes": self.settings.max_file_bytes,
+            "quota_bytes": self.settings.user_quota_bytes,
+            "used_bytes": used,
+        }
 
     async def start_upload(self, principal: Principal) -> Upload:
         async with self.db.session() as session:
@@ -181,7 +217,7 @@ class Files:
                 bytes=upload.writer.size,
                 content_type=content_type[:127] or "application/octet-stream",
             )
-            await asyncio.to_thread(upload.writer.commit)
+            await _in_store(upload.writer.commit)
             async with self.db.session() as session, session.begin():
                 await queries.add_file(session, row)
                 used = await queries.used_bytes(session, principal.user_id)
@@ -234,11 +270,11 @@ class Files:
 
     async def content(self, principal: Principal, file_id: str) -> tuple[FileInfo, Iterator[bytes]]:
         info = await self.get(principal, file_id)
-        return info, self.blobs.chunks(info.id)
+        return info, await _in_store(lambda: self.blobs.chunks(info.id))
 
     async def read(self, principal: Principal, file_id: str) -> tuple[FileInfo, bytes]:
         info = await self.get(principal, file_id)
-        return info, await asyncio.to_thread(self.blobs.read, info.id)
+        return info, await _in_store(lambda: self.blobs.read(info.id))
 
     async def delete(self, principal: Principal, file_id: str) -> None:
         if not is_file_id(file_id):
@@ -247,5 +283,7 @@ class Files:
             deleted = await queries.delete_file(session, principal.user_id, file_id)
         if not deleted:
             raise file_not_found(file_id)
-        with contextlib.suppress(OSError):
+        try:
             await asyncio.to_thread(self.blobs.delete, file_id)
+        except (OSError, StoreFailed) as error:  # the row is gone: the file is
+            log.warning("file %s deleted, its contents not: %s", file_id, error)

@@ -38,7 +38,7 @@ from cong.channels.secrets_box import SecretBox
 from cong.channels.service import Channels
 from cong.conversations.responses import StoredResponses
 from cong.conversations.responses_api import ResponsesAPI
-from cong.files.blobs import BlobStore
+from cong.files.blob_stores import open_blob_store
 from cong.files.service import Files
 from cong.gateway.metered_stream import MeteredStreams
 from cong.gateway.metering import Metering
@@ -50,6 +50,7 @@ from cong.http import (
     api_docs,
     billing_routes,
     conversation_routes,
+    file_quota_routes,
     file_routes,
     memory_chat,
     memory_routes,
@@ -157,7 +158,7 @@ def create_app(settings: Settings) -> ASGIApp:
             usage_series=UsageSeries(db),
             metrics=metrics,
             responses=ResponsesAPI(gateway, StoredResponses(db)),
-            files=Files(db, BlobStore(settings.files_dir), settings.files),
+            files=Files(db, open_blob_store(settings), settings.files),
             chat_memory=memory.chat,
             conversations=memory.conversations,
             memory_modes=memory.modes,
@@ -211,6 +212,7 @@ def create_app(settings: Settings) -> ASGIApp:
         *usage_routes.routers,
         *conversation_routes.routers,
         *memory_routes.routers,
+        *file_quota_routes.routers,
     ):
         app.include_router(router)
     app.add_exception_handler(APIError, _api_error)  # type: ignore[arg-type]

@@ -1,24 +1,29 @@
 """``/v1/files``: OpenAI's Files API (upload, list, retrieve, content, delete), served
 by ``http.front`` like the other ``/v1`` endpoints. Contents are sent as downloads that a
-browser will neither render nor sniff."""
+browser will neither render nor sniff. ``/api/files`` is the same API, the same code, for
+the web pages: it also takes the session cookie (with its CSRF token on changes), as
+``/api/chat/completions`` does."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, quote
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from cong.accounts.principal import Principal
 from cong.files.service import FileInfo, file_not_found
 from cong.http.api_call import ApiCall
 from cong.http.multipart_upload import read_form
 from cong.http.openai_routes import Endpoint, openai_endpoint
 from cong.http.responses import error_response
+from cong.http.web_caller import web_caller
 from cong.protocol.errors import APIError, invalid_request
 
 SANDBOX_CSP = "default-src 'none'; sandbox; frame-ancestors 'none'"
+Who = Callable[[ApiCall], Awaitable[Principal]]
 
 
 def _query(call: ApiCall) -> dict[str, str]:
@@ -26,9 +31,12 @@ def _query(call: ApiCall) -> dict[str, str]:
     return {key: values[-1] for key, values in parse_qs(raw).items()}
 
 
-@openai_endpoint
-async def upload_file(call: ApiCall) -> Any:
-    principal = await call.authenticate()
+async def _key_caller(call: ApiCall) -> Principal:
+    return await call.authenticate()
+
+
+async def upload_file(call: ApiCall, who: Who) -> Any:
+    principal = await who(call)
     files = call.services.files
     upload = await files.start_upload(principal)
     try:
@@ -47,9 +55,8 @@ async def upload_file(call: ApiCall) -> Any:
     return info.openai()
 
 
-@openai_endpoint
-async def list_files(call: ApiCall) -> Any:
-    principal = await call.authenticate()
+async def list_files(call: ApiCall, who: Who) -> Any:
+    principal = await who(call)
     query = _query(call)
     try:
         limit = int(query.get("limit", "10000"))
@@ -83,16 +90,14 @@ def _file_id(call: ApiCall) -> tuple[str, str]:
     return file_id, rest
 
 
-@openai_endpoint
-async def _retrieve(call: ApiCall) -> Any:
+async def retrieve_file(call: ApiCall, who: Who) -> Any:
     file_id, _ = _file_id(call)
-    return (await call.services.files.get(await call.authenticate(), file_id)).openai()
+    return (await call.services.files.get(await who(call), file_id)).openai()
 
 
-@openai_endpoint
-async def delete_file(call: ApiCall) -> Any:
+async def delete_file(call: ApiCall, who: Who) -> Any:
     file_id, rest = _file_id(call)
-    principal = await call.authenticate()
+    principal = await who(call)
     if rest:
         raise file_not_found(file_id)
     await call.services.files.delete(principal, file_id)
@@ -130,24 +135,41 @@ class Download:
         await send({"type": "http.response.body", "body": b""})
 
 
-async def file_get(call: ApiCall) -> ASGIApp:
-    """``GET /v1/files/{id}`` (the object) or ``/v1/files/{id}/content`` (the bytes)."""
-    file_id, rest = _file_id(call)
-    if rest != "content":
-        if rest:
-            return error_response(file_not_found(file_id))
-        return await _retrieve(call)
-    try:
-        principal = await call.authenticate()
-        info, chunks = await call.services.files.content(principal, file_id)
-    except APIError as error:
-        return error_response(error)
-    return Download(info, chunks)
+def _endpoints(who: Who) -> tuple[dict[str, Endpoint], dict[str, Endpoint]]:
+    """The endpoints of the collection and of one file, with ``who`` authenticating."""
+
+    def bound(handler: Callable[[ApiCall, Who], Awaitable[Any]]) -> Endpoint:
+        async def with_caller(call: ApiCall) -> Any:
+            return await handler(call, who)
+
+        with_caller.__name__ = handler.__name__
+        return openai_endpoint(with_caller)
+
+    retrieve = bound(retrieve_file)
+
+    async def file_get(call: ApiCall) -> ASGIApp:
+        """``GET …/files/{id}`` (the object) or ``…/files/{id}/content`` (the bytes)."""
+        file_id, rest = _file_id(call)
+        if rest != "content":
+            if rest:
+                return error_response(file_not_found(file_id))
+            return await retrieve(call)
+        try:
+            principal = await who(call)
+            info, chunks = await call.services.files.content(principal, file_id)
+        except APIError as error:
+            return error_response(error)
+        return Download(info, chunks)
+
+    collection = {"GET": bound(list_files), "POST": bound(upload_file)}
+    return collection, {"GET": file_get, "DELETE": bound(delete_file)}
 
 
-exact_routes: dict[str, dict[str, Endpoint]] = {
-    "/v1/files": {"GET": list_files, "POST": upload_file},
-}
+_v1_files, _v1_file = _endpoints(_key_caller)
+_web_files, _web_file = _endpoints(web_caller)
+
+exact_routes: dict[str, dict[str, Endpoint]] = {"/v1/files": _v1_files, "/api/files": _web_files}
 prefixed_routes: dict[str, dict[str, Endpoint]] = {
-    "/v1/files/": {"GET": file_get, "DELETE": delete_file},
+    "/v1/files/": _v1_file,
+    "/api/files/": _web_file,
 }

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from starlette.requests import Request
 from starlette.types import ASGIApp
 
 from cong.accounts.principal import Principal
@@ -16,13 +15,12 @@ from cong.files.chat_parts import expand_file_parts, name_the_images
 from cong.gateway.operations import CHAT
 from cong.gateway.request import GatewayRequest
 from cong.http.api_call import ApiCall
-from cong.http.client_address import SESSION_COOKIE, client_ip
-from cong.http.dependencies import KEY_HEADERS, SAFE_METHODS, csrf_refused
 from cong.http.openai_routes import Endpoint
 from cong.http.openai_routes import _render as render
 from cong.http.responses import error_response
+from cong.http.web_caller import web_principal
 from cong.memory.chat_turns import HEADER
-from cong.protocol.errors import APIError, missing_api_key
+from cong.protocol.errors import APIError
 from cong.protocol.validation import parse_json_object
 
 
@@ -70,25 +68,8 @@ async def _key_principal(call: ApiCall) -> tuple[Principal, bool]:
     return await call.authenticate(), False
 
 
-async def _web_principal(call: ApiCall) -> tuple[Principal, bool]:
-    """A key in a header (like ``/v1``), else the session cookie with its CSRF token."""
-    if any(call.header(name) for name in KEY_HEADERS):
-        return await call.authenticate(), False
-    request = Request(call.scope)
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        raise missing_api_key()
-    sessions = call.services.sessions
-    if request.method not in SAFE_METHODS and not sessions.csrf_ok(
-        token, request.headers.get("x-csrf-token")
-    ):
-        raise csrf_refused()
-    session = await sessions.current(token, client_ip(request, call.services.settings.web))
-    return session.principal, True
-
-
 chat_completions = chat_endpoint(_key_principal)
-web_chat_completions = chat_endpoint(_web_principal)
+web_chat_completions = chat_endpoint(web_principal)
 
 
 exact_routes: dict[str, dict[str, Endpoint]] = {

@@ -177,6 +177,16 @@ def build_openapi(app: FastAPI, description: str) -> dict[str, Any]:
                 "content": {"multipart/form-data": {"schema": _MULTIPART[path, method]}},
             }
         paths.setdefault(path, {})[method] = operation
+    for path in [p for p in paths if p.startswith("/v1/files")]:
+        # /api/files: the same API for the web pages (key or session + CSRF token)
+        paths["/api" + path.removeprefix("/v1")] = {
+            method: {
+                **{k: v for k, v in operation.items() if k != "security"},
+                "tags": ["files"],
+                "summary": operation["summary"] + " (as /v1" + path.removeprefix("/v1") + ")",
+            }
+            for method, operation in paths[path].items()
+        }
     return spec
 
 
