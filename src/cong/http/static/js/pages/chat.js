@@ -1,7 +1,7 @@
 // "/chat" — the web chat: conversations (sidebar with search, rename, delete), a model
 // picker with capabilities, streamed answers with a stop button, safe Markdown with
 // highlighted, copyable code, regenerate and edit-and-resend, usage and cost per answer,
-// and the memory panel (what is remembered, which memories an answer used, edit, delete).
+// attachments (picker, drag-and-drop, paste: chat/attachments.js), and the memory panel (what is remembered, which memories an answer used, edit, delete).
 // Conversations and memories are the user's own, shared with their keys (docs/memory.md).
 import { api, del, get, patch, post, query } from "../api.js";
 import { clear, h } from "../dom.js";
@@ -9,6 +9,7 @@ import { t } from "../i18n.js";
 import { renderMarkdown } from "../markdown.js";
 import { decorateCode } from "../chat/code.js";
 import { streamChat } from "../chat/stream.js";
+import { Attachments, filesOf, partsOf, sentFiles } from "../chat/attachments.js";
 
 const state = {
   models: [],
@@ -20,6 +21,7 @@ const state = {
   used: new Set(),
   search: "",
   controller: null,
+  submitting: false,
   csrf: null,
 };
 const el = {};
@@ -57,6 +59,7 @@ function modelPicker() {
       state.model = state.models.find((m) => m.id === select.value) || null;
       localStorage.setItem("cong_chat_model", select.value);
       caps.replaceChildren(...capBadges(state.model));
+      el.attach?.refresh();
     },
   });
   for (const m of state.models) {
@@ -113,7 +116,7 @@ async function removeConversation(c) {
 async function openConversation(id) {
   const body = await get(`/api/conversations/${id}`);
   state.conversation = id;
-  state.messages = body.messages.map((m) => ({ ...m, content: textOf(m.content) }));
+  state.messages = body.messages.map((m) => ({ ...m, content: textOf(m.content), files: filesOf(m.content) }));
   state.used = new Set(state.messages.at(-1)?.memories || []);
   drawMessages();
   drawSidebar();
@@ -161,12 +164,32 @@ function messageNode(m, index) {
   if (m.memories?.length) {
     tools.append(h("span", { class: "chat-used" }, t("chat.used_memories", { count: m.memories.length })));
   }
-  return h("article", { class: `chat-msg chat-${m.role}`, "data-role": m.role }, body, tools);
+  const files = m.role === "user" ? sentFiles(m.files) : null;
+  return h("article", { class: `chat-msg chat-${m.role}`, "data-role": m.role }, body, files, tools);
 }
 
-async function send(text) {
-  if (!text.trim() || state.controller || !state.model) return;
-  const user = { role: "user", content: text };
+/** The composer's message: waits for its attachments' uploads; keeps the text and the
+ * chips when one of them cannot be sent. */
+async function submit() {
+  if (state.controller || state.submitting || !state.model) return;
+  state.submitting = true;
+  try {
+    const parts = el.attach.items.length ? await el.attach.ready() : [];
+    const text = el.input.value;
+    if (parts === null || (!text.trim() && !parts.length)) return;
+    el.input.value = "";
+    el.attach.clear();
+    await send(text, parts);
+  } finally {
+    state.submitting = false;
+  }
+}
+
+/** Sends `text` with `parts` (file content parts) as the next user message. */
+async function send(text, parts = []) {
+  if ((!text.trim() && !parts.length) || state.controller || !state.model) return;
+  const content = parts.length ? [...(text.trim() ? [{ type: "text", text }] : []), ...parts] : text;
+  const user = { role: "user", content: text, files: filesOf(parts) };
   const answer = { role: "assistant", content: "" };
   state.messages.push(user, answer);
   drawMessages();
@@ -187,7 +210,7 @@ async function send(text) {
     const result = await streamChat({
       csrf: state.csrf,
       conversationId: state.conversation,
-      body: { model: state.model.id, messages: [{ role: "user", content: text }] },
+      body: { model: state.model.id, messages: [{ role: "user", content }] },
       signal: state.controller.signal,
       onDelta: (piece) => {
         pending += piece;
@@ -225,6 +248,7 @@ async function refreshIds() {
     state.messages = body.messages.map((m, i) => ({
       ...m,
       content: textOf(m.content),
+      files: filesOf(m.content),
       usage: extras[i]?.usage,
       cost: extras[i]?.cost,
     }));
@@ -241,8 +265,10 @@ async function cutFrom(index) {
   state.messages = state.messages.slice(0, index);
 }
 
-/** Drops message `index` and everything after it, then sends `text` in its place. */
+/** Drops message `index` and everything after it, then sends `text` (with the files the
+ * message had) in its place. */
 async function resendFrom(index, text) {
+  const parts = partsOf(state.messages[index]?.files);
   if (state.controller) return;
   setBusy(true); // nothing else may start while the cut is on its way
   try {
@@ -251,7 +277,7 @@ async function resendFrom(index, text) {
     setBusy(false);
     throw error;
   }
-  await send(text);
+  await send(text, parts);
 }
 
 async function regenerate() {
@@ -354,6 +380,7 @@ export async function render(main) {
   const session = await api("GET", "/api/session");
   state.csrf = session.csrf_token;
   await loadModels();
+  el.attach = new Attachments({ csrf: state.csrf, model: () => state.model });
   el.list = h("ul", { class: "chat-list", "data-testid": "chat-list" });
   const search = h("input", {
     type: "search",
@@ -393,12 +420,11 @@ export async function render(main) {
       class: "chat-composer",
       onsubmit: (event) => {
         event.preventDefault();
-        const text = el.input.value;
-        el.input.value = "";
-        send(text);
+        submit();
       },
     },
     h("label", { for: "chat-input", class: "sr-only" }, t("chat.placeholder")),
+    el.attach.button,
     el.input,
     el.send,
     el.stop,
@@ -420,7 +446,9 @@ export async function render(main) {
     state.models.length ? modelPicker() : h("p", { class: "error" }, t("chat.no_models")),
     h("button", { type: "button", class: "chat-toggle", onclick: () => toggle("show-memory") }, t("chat.memory")),
   );
-  el.root = h("div", { class: "chat", "data-testid": "chat" }, sidebar, h("section", { class: "chat-main" }, bar, el.messages, composer), memoryPanel);
+  const chatMain = h("section", { class: "chat-main" }, bar, el.messages, el.attach.node, composer);
+  el.attach.bind(chatMain, el.input);
+  el.root = h("div", { class: "chat", "data-testid": "chat" }, sidebar, chatMain, memoryPanel);
   main.replaceChildren(h("h1", { class: "sr-only" }, t("title.chat")), el.root);
   drawMessages();
   await Promise.all([loadConversations(), loadMemories()]);
