@@ -91,6 +91,7 @@ export class Attachments {
       class: "offscreen",
       tabindex: "-1",
       "aria-hidden": "true",
+      "aria-label": t("attach.add"),
       "data-testid": "attach-input",
       onchange: () => {
         this.add([...this.input.files]);
