@@ -2,8 +2,8 @@
 upload through /api/files with a progress bar, a chip (name, size, type), a preview and a
 remove button; the message carries `file` parts, so the fake upstream sees a
 spreadsheet's extracted sheets and a pasted image as an image; refusals (too large, quota
-full, an image for a text-only model) are shown next to the chip, in English and
-Vietnamese, with nothing stored; a phone-sized screen keeps the composer usable."""
+full, contents that do not match the type, an image for a text-only model) are shown
+next to the chip, in English and Vietnamese, with nothing stored; a phone-sized screen keeps the composer usable."""
 
 from __future__ import annotations
 
@@ -260,7 +260,16 @@ def test_too_large_and_quota_full_are_shown_and_nothing_is_stored(
     chip.get_by_test_id("attach-remove").click()
     expect(chip).to_have_count(0)
 
-    # the server's refusal (the quota is full), answered while the upload still arrives
+    # the server's refusals: contents that do not match the type, then a full quota
+    # (answered while the upload is still arriving)
+    page.get_by_test_id("attach-input").set_input_files(
+        {"name": "báo-cáo.pdf", "mimeType": "application/pdf", "buffer": b"not a pdf at all"}
+    )
+    expect(chip).to_have_attribute("data-state", "error")
+    expect(chip.get_by_test_id("attach-error")).to_have_text(
+        "Không đọc được tệp này: nội dung không khớp với loại tệp."
+    )
+    chip.get_by_test_id("attach-remove").click()
     for name, fill in (("một.txt", b"a"), ("hai.txt", b"b")):
         page.get_by_test_id("attach-input").set_input_files(
             {"name": name, "mimeType": "text/plain", "buffer": fill * (LIMIT - 10)}

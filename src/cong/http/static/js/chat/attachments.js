@@ -50,6 +50,7 @@ function problemText(status, error, limits) {
   const code = error?.code;
   if (texts[code]) return texts[code]();
   if (status === 413 && limits?.max_file_bytes) return t("attach.too_large", { limit: formatBytes(limits.max_file_bytes) });
+  if (status === 413) return t("attach.too_large_here");
   if (status === 0) return t("attach.network");
   if (status === 401) return t("attach.signed_out");
   return t("attach.failed", { message: error?.message || String(status) });
@@ -107,7 +108,7 @@ export class Attachments {
     this.status = h("p", { class: "attach-status", "aria-live": "polite", "data-testid": "attach-status" });
     this.node = h("div", { class: "attach-tray" }, this.list, this.status, this.input);
     this.node.hidden = true;
-    get("/api/me/storage").then((limits) => (this.limits = limits), () => null);
+    this.loading = get("/api/me/storage").then((limits) => (this.limits = limits), () => null);
     stylesheet();
   }
 
@@ -153,12 +154,18 @@ export class Attachments {
       item.node = this.chip(item);
       this.items.push(item);
       this.list.append(item.node);
-      const limit = this.limits?.max_file_bytes;
-      if (file.size === 0) this.fail(item, t("attach.empty"));
-      else if (limit && file.size > limit) this.fail(item, t("attach.too_large", { limit: formatBytes(limit) }));
-      else item.done = this.upload(item);
+      item.done = this.loading.then(() => this.start(item));
     }
     this.refresh();
+  }
+
+  /** Refuses what cannot be stored (empty, over the limit) before sending it. */
+  start(item) {
+    const limit = this.limits?.max_file_bytes;
+    if (!this.items.includes(item)) return null; // removed meanwhile
+    if (item.file.size === 0) return this.fail(item, t("attach.empty"));
+    if (limit && item.file.size > limit) return this.fail(item, t("attach.too_large", { limit: formatBytes(limit) }));
+    return this.upload(item);
   }
 
   chip(item) {
