@@ -3,7 +3,8 @@ upload through /api/files with a progress bar, a chip (name, size, type), a prev
 remove button; the message carries `file` parts, so the fake upstream sees a
 spreadsheet's extracted sheets and a pasted image as an image; refusals (too large, quota
 full, contents that do not match the type, an image for a text-only model) are shown
-next to the chip, in English and Vietnamese, with nothing stored; a phone-sized screen keeps the composer usable."""
+next to the chip, in English and Vietnamese, with nothing stored; a phone-sized screen
+keeps the composer usable."""
 
 from __future__ import annotations
 
