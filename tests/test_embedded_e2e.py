@@ -7,9 +7,11 @@ import json
 import os
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -18,6 +20,8 @@ import pytest
 from tests.support.processes import ServeProcess
 
 TOKEN = "sk-e2e-admin-token-0123456789"
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+CLAMPED = "x-cong-max-tokens-clamped"
 EXTRA = "my-local-gguf"
 
 
@@ -99,6 +103,49 @@ def test_embeddings_through_alias(served: ServeProcess) -> None:
     assert len(result.data) == 3 and len(result.data[0].embedding) == 384
 
 
+def _model_server(server: ServeProcess) -> dict[str, Any]:
+    status = httpx.get(server.url + "/api/status", headers=AUTH, timeout=10).json()
+    state: dict[str, Any] = status["model_server"]
+    return state
+
+
+def _wait_restarted(server: ServeProcess, old_pid: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state = _model_server(server)
+        if state["state"] == "ready" and state["pid"] != old_pid:
+            return state
+        time.sleep(0.5)
+    raise AssertionError(f"the model server did not come back: {state}")
+
+
+def test_max_tokens_beyond_the_context_is_clamped_and_said(served: ServeProcess) -> None:
+    # The context is 2048 tokens: 100,000 cannot fit, so the model server lowers it to
+    # what the prompt leaves and says so; the gateway passes that header on (only that).
+    body = {
+        "model": "gpt-4o",
+        "max_tokens": 100_000,
+        "temperature": 0,
+        "stop": [" "],  # a short answer all the same
+        "messages": [{"role": "user", "content": "Say hello."}],
+    }
+    url = served.url + "/v1/chat/completions"
+    browser = {**AUTH, "origin": "http://localhost:5173"}
+    plain = httpx.post(url, json=body, headers=browser, timeout=60)
+    assert plain.status_code == 200, plain.text
+    room = str(2048 - plain.json()["usage"]["prompt_tokens"])
+    assert plain.headers[CLAMPED] == room
+    assert CLAMPED in plain.headers["access-control-expose-headers"]  # readable in a page
+    with httpx.stream(
+        "POST", url, json={**body, "stream": True}, headers=AUTH, timeout=60
+    ) as stream:
+        assert stream.status_code == 200
+        assert stream.headers[CLAMPED] == room
+        assert "data: [DONE]" in list(stream.iter_lines())
+    fits = httpx.post(url, json={**body, "max_tokens": 8}, headers=AUTH, timeout=60)
+    assert fits.status_code == 200 and CLAMPED not in fits.headers
+
+
 def test_status_and_restart_after_a_crash(served: ServeProcess) -> None:
     status = httpx.get(
         served.url + "/api/status", headers={"authorization": f"Bearer {TOKEN}"}
@@ -127,6 +174,54 @@ def test_status_and_restart_after_a_crash(served: ServeProcess) -> None:
         time.sleep(0.5)
     assert status["model_server"]["state"] == "ready"
     assert status["model_server"]["restarts"] >= 1
+    after = client(served).chat.completions.create(
+        model="gpt-4o", max_tokens=2, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert after.choices[0].message.content is not None
+
+
+def test_a_killed_model_server_fails_in_flight_requests_retryably(served: ServeProcess) -> None:
+    """SIGKILL mid-answer: a request that has had no byte yet gets 503 + retry-after, a
+    stream already flowing ends with a retryable error event; nobody waits on a corpse."""
+    pid = _model_server(served)["pid"]
+    url = served.url + "/v1/chat/completions"
+    long = {
+        "model": "gpt-4o",
+        "max_tokens": 1000,
+        "temperature": 0,
+        "messages": [{"role": "user", "content": "Write a long story about the sea."}],
+    }
+    plain: list[httpx.Response] = []
+    waiting = threading.Thread(
+        target=lambda: plain.append(httpx.post(url, json=long, headers=AUTH, timeout=120))
+    )
+    waiting.start()
+    with httpx.stream(
+        "POST", url, json={**long, "stream": True}, headers=AUTH, timeout=120
+    ) as stream:
+        assert stream.status_code == 200
+        lines = stream.iter_lines()
+        for line in lines:
+            if '"content":"' in line and '"content":""' not in line:
+                break  # the stream is generating
+        time.sleep(0.3)
+        assert waiting.is_alive()  # the other one is generating too, no byte sent yet
+        os.kill(pid, signal.SIGKILL)
+        killed = time.monotonic()
+        rest = list(lines)
+    waiting.join(timeout=30)
+    assert time.monotonic() - killed < 10  # answered at once, not after a timeout
+    events = [json.loads(line[6:]) for line in rest if line.startswith("data: {")]
+    assert [line for line in rest if line][-1] == "data: [DONE]"
+    error = events[-1]["error"]
+    assert error["type"] == "server_error" and error["code"] == "service_unavailable"
+    assert "restarting" in error["message"]
+    assert plain[0].status_code == 503, plain[0].text
+    assert plain[0].headers["retry-after"] == "5"
+    assert plain[0].json()["error"]["code"] == "service_unavailable"
+    served.wait_for_line("Model server exited with code -9; restarting", timeout=30)
+    state = _wait_restarted(served, pid)
+    assert state["last_restart_cause"] == "exited with code -9"
     after = client(served).chat.completions.create(
         model="gpt-4o", max_tokens=2, messages=[{"role": "user", "content": "hi"}]
     )

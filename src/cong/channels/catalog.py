@@ -8,6 +8,7 @@ from typing import Literal
 
 from cong.accounts.principal import Principal
 from cong.channels.service import ChannelConfig, default_timeouts
+from cong.protocol.cong_headers import MAX_TOKENS_CLAMPED
 from cong.protocol.errors import APIError, model_not_found
 from cong.providers.base import Provider, UpstreamConfig
 from cong.providers.registry import build_provider
@@ -154,7 +155,8 @@ def routes_of(channel: ChannelConfig) -> list[ModelRoute]:
     """One provider per key; the channel's weight is shared among its keys."""
     routes: list[ModelRoute] = []
     # How client-facing errors name the upstream: never by the internal channel name.
-    label = "embedded model server" if channel.name == EMBEDDED else "service"
+    embedded = channel.name == EMBEDDED
+    label = "embedded model server" if embedded else "service"
     for index, key in enumerate(channel.keys):
         suffix = f"#{index + 1}" if len(channel.keys) > 1 else ""
         provider = build_provider(
@@ -167,6 +169,10 @@ def routes_of(channel: ChannelConfig) -> list[ModelRoute]:
                 timeouts=channel.timeouts,
                 label=label,
                 native_responses=channel.native_responses,
+                # Our own model server: its clamp notice reaches the client, and its
+                # supervisor restarts it when it dies.
+                forwarded_headers=(MAX_TOKENS_CLAMPED,) if embedded else (),
+                supervised=embedded,
             ),
         )
         template = ModelRoute(

@@ -22,7 +22,7 @@ from cong.gateway.metering import Meter, Metering, usage_of
 from cong.gateway.request import GatewayRequest
 from cong.protocol.errors import APIError
 from cong.protocol.stream import Stream
-from cong.providers.base import Capability
+from cong.providers.base import Capability, forwarded_headers
 
 
 @dataclass
@@ -90,6 +90,7 @@ class Gateway:
         async def call(route: ModelRoute) -> dict[str, Any]:
             response = await operation.call(route.provider, request.upstream_body(route))
             meter.served_by(route)
+            meter.headers.update(forwarded_headers(response))
             return response
 
         response = await self._call(meter, request, call)
@@ -112,6 +113,9 @@ class Gateway:
                 await upstream.aclose()
                 raise
             meter.served_by(route)
+            if first is not None and first.headers:
+                # Sent with the status line when it goes out with the first event.
+                meter.headers.update(first.headers)
             return first, upstream
 
         return lambda: self._call(meter, request, attempt, verdict_later=True)

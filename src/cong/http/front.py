@@ -20,6 +20,7 @@ from cong.http.api_call import ApiCall, ClientGone
 from cong.http.context import Services
 from cong.http.openai_routes import Endpoint
 from cong.http.responses import error_response
+from cong.protocol.cong_headers import MAX_TOKENS_CLAMPED
 from cong.protocol.errors import internal_error, method_not_allowed
 
 log = logging.getLogger("cong")
@@ -35,6 +36,7 @@ EXPOSED_HEADERS = [
     "x-ratelimit-reset-tokens",
     "x-conversation-id",
     "x-memories-used",
+    MAX_TOKENS_CLAMPED,
 ]
 
 Routes = dict[str, dict[str, Endpoint]]

@@ -80,9 +80,9 @@ class EventStream:
     ) -> None:
         self.chunks = chunks
         self.renderer = renderer
-        self.headers = SSE_HEADERS + [
-            (k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()
-        ]
+        # Read when the status line goes out: headers the upstream's answer added until
+        # then are sent too.
+        self.headers = headers if headers is not None else {}
         self.keepalive = keepalive
         self.commit_after = commit_after
         self.started = False
@@ -172,7 +172,10 @@ class EventStream:
     async def _start(self, send: Send) -> None:
         self.started = True
         self.last_write = asyncio.get_running_loop().time()
-        await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+        headers = SSE_HEADERS + [
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
 
     async def _after_beat(self) -> None:
         """Let a heartbeat in flight finish first (the status line goes before any body)."""

@@ -243,7 +243,8 @@ class ChatMemory:
     async def finish(self, turn: Turn, result: Result) -> Result:
         """The answer with the memory headers; both turns stored once it is complete
         (a stream's from the text it relayed)."""
-        headers = {**result.headers, **turn.headers}
+        headers = result.headers  # the same dict: a stream's upstream may add to it
+        headers.update(turn.headers)
         if not isinstance(result.payload, dict):
             return Result(self._storing(turn, result.payload), headers)
         payload = result.payload

@@ -8,6 +8,7 @@ from typing import Any
 
 from cong.modelserver.prompt_tokens import too_long
 from cong.modelserver.sampler import SamplingParams
+from cong.protocol.cong_headers import MAX_TOKENS_CLAMPED
 from cong.protocol.errors import invalid_request
 
 SEED_MASK = 0xFFFFFFFF
@@ -118,7 +119,4 @@ def output_budget(
 def clamp_headers(budgets: list[Budget]) -> dict[str, str]:
     """``x-cong-max-tokens-clamped: N`` when a max_tokens was lowered to N to fit."""
     clamped = [b.tokens for b in budgets if b.clamped]
-    return {CLAMP_HEADER: str(min(clamped))} if clamped else {}
-
-
-CLAMP_HEADER = "x-cong-max-tokens-clamped"
+    return {MAX_TOKENS_CLAMPED: str(min(clamped))} if clamped else {}

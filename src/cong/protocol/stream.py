@@ -18,11 +18,14 @@ class Events:
     relayed without being decoded when nothing in them needs changing. ``chunks`` are
     decoded chunks (from a provider that translates, or after a change); they follow the
     payloads. ``end`` marks the last item of a stream that completed: nothing follows it.
+    ``headers``, on a stream's first item only, are the upstream's response headers to
+    pass on to the client (``UpstreamConfig.forwarded_headers``).
     """
 
     payloads: list[bytes] = field(default_factory=list)
     chunks: list[dict[str, Any]] = field(default_factory=list)
     end: bool = False
+    headers: dict[str, str] | None = None
 
     def objects(self) -> list[dict[str, Any]]:
         """Every chunk decoded, in order (for an edge that renders another format)."""

@@ -32,6 +32,29 @@ class UpstreamConfig:
     label: str = "upstream"
     # The upstream serves OpenAI's Responses API (``/responses``) itself.
     native_responses: bool = False
+    # Response headers of this upstream passed on to the client (lower case); no other
+    # upstream header ever reaches the client.
+    forwarded_headers: tuple[str, ...] = ()
+    # A child process of ``cong serve``, restarted by its supervisor when it dies (the
+    # embedded model server): a connection lost mid-answer means it is restarting, so the
+    # client gets a retryable 503 with ``retry-after`` rather than a 502.
+    supervised: bool = False
+
+
+class UpstreamAnswer(dict[str, Any]):
+    """An upstream's JSON answer that came with headers to pass on to the client
+    (``UpstreamConfig.forwarded_headers``); any other answer is a plain dict."""
+
+    __slots__ = ("headers",)
+
+    def __init__(self, data: dict[str, Any], headers: dict[str, str]) -> None:
+        super().__init__(data)
+        self.headers = headers
+
+
+def forwarded_headers(answer: dict[str, Any]) -> dict[str, str]:
+    """The headers an upstream's answer asks to pass on to the client (usually none)."""
+    return answer.headers if isinstance(answer, UpstreamAnswer) else {}
 
 
 class Capability(StrEnum):

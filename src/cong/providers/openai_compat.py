@@ -79,19 +79,22 @@ class OpenAICompatible(Upstream):
     async def _events(self, url: str, body: dict[str, Any]) -> Stream:
         """The events of each read, undecoded, so that they can be relayed in one write;
         ``[DONE]`` ends the stream (``end``), an error event ends it with its error."""
-        async with aclosing(self.http.post_sse_batches(url, body, self._headers)) as reads:
+        forwarded: dict[str, str] = {}
+        reads = self.http.post_sse_batches(url, body, self._headers, forwarded)
+        async with aclosing(reads):
             async for batch in reads:
                 payloads: list[bytes] = []
                 for _name, data in batch:
                     if data == b"[DONE]":
-                        yield Events(payloads, end=True)
+                        yield Events(payloads, end=True, headers=forwarded or None)
                         return
                     if b'"error"' in data:
                         event = self.http.decode_event(data)
                         if "error" in event and not event.get("choices"):
                             if payloads:
-                                yield Events(payloads)
+                                yield Events(payloads, headers=forwarded or None)
                             raise error_from_stream_event(event, self.config.label)
                     payloads.append(data)
                 if payloads:
-                    yield Events(payloads)
+                    yield Events(payloads, headers=forwarded or None)
+                    forwarded = {}  # the first item's only

@@ -18,11 +18,15 @@ from cong.protocol.errors import (
     upstream_unavailable,
 )
 from cong.protocol.sse import SSEDecoder
-from cong.providers.base import UpstreamConfig
+from cong.providers.base import UpstreamAnswer, UpstreamConfig
 from cong.providers.upstream_errors import error_from_upstream, scrub
 
 # Content types that are certainly not a stream of server-sent events.
 NOT_A_STREAM = frozenset({"application/json", "text/html", "text/plain", "application/xml"})
+
+# Seconds a client is told to wait when a supervised upstream died mid-answer: the
+# supervisor's first restart delay plus loading the models.
+RESTART_RETRY_AFTER = 5
 
 # (status, raw body, response headers, label) -> the error the client sees
 ErrorMapper = Callable[[int, bytes, Mapping[str, str], str], APIError]
@@ -128,7 +132,20 @@ class HTTPTransport:
             return upstream_unavailable(
                 f"The upstream {self.label} is not reachable right now; try again shortly."
             )
+        if self.config.supervised:
+            # It died mid-answer and its supervisor is starting it again: not retried
+            # here (the retry-after moves on), the client retries once it is back.
+            return upstream_unavailable(
+                f"The {self.label} stopped while answering and is restarting; "
+                f"retry in {RESTART_RETRY_AFTER} seconds.",
+                retry_after=RESTART_RETRY_AFTER,
+            )
         return upstream_error(f"The connection to the upstream {self.label} failed.")
+
+    def forwarded(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """The response headers this upstream passes on to the client."""
+        names = self.config.forwarded_headers
+        return {name: headers[name] for name in names if name in headers} if names else {}
 
     async def post_json(
         self, url: str, body: dict[str, Any], headers: Mapping[str, str]
@@ -162,7 +179,8 @@ class HTTPTransport:
             ) from None
         if not isinstance(data, dict):
             raise upstream_error(f"The upstream {self.label} sent an unexpected answer.")
-        return data
+        forwarded = self.forwarded(response.headers)
+        return UpstreamAnswer(data, forwarded) if forwarded else data
 
     async def post_sse(
         self, url: str, body: dict[str, Any], headers: Mapping[str, str]
@@ -177,12 +195,19 @@ class HTTPTransport:
             await batches.aclose()
 
     async def post_sse_batches(
-        self, url: str, body: dict[str, Any], headers: Mapping[str, str]
+        self,
+        url: str,
+        body: dict[str, Any],
+        headers: Mapping[str, str],
+        forwarded: dict[str, str] | None = None,
     ) -> AsyncGenerator[list[tuple[bytes | None, bytes]], None]:
         """POST, then yield the server-sent events of each read as they arrive.
         The idle timeout applies between reads; closing the iterator closes the connection
-        (so the upstream sees the disconnect and stops generating)."""
+        (so the upstream sees the disconnect and stops generating). ``forwarded`` gets the
+        response headers to pass on to the client once the response head is in."""
         response = await self.open(url, body, headers)
+        if forwarded is not None:
+            forwarded.update(self.forwarded(response.headers))
         kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if kind in NOT_A_STREAM:
             # A JSON (or HTML) answer to a stream request: nothing to relay. Failing now,
