@@ -214,9 +214,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="300 requests, 1 repeat")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--postgres", action="store_true", help="also on PostgreSQL")
+    parser.add_argument("--requests", type=int, default=2000, help="per run (quick: 300)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    args.requests, args.warmup = (300, 60) if args.quick else (2000, 200)
+    args.requests, args.warmup = (300, 60) if args.quick else (args.requests, 200)
     if args.quick:
         args.repeat = 1
     text = uvloop.run(main_async(args))
