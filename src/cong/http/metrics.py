@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # passed through to the usage writer, never used here
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
 CIRCUIT_VALUES = {"closed": 0.0, "half-open": 1.0, "open": 2.0}
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+MAX_KEPT_CHILDREN = 10_000
 
 
 class Metrics:
@@ -64,6 +65,7 @@ class Metrics:
         self.paths = frozenset(known_paths)
         # (path, status) -> its metric children, for paths we name (others are not kept).
         self._children: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
+        self._usage_children: dict[tuple[str, str, int], tuple[Any, ...]] = {}
         self.health: ChannelHealth | None = None
         self.backlog: Callable[[], int] | None = None
         self.model_server_queue: dict[str, float] = {}
@@ -96,14 +98,31 @@ class Metrics:
             ttft_histogram.observe(ttft)
 
     def observe_usage(self, record: UsageRecord) -> None:
-        model = record.requested_model
-        for kind in ("prompt", "completion", "cached", "reasoning"):
-            value = getattr(record, f"{kind}_tokens")
+        # ``labels()`` takes a lock and builds keys on every call: the children of a
+        # (model, channel, status) are looked up once and kept (a bounded number of them).
+        labels = (record.requested_model, record.channel or "none", record.status)
+        children = self._usage_children.get(labels)
+        if children is None:
+            children = self._usage_metrics(*labels)
+            if len(self._usage_children) < MAX_KEPT_CHILDREN:
+                self._usage_children[labels] = children
+        prompt, completion, cached, reasoning, cost, upstream = children
+        for counter, value in (
+            (prompt, record.prompt_tokens),
+            (completion, record.completion_tokens),
+            (cached, record.cached_tokens),
+            (reasoning, record.reasoning_tokens),
+        ):
             if value > 0:
-                self.tokens.labels(model, kind).inc(value)
+                counter.inc(value)
         if record.cost > 0:
-            self.cost.labels(model).inc(record.cost / 1_000_000)
-        self.upstream.labels(record.channel or "none", str(record.status)).inc()
+            cost.inc(record.cost / 1_000_000)
+        upstream.inc()
+
+    def _usage_metrics(self, model: str, channel: str, status: int) -> tuple[Any, ...]:
+        kinds = ("prompt", "completion", "cached", "reasoning")
+        tokens = tuple(self.tokens.labels(model, kind) for kind in kinds)
+        return (*tokens, self.cost.labels(model), self.upstream.labels(channel, str(status)))
 
     async def refresh_model_server(self, base_url: str | None) -> None:
         """The embedded model server's queue, from its health answer (none if away)."""
