@@ -227,6 +227,25 @@ class FilesSettings(BaseModel):
     extract_max_chars: int = Field(
         2_000_000, ge=1000, description="text kept from one file (the rest is cut)"
     )
+    whole_max_tokens: int = Field(
+        16_000,
+        ge=100,
+        description="a file's text up to this many tokens (and half the model's context) "
+        "goes into a chat whole; a longer one by retrieval over its chunks",
+    )
+    chunk_tokens: int = Field(300, ge=50, le=4000, description="size of a long file's chunks")
+    retrieved_tokens: int = Field(
+        6_000,
+        ge=100,
+        description="chunks of one long file sent with a question (at most a third of "
+        "the model's context)",
+    )
+    embedding_model: str | None = Field(
+        None, description="model that embeds file chunks; default: memory.embedding_model"
+    )
+    result_files: bool = Field(
+        True, description="offer models a create_file tool (or collect named code blocks)"
+    )
 
     @model_validator(mode="after")
     def _s3_needs_a_bucket(self) -> FilesSettings:

@@ -11,6 +11,10 @@ Behaviour is chosen by the requested model name:
 ``fake-late`` waits 1 s before its first chunk, ``fake-stall`` stalls after one chunk,
 ``fake-tools`` calls ``get_weather`` twice in parallel (arguments streamed in pieces)
 unless the last message is a tool result,
+``fake-files`` makes files when told to: offered a ``create_file`` tool, it calls it for
+each of ``Recorder.files_to_create`` (in parallel, or one per answer with
+``Recorder.one_file_per_answer``); after the tool results it answers "Done: " and what
+they said; offered no tool, it writes each file as a fenced block with ``title="…"``,
 anything else answers "Hello from fake" (3 stream chunks). ``/v1/completions`` answers
 every prompt ``n`` times (usage counts ``best_of`` candidates per prompt, as OpenAI bills
 them). ``/v1/responses`` (OpenAI's Responses API, served natively) answers "Hello from
@@ -54,6 +58,9 @@ class Recorder:
     ignore_stream: bool = False
     # The bodies ``/v1/responses`` received, as sent.
     responses_requests: list[dict[str, Any]] = field(default_factory=list)
+    # What ``fake-files`` makes: (file name, content).
+    files_to_create: list[tuple[str, str]] = field(default_factory=lambda: list(FILES))
+    one_file_per_answer: bool = False
 
     @property
     def chat_count(self) -> int:
@@ -139,17 +146,57 @@ TOOL_CALLS = [
 ]
 
 
-def _tool_answer(model: str, body: dict[str, Any]) -> Response:
+FILES = [("hello.py", 'print("xin chào")\n'), ("số liệu.csv", "tháng,doanh thu\n1,1500\n")]
+
+
+def _file_calls(body: dict[str, Any], recorder: Recorder) -> list[dict[str, Any]]:
+    """``fake-files``: the ``create_file`` calls to make now (none: answer in text)."""
+    tools = body.get("tools") or []
+    if not any((t.get("function") or {}).get("name") == "create_file" for t in tools):
+        return []
+    messages = body.get("messages") or [{}]
+    done = sum(1 for m in messages if m.get("role") == "tool")
+    if messages[-1].get("role") == "tool" and not recorder.one_file_per_answer:
+        return []
+    files = recorder.files_to_create[done:]
+    if recorder.one_file_per_answer:
+        files = files[:1]
+    return [
+        {
+            "id": f"call_file{done + n}",
+            "type": "function",
+            "function": {
+                "name": "create_file",
+                "arguments": orjson.dumps({"name": name, "content": content}).decode(),
+            },
+        }
+        for n, (name, content) in enumerate(files)
+    ]
+
+
+def _files_text(body: dict[str, Any], recorder: Recorder) -> str:
+    messages = body.get("messages") or [{}]
+    if messages[-1].get("role") == "tool":
+        return "Done: " + " | ".join(str(m["content"]) for m in messages if m["role"] == "tool")
+    blocks = [f'```text title="{n}"\n{c}```' for n, c in recorder.files_to_create]
+    return "Here are your files.\n\n" + "\n\n".join(blocks)
+
+
+def _tool_answer(
+    model: str, body: dict[str, Any], calls: list[dict[str, Any]] = TOOL_CALLS
+) -> Response:
     if not body.get("stream"):
         answer = _completion(model, "")
-        answer["choices"][0]["message"].update(content=None, tool_calls=TOOL_CALLS)
+        answer["choices"][0]["message"].update(content=None, tool_calls=calls)
         answer["choices"][0]["finish_reason"] = "tool_calls"
+        answer["usage"] = _usage(20, 8)
         return Response(orjson.dumps(answer), media_type="application/json")
     usage = bool((body.get("stream_options") or {}).get("include_usage"))
     events = [_chunk(model, {"role": "assistant", "content": None}, None, usage)]
-    for index, call in enumerate(TOOL_CALLS):
+    for index, call in enumerate(calls):
         arguments = call["function"]["arguments"]
-        head = {**call, "index": index, "function": {"name": "get_weather", "arguments": ""}}
+        name = call["function"]["name"]
+        head = {**call, "index": index, "function": {"name": name, "arguments": ""}}
         events.append(_chunk(model, {"tool_calls": [head]}, None, usage))
         for piece in (arguments[:5], arguments[5:]):
             delta = {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
@@ -294,7 +341,12 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
         messages = body.get("messages") or [{}]
         if model == "fake-tools" and messages[-1].get("role") != "tool":
             return _tool_answer(model, body)
-        if model == "fake-echo":
+        calls = _file_calls(body, recorder) if model == "fake-files" else []
+        if calls:
+            return _tool_answer(model, body, calls)
+        if model == "fake-files":
+            content = _files_text(body, recorder)
+        elif model == "fake-echo":
             content = orjson.dumps(body).decode()
         elif model == "fake-facts":
             text = str((body.get("messages") or [{}])[-1].get("content", ""))

@@ -129,3 +129,57 @@ def test_an_unreadable_file_is_a_400_naming_it(
     assert error["code"] == "file_unreadable"
     assert error["message"].startswith("The file 'sổ sách.xlsx' cannot be read")
     assert fake_openai[1].chat_count == sent
+
+
+def test_responses_input_file_parts_are_read_like_chat_file_parts(
+    sqlite_gateway: RunningGateway, fake_openai: tuple[str, Recorder]
+) -> None:
+    gw = sqlite_gateway
+    sdk = openai.OpenAI(base_url=gw.base_url, api_key=gw.admin_token, max_retries=0)
+    book = corpus.xlsx({"Doanh thu": [["Tháng", "VND"], [1, 1500]]})
+    stored = sdk.files.create(file=("số liệu.xlsx", book), purpose="user_data")
+    notes = base64.b64encode("# Ghi chú\nhọp lúc 9 giờ".encode()).decode()
+    response = sdk.responses.create(
+        model="fake-model",
+        input=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "Tóm tắt"},
+                    {"type": "input_file", "file_id": stored.id},
+                    {"type": "input_file", "filename": "notes.md", "file_data": notes},
+                ],
+            }
+        ],
+    )
+    assert response.output_text == "Hello from fake"
+    text, sheet, markdown = fake_openai[1].requests[-1]["messages"][0]["content"]
+    assert text == {"type": "text", "text": "Tóm tắt"}
+    assert sheet["text"].startswith('<file name="số liệu.xlsx">\n--- sheet: Doanh thu ---')
+    assert markdown["text"] == '<file name="notes.md">\n# Ghi chú\nhọp lúc 9 giờ\n</file>'
+
+    other = gw.create_key("responses-other")
+    refused = httpx.post(
+        gw.base_url + "/responses",
+        headers=auth(other),
+        json={
+            "model": "fake-model",
+            "input": [{"role": "user", "content": [{"type": "input_file", "file_id": stored.id}]}],
+        },
+    )
+    assert refused.status_code == 404
+    assert refused.json()["error"]["message"] == f"No such File object: {stored.id}"
+    by_url = httpx.post(
+        gw.base_url + "/responses",
+        headers=auth(gw.admin_token),
+        json={
+            "model": "fake-model",
+            "input": [
+                {
+                    "role": "user",
+                    "content": [{"type": "input_file", "file_url": "https://x.example/a.pdf"}],
+                }
+            ],
+        },
+    )
+    assert by_url.status_code == 400 and "file_url" in by_url.json()["error"]["message"]

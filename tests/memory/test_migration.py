@@ -41,7 +41,7 @@ def test_the_full_text_index_follows_memories_on_sqlite(tmp_path: object) -> Non
 
 def test_the_memory_migration_goes_down_and_up(database_url: str) -> None:
     migrate(database_url)
-    command.downgrade(alembic_config(database_url), "-1")
+    command.downgrade(alembic_config(database_url), "0008")
     if database_url.startswith("sqlite"):
         engine = create_engine(database_url.replace("sqlite+aiosqlite", "sqlite"))
         names = set(inspect(engine).get_table_names())

@@ -10,11 +10,11 @@ import pytest
 
 from cong.protocol.chat import ChatCompletionRequest
 from cong.protocol.errors import APIError, upstream_unavailable
+from cong.protocol.responses_input import input_items_of
 from cong.protocol.responses_stream import ResponseEvents
 from cong.protocol.responses_translate import (
     chat_messages_of_output,
     chat_request_from_responses,
-    input_items_of,
     response_from_chat,
 )
 from cong.protocol.validation import validate

@@ -17,7 +17,7 @@ from cong.channels.catalog import EMBEDDED, Catalog, ModelCard, ModelRoute
 from cong.channels.catalog_loader import CatalogLoader
 from cong.channels.health import ChannelHealth
 from cong.money import PPM
-from cong.protocol.errors import invalid_request, model_not_found
+from cong.protocol.errors import APIError, invalid_request, model_not_found
 from cong.settings import Settings
 from cong.storage import web_sessions as queries
 from cong.storage.database import Database
@@ -84,6 +84,17 @@ class ModelCatalogue:
             if entry.id == model:
                 return entry
         raise model_not_found(model)
+
+    async def info_of(self, principal: Principal, model: str) -> ModelInfo | None:
+        """The context length and capabilities of a chat ``model`` the caller may use
+        (None for anything else; the gateway answers those requests with its error)."""
+        catalog = self._loader.catalog
+        try:
+            routes = catalog.authorize(principal, model, "chat")
+        except APIError:
+            return None
+        target = routes[0].id
+        return merged(self._known(target, routes[0]), (await self._load_overrides()).get(target))
 
     async def v1_fields(self, principal: Principal, cards: list[ModelCard]) -> list[dict[str, Any]]:
         """The extra fields of each ``/v1/models`` entry, in the order of ``cards``."""

@@ -15,16 +15,17 @@ from typing import Any
 from cong.accounts.principal import Principal
 from cong.conversations.responses import StoredResponses
 from cong.conversations.responses_native import NativeResponseStream, native_answer
+from cong.files.chat_files import FileChats
+from cong.files.chat_parts import Expanded, name_the_images
 from cong.gateway.operations import NATIVE_RESPONSES, RESPONSES
 from cong.gateway.request import Edge, GatewayRequest
 from cong.gateway.service import Gateway
 from cong.protocol.errors import APIError
+from cong.protocol.responses_input import chat_messages_of, input_items_of
 from cong.protocol.responses_stream import ResponseEvents
 from cong.protocol.responses_translate import (
-    chat_messages_of,
     chat_messages_of_output,
     chat_request_from_responses,
-    input_items_of,
     response_from_chat,
 )
 from cong.protocol.sse import encode_event
@@ -95,25 +96,49 @@ def _encode(events: list[dict[str, Any]]) -> bytes:
     return b"".join([encode_event(event["type"], event) for event in events])
 
 
+def _has_input_files(input_: Any) -> bool:
+    return isinstance(input_, list) and any(
+        isinstance(item, dict)
+        and isinstance(item.get("content"), list)
+        and any(isinstance(p, dict) and p.get("type") == "input_file" for p in item["content"])
+        for item in input_
+    )
+
+
 class ResponsesAPI:
-    def __init__(self, gateway: Gateway, stored: StoredResponses) -> None:
+    def __init__(
+        self, gateway: Gateway, stored: StoredResponses, files: FileChats | None = None
+    ) -> None:
         self.gateway = gateway
         self.stored = stored
+        self.files = files
 
     async def create(
         self, principal: Principal, wire: dict[str, Any], request_id: str
     ) -> ResponsesResult:
         previous = wire.get("previous_response_id")
         history = await self.stored.history(principal, previous) if previous else []
-        native = not previous and self._native(principal, wire)
+        # Files are read here (as chat file parts), so such a request is translated.
+        native = (
+            not previous
+            and not _has_input_files(wire.get("input"))
+            and self._native(principal, wire)
+        )
+        expanded: Expanded | None = None
         if native:
             operation, body = NATIVE_RESPONSES, wire
         else:
             operation, body = RESPONSES, chat_request_from_responses(wire, history)
+            if self.files is not None:
+                expanded = await self.files.expand(principal, body)
+                body = expanded.body
         request = GatewayRequest.read(operation, body, principal, request_id, edge=EDGE, wire=wire)
         response_id = response_id_of(request_id)
         created = int(time.time())
-        result = await self.gateway.serve(request)
+        try:
+            result = await self.gateway.serve(request)
+        except APIError as error:
+            raise (name_the_images(error, expanded) if expanded else error) from None
         conversation = [*history, *chat_messages_of(wire.get("input"))]
         store = wire.get("store", True) is not False
 

@@ -23,6 +23,8 @@ from cong.files.blobs import (
 )
 from cong.files.extraction import ExtractLimits, Extractor
 from cong.files.kinds import ZIP_MAGIC, check_declared_kind
+from cong.files.long_files import LongFiles
+from cong.memory.embedder import Embedder
 from cong.protocol.errors import APIError, invalid_request, not_found
 from cong.settings import FilesSettings
 from cong.storage import files as queries
@@ -32,6 +34,8 @@ from cong.storage.file_tables import StoredFile
 log = logging.getLogger("cong.files")
 T = TypeVar("T")
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+OUTPUT_PURPOSE = "assistants_output"  # files the gateway made (result files)
+QUOTA_EXCEEDED = "storage_quota_exceeded"
 MAX_NAME = 255
 
 
@@ -70,6 +74,15 @@ def too_large(limit: int) -> APIError:
         f"File too large: the limit is {limit} bytes.",
         param="file",
         code="file_too_large",
+        status=413,
+    )
+
+
+def quota_exceeded() -> APIError:
+    return invalid_request(
+        "Storage quota exceeded: delete some files first.",
+        param="file",
+        code=QUOTA_EXCEEDED,
         status=413,
     )
 
@@ -131,19 +144,20 @@ class Upload:
         except TooLarge:
             if self.writer.size > self.file_limit:
                 raise too_large(self.file_limit) from None
-            raise invalid_request(
-                "Storage quota exceeded: delete some files first.",
-                param="file",
-                code="storage_quota_exceeded",
-                status=413,
-            ) from None
+            raise quota_exceeded() from None
 
     def abort(self) -> None:
         self.writer.abort()
 
 
 class Files:
-    def __init__(self, db: Database, blobs: BlobStore, settings: FilesSettings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        settings: FilesSettings,
+        embedder: Embedder | None = None,
+    ) -> None:
         self.db = db
         self.blobs = blobs
         self.settings = settings
@@ -158,6 +172,7 @@ class Files:
             memory_bytes=settings.extract_memory_mb * 1024 * 1024,
         )
         self.extractor = Extractor(self.limits)
+        self.long = LongFiles(db, embedder, settings)
 
     def close(self) -> None:
         self.extractor.close()
@@ -206,6 +221,32 @@ class Files:
         try:
             name = clean_filename(filename)
             kept_purpose = check_purpose(purpose)
+        except BaseException:
+            upload.abort()
+            raise
+        return await self._keep(principal, upload, name, kept_purpose, content_type)
+
+    async def create(
+        self, principal: Principal, filename: str, data: bytes, content_type: str
+    ) -> FileInfo:
+        """A file the gateway makes for the user (a result file, purpose
+        ``assistants_output``): the same checks as an upload (name, size, quota,
+        contents), counted against the user's quota."""
+        name = clean_filename(filename)
+        if not data:
+            raise invalid_request(f"The file {name!r} is empty.", param="file", code="empty_file")
+        upload = await self.start_upload(principal)
+        try:
+            await asyncio.to_thread(upload.write, data)
+        except BaseException:
+            upload.abort()
+            raise
+        return await self._keep(principal, upload, name, OUTPUT_PURPOSE, content_type)
+
+    async def _keep(
+        self, principal: Principal, upload: Upload, name: str, purpose: str, content_type: str
+    ) -> FileInfo:
+        try:
             check_declared_kind(name, upload.writer.head, upload.writer.size)
             if upload.writer.head.startswith(ZIP_MAGIC):
                 await asyncio.to_thread(self._check_archive, name, upload.writer)
@@ -213,7 +254,7 @@ class Files:
                 id=upload.writer.file_id,
                 user_id=principal.user_id,
                 filename=name,
-                purpose=kept_purpose,
+                purpose=purpose,
                 bytes=upload.writer.size,
                 content_type=content_type[:127] or "application/octet-stream",
             )
@@ -222,12 +263,7 @@ class Files:
                 await queries.add_file(session, row)
                 used = await queries.used_bytes(session, principal.user_id)
                 if used > self.settings.user_quota_bytes:  # a concurrent upload won
-                    raise invalid_request(
-                        "Storage quota exceeded: delete some files first.",
-                        param="file",
-                        code="storage_quota_exceeded",
-                        status=413,
-                    )
+                    raise quota_exceeded()
         except BaseException:
             upload.abort()
             raise
@@ -274,7 +310,10 @@ class Files:
 
     async def read(self, principal: Principal, file_id: str) -> tuple[FileInfo, bytes]:
         info = await self.get(principal, file_id)
-        return info, await _in_store(lambda: self.blobs.read(info.id))
+        return info, await self.read_blob(info)
+
+    async def read_blob(self, info: FileInfo) -> bytes:
+        return await _in_store(lambda: self.blobs.read(info.id))
 
     async def delete(self, principal: Principal, file_id: str) -> None:
         if not is_file_id(file_id):
@@ -283,6 +322,7 @@ class Files:
             deleted = await queries.delete_file(session, principal.user_id, file_id)
         if not deleted:
             raise file_not_found(file_id)
+        self.long.forget(file_id)
         try:
             await asyncio.to_thread(self.blobs.delete, file_id)
         except (OSError, StoreFailed) as error:  # the row is gone: the file is

@@ -39,6 +39,7 @@ from cong.channels.service import Channels
 from cong.conversations.responses import StoredResponses
 from cong.conversations.responses_api import ResponsesAPI
 from cong.files.blob_stores import open_blob_store
+from cong.files.chat_files import FileChats
 from cong.files.service import Files
 from cong.gateway.metered_stream import MeteredStreams
 from cong.gateway.metering import Metering
@@ -71,6 +72,7 @@ from cong.http.responses import error_response
 from cong.http.shutdown import Drain, install_signal_handlers
 from cong.http.web import pages as web_pages
 from cong.limits.factory import build_rate_limiter
+from cong.memory.embedder import GatewayEmbedder
 from cong.memory.wiring import MemoryServices, build_memory
 from cong.protocol.errors import (
     APIError,
@@ -132,6 +134,15 @@ def create_app(settings: Settings) -> ASGIApp:
         memory: MemoryServices = build_memory(
             db, settings, loader, router, gateway, accounts.forget_cached
         )
+        embedding_model = settings.files.embedding_model or settings.memory.embedding_model
+        files = Files(
+            db,
+            open_blob_store(settings),
+            settings.files,
+            GatewayEmbedder(loader, router, embedding_model),
+        )
+        catalogue = ModelCatalogue(db, loader, health, wallets.prices, settings)
+        file_chats = FileChats(files, catalogue, gateway, settings.base_url)
         app.state.services = Services(
             settings=settings,
             accounts=accounts,
@@ -154,11 +165,12 @@ def create_app(settings: Settings) -> ASGIApp:
             reports=Reports(db, wallets),
             sessions=Sessions(db, secret, accounts, passwords, limiter, settings.web),
             registration=Registration(db, accounts, passwords, codes.redeem),
-            catalogue=ModelCatalogue(db, loader, health, wallets.prices, settings),
+            catalogue=catalogue,
             usage_series=UsageSeries(db),
             metrics=metrics,
-            responses=ResponsesAPI(gateway, StoredResponses(db)),
-            files=Files(db, open_blob_store(settings), settings.files),
+            responses=ResponsesAPI(gateway, StoredResponses(db), file_chats),
+            files=files,
+            file_chats=file_chats,
             chat_memory=memory.chat,
             conversations=memory.conversations,
             memory_modes=memory.modes,

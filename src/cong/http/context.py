@@ -21,6 +21,7 @@ from cong.catalogue.service import ModelCatalogue
 from cong.channels.catalog_loader import CatalogLoader
 from cong.channels.service import Channels
 from cong.conversations.responses_api import ResponsesAPI
+from cong.files.chat_files import FileChats
 from cong.files.service import Files
 from cong.gateway.service import Gateway
 from cong.gateway.status import StatusService
@@ -54,6 +55,7 @@ class Services:
     metrics: Metrics
     responses: ResponsesAPI
     files: Files
+    file_chats: FileChats
     chat_memory: ChatMemory
     conversations: Conversations
     memory_modes: MemoryModes

@@ -110,6 +110,17 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+def download_headers(info: FileInfo) -> list[tuple[str, str]]:
+    return [
+        ("content-type", "application/octet-stream"),
+        ("content-length", str(info.bytes)),
+        ("content-disposition", content_disposition(info.filename)),
+        ("x-content-type-options", "nosniff"),
+        ("content-security-policy", SANDBOX_CSP),
+        ("cache-control", "private, no-store"),
+    ]
+
+
 class Download:
     """A stored file's contents, read from disk off the event loop, chunk by chunk."""
 
@@ -118,14 +129,7 @@ class Download:
         self.chunks = chunks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [
-            (b"content-type", b"application/octet-stream"),
-            (b"content-length", b"%d" % self.info.bytes),
-            (b"content-disposition", content_disposition(self.info.filename).encode("latin-1")),
-            (b"x-content-type-options", b"nosniff"),
-            (b"content-security-policy", SANDBOX_CSP.encode()),
-            (b"cache-control", b"private, no-store"),
-        ]
+        headers = [(k.encode(), v.encode("latin-1")) for k, v in download_headers(self.info)]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         if scope["method"] == "HEAD":
             await send({"type": "http.response.body", "body": b""})

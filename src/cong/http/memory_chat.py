@@ -2,7 +2,8 @@
 ``/api/chat/completions`` (the web chat: the session cookie and its CSRF token, or a
 key). Both run the memory step before the gateway and the store step after it
 (``memory/chat_turns.py``); in ``off`` mode only the conversation id field is removed.
-File parts are expanded after the memory step (stored turns keep the client's parts)."""
+File parts are expanded after the memory step (stored turns keep the client's parts),
+and result files are offered and stored around the gateway call (``files/chat_files.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from starlette.types import ASGIApp
 
 from cong.accounts.principal import Principal
-from cong.files.chat_parts import expand_file_parts, name_the_images
+from cong.files.chat_parts import name_the_images
 from cong.gateway.operations import CHAT
 from cong.gateway.request import GatewayRequest
 from cong.http.api_call import ApiCall
@@ -42,12 +43,13 @@ async def _chat(call: ApiCall, principal: Principal, web: bool) -> ASGIApp:
         client=_client(call, web),
         web=web,
     )
-    files = await expand_file_parts(call.services.files, principal, wire)
+    files = await call.services.file_chats.prepare(principal, wire, web=web)
     request = GatewayRequest.read(CHAT, files.body, principal, call.request_id, wire=wire)
     try:
         result = await call.services.gateway.serve(request)
     except APIError as error:
-        raise name_the_images(error, files) from None
+        raise name_the_images(error, files.expanded) from None
+    result = await files.finish(result, call.request_id)
     if turn is not None:
         result = await memory.finish(turn, result)
     return render(call, request, result)

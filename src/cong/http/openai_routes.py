@@ -11,7 +11,7 @@ from typing import Any
 from starlette.types import ASGIApp
 
 from cong.channels.catalog import ModelCard
-from cong.files.chat_parts import expand_file_parts, name_the_images
+from cong.files.chat_parts import name_the_images
 from cong.gateway.operations import CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, Operation
 from cong.gateway.request import OPENAI, Edge, GatewayRequest
 from cong.gateway.service import Result
@@ -58,7 +58,7 @@ def operation_endpoint(operation: Operation, edge: Edge = OPENAI) -> Endpoint:
         try:
             principal = await call.authenticate()
             wire = parse_json_object(await call.body())
-            files = await expand_file_parts(call.services.files, principal, edge.read(wire))
+            files = await call.services.file_chats.expand(principal, edge.read(wire))
             request = GatewayRequest.read(
                 operation, files.body, principal, call.request_id, edge=edge, wire=wire
             )

@@ -55,6 +55,22 @@ def fuse(
     return sorted(scores, key=lambda item: (-scores[item], -item))
 
 
+def hybrid(query: str, by_text: Sequence[int] | None, by_vector: Sequence[int] | None) -> list[int]:
+    """The hybrid ranking for ``query``: a full-text and a vector ranking (either None
+    when it could not be had) fused by reciprocal rank, weighted by the question's
+    language. Memories and the chunks of long files are both found this way."""
+    vector_weight, text_weight = weights(query)
+    rankings: list[Sequence[int]] = []
+    weighed: list[float] = []
+    if by_text is not None:
+        rankings.append(by_text)
+        weighed.append(text_weight)
+    if by_vector is not None:
+        rankings.append(by_vector)
+        weighed.append(vector_weight)
+    return fuse(rankings, weighed)
+
+
 def injection(memories: Sequence[tuple[int, str]], budget: int) -> tuple[str, list[int]]:
     """The system message text for ``memories`` (id, text), best first, cut to ``budget``
     estimated tokens; and the ids that fit."""

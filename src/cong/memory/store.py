@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from cong.memory.embedder import Embedder
-from cong.memory.retrieval import fuse, injection, search_words, weights
+from cong.memory.retrieval import hybrid, injection, search_words
 from cong.memory.vectors import UserVectors, VectorCache, build, from_blob, to_blob
 from cong.protocol.errors import invalid_request, not_found
 from cong.storage import memories as queries
@@ -182,25 +182,21 @@ class Memories:
     ) -> list[int]:
         """The ids of the user's ``k`` most relevant memories for ``query``: nearest
         vectors and full-text matches fused by reciprocal rank."""
-        by_vector, by_text = weights(query)
-        rankings: list[list[int]] = []
-        weighed: list[float] = []
+        by_text: list[int] | None = None
+        by_vector: list[int] | None = None
         embedding: asyncio.Future[np.ndarray | None] | None = None
         if use_vectors and vector is None:
             embedding = asyncio.ensure_future(self._vector(query))
         if use_text:
             async with self._db.session() as session:
-                found = await queries.full_text(session, user_id, search_words(query), CANDIDATES)
-            rankings.append(found)
-            weighed.append(by_text)
+                by_text = await queries.full_text(session, user_id, search_words(query), CANDIDATES)
         if use_vectors:
             if embedding is not None:
                 vector = await embedding
             if vector is not None:
                 nearest = (await self._user_vectors(user_id)).nearest(vector, CANDIDATES)
-                rankings.append([i for i, _ in nearest])
-                weighed.append(by_vector)
-        return fuse(rankings, weighed)[:k]
+                by_vector = [i for i, _ in nearest]
+        return hybrid(query, by_text, by_vector)[:k]
 
     async def search(self, user_id: int, query: str, k: int) -> list[MemoryView]:
         return await self.by_ids(user_id, await self.rank(user_id, query, k))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cong.storage.file_tables import StoredFile
+from cong.storage.file_tables import FileChunk, StoredFile
 
 
 async def add_file(session: AsyncSession, row: StoredFile) -> None:
@@ -57,7 +57,22 @@ async def used_bytes(session: AsyncSession, user_id: int) -> int:
 
 
 async def delete_file(session: AsyncSession, user_id: int, file_id: str) -> bool:
+    """Deletes the user's file row and its chunks."""
+    if await find_file(session, user_id, file_id) is None:
+        return False
+    await session.execute(delete(FileChunk).where(FileChunk.file_id == file_id))
     result = await session.execute(
         delete(StoredFile).where(StoredFile.id == file_id, StoredFile.user_id == user_id)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def chunks(session: AsyncSession, file_id: str) -> Sequence[FileChunk]:
+    """A file's chunks in document order (none: not chunked yet)."""
+    query = select(FileChunk).where(FileChunk.file_id == file_id).order_by(FileChunk.seq)
+    return (await session.execute(query)).scalars().all()
+
+
+async def add_chunks(session: AsyncSession, rows: list[FileChunk]) -> None:
+    session.add_all(rows)
+    await session.flush()
