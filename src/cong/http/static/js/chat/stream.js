@@ -3,7 +3,8 @@
 import { ApiError } from "../api.js";
 
 /** Streams one answer. `onDelta(text)` gets each piece of text; resolves to
- * { conversationId, memories: [ids], usage, requestId, stopped }. */
+ * { conversationId, memories: [ids], usage, requestId, stopped, files } (`files`: the
+ * result files of the last chunk's `cong_files`, or null). */
 export async function streamChat({ csrf, conversationId, body, signal, onDelta }) {
   const headers = { "content-type": "application/json", accept: "text/event-stream" };
   if (csrf) headers["x-csrf-token"] = csrf;
@@ -39,6 +40,7 @@ export async function streamChat({ csrf, conversationId, body, signal, onDelta }
     requestId: response.headers.get("x-request-id"),
     usage: null,
     stopped: false,
+    files: null,
   };
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
@@ -59,6 +61,7 @@ export async function streamChat({ csrf, conversationId, body, signal, onDelta }
           const chunk = JSON.parse(data);
           if (chunk.error) throw new ApiError(502, chunk.error.message, chunk.error.code, result.requestId);
           if (chunk.usage) result.usage = chunk.usage;
+          if (Array.isArray(chunk.cong_files)) result.files = chunk.cong_files;
           const text = chunk.choices?.[0]?.delta?.content;
           if (text) onDelta(text);
         }

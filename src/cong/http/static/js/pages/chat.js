@@ -1,7 +1,9 @@
 // "/chat" — the web chat: conversations (sidebar with search, rename, delete), a model
 // picker with capabilities, streamed answers with a stop button, safe Markdown with
 // highlighted, copyable code, regenerate and edit-and-resend, usage and cost per answer,
-// attachments (picker, drag-and-drop, paste: chat/attachments.js), and the memory panel (what is remembered, which memories an answer used, edit, delete).
+// attachments (picker, drag-and-drop, paste: chat/attachments.js), the memory panel (what
+// is remembered, which memories an answer used, edit, delete), and download buttons for
+// the files an answer made (chat/result_files.js).
 // Conversations and memories are the user's own, shared with their keys (docs/memory.md).
 import { api, del, get, patch, post, query } from "../api.js";
 import { clear, h } from "../dom.js";
@@ -10,6 +12,7 @@ import { renderMarkdown } from "../markdown.js";
 import { decorateCode } from "../chat/code.js";
 import { streamChat } from "../chat/stream.js";
 import { Attachments, filesOf, partsOf, sentFiles } from "../chat/attachments.js";
+import { resultFileButtons, resultFilesOf } from "../chat/result_files.js";
 
 const state = {
   models: [],
@@ -164,7 +167,7 @@ function messageNode(m, index) {
   if (m.memories?.length) {
     tools.append(h("span", { class: "chat-used" }, t("chat.used_memories", { count: m.memories.length })));
   }
-  const files = m.role === "user" ? sentFiles(m.files) : null;
+  const files = m.role === "user" ? sentFiles(m.files) : resultFileButtons(resultFilesOf(m));
   return h("article", { class: `chat-msg chat-${m.role}`, "data-role": m.role }, body, files, tools);
 }
 
@@ -222,6 +225,7 @@ async function send(text, parts = []) {
     answer.usage = result.usage;
     answer.cost = costOf(state.model, result.usage);
     answer.memories = result.memories;
+    if (result.files) answer.resultFiles = result.files;
     state.used = new Set(result.memories);
     if (result.conversationId && result.conversationId !== state.conversation) {
       state.conversation = result.conversationId;
@@ -251,6 +255,7 @@ async function refreshIds() {
       files: filesOf(m.content),
       usage: extras[i]?.usage,
       cost: extras[i]?.cost,
+      resultFiles: extras[i]?.resultFiles,
     }));
   } catch {
     // keep what is shown
