@@ -153,7 +153,7 @@ class ResultFiles:
         lines: list[str] = []
         if self.made:
             links = " · ".join(f"[{m.filename}]({m.download_url})" for m in self.made)
-            lines.append(f"📎 {links}")
+            lines.append(f"⬇ {links}")
         for name, content, reason in self.failed:
             lines.append(f"⚠ {name}: {reason}")
             if with_contents and content:

@@ -92,9 +92,14 @@ def test_two_result_files_and_their_zip_are_downloaded_from_the_chat(
     expect(answer).to_contain_text("Saved tong_hop.py")
 
     # The model read the spreadsheet and was offered the tool; it never showed up here.
-    first = next(b for b in reversed(recorder.requests) if "Từ bảng này" in str(b["messages"]))
+    first = next(
+        b
+        for b in reversed(recorder.requests)
+        if "Từ bảng này" in str(b["messages"][-1]) and b["messages"][-1]["role"] == "user"
+    )
     assert [t["function"]["name"] for t in first["tools"]] == ["create_file"]
-    assert "--- sheet: Doanh thu ---\nTháng | VND\n1 | 1500" in str(first["messages"][-1])
+    sheet = first["messages"][-1]["content"][1]["text"]
+    assert sheet.startswith('<file name="doanh thu.xlsx">\n--- sheet: Doanh thu ---\nTháng | VND')
     assert "create_file" not in answer.inner_text()
 
     with page.expect_download() as download:
