@@ -15,6 +15,7 @@ import pytest
 
 from tests.fakes.openai_upstream import Recorder
 from tests.support.gateway import RunningGateway, api, auth
+from tests.support.web import Browser, fresh_ip, user_with_password
 
 ASK = "Viết giúp tôi hai tệp: một script Python và một bảng CSV."
 FILES = {"hello.py": 'print("xin chào")\n', "số liệu.csv": "tháng,doanh thu\n1,1500\n"}
@@ -161,6 +162,19 @@ def test_no_offer_without_files_or_with_the_clients_own_tools(
     )
     assert plain.status_code == 200 and "cong_files" not in plain.json()
     assert "tools" not in recorder.requests[-1]
+    # Nor on a web chat message that neither has files nor asks for them.
+    user_with_password(files_gateway, "thu", "a-long-password-1")
+    browser = Browser(files_gateway, fresh_ip())
+    assert browser.sign_in(username="thu", password="a-long-password-1").status_code == 200
+    web = browser.call(
+        "POST",
+        "/api/chat/completions",
+        json={"model": "fake-tools", "messages": [{"role": "user", "content": "Chào bạn"}]},
+    )
+    browser.close()
+    assert web.status_code == 200, web.text
+    assert "tools" not in recorder.requests[-1]
+    assert not any(m["role"] == "system" for m in recorder.requests[-1]["messages"])
     weather = {
         "type": "function",
         "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},

@@ -78,7 +78,7 @@ class FileChats:
     async def prepare(self, principal: Principal, body: dict[str, Any], *, web: bool) -> FileChat:
         has_files = has_file_parts(body)
         wants = self.files.settings.result_files and wanted(
-            body, web=web, has_files=has_files, latest=latest_user_text(body.get("messages"))
+            body, has_files=has_files, latest=latest_user_text(body.get("messages"))
         )
         info = await self._info(principal, body) if has_files or wants else None
         context = info.context_length if info is not None else None

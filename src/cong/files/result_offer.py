@@ -1,10 +1,10 @@
 """When a chat request is offered result files, and how.
 
-The rule (docs/files.md, "Result files"): the web chat always; an API request when it
-has files in it or its latest user message asks for files (words such as "file", "zip",
-"download", "tệp", "tập tin", "tải về", or a file name such as ``report.csv``). Never
-when the request declares tools of its own (the client then handles files its own way),
-forces a tool choice, asks for ``n`` > 1 answers or for JSON output.
+The rule (docs/files.md, "Result files"): a chat request (the web chat's or an API
+client's) when it has files in it or its latest user message asks for files (words
+such as "file", "zip", "download", "tệp", "tập tin", "tải về", or a file name such as
+``report.csv``). Never when the request declares tools of its own (the client then
+handles files its own way), forces a tool choice, asks for ``n`` > 1 answers or for JSON output.
 
 A model that can call tools (its catalogue capabilities) is given the ``create_file``
 function tool; any other model is asked, in a system message, to write each file as a
@@ -72,7 +72,7 @@ def asks_for_files(text: str) -> bool:
     return ASKS_FOR_FILES.search(text) is not None
 
 
-def wanted(body: dict[str, Any], *, web: bool, has_files: bool, latest: str) -> bool:
+def wanted(body: dict[str, Any], *, has_files: bool, latest: str) -> bool:
     """Whether this request is offered result files at all (before the model's
     capabilities are looked at)."""
     if (
@@ -92,7 +92,8 @@ def wanted(body: dict[str, Any], *, web: bool, has_files: bool, latest: str) -> 
         return False
     if not isinstance(body.get("messages"), list):
         return False
-    return web or has_files or asks_for_files(latest)
+    # Not on every web chat message: a small model would be handed a tool it does not need.
+    return has_files or asks_for_files(latest)
 
 
 def offer(body: dict[str, Any], capabilities: tuple[str, ...]) -> Offer | None:
