@@ -4,6 +4,8 @@ nothing, and the oldest turns summarised when they no longer fit."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from openai import OpenAI
@@ -140,3 +142,30 @@ def test_oldest_turns_are_summarised_when_they_no_longer_fit(
     # Deleting the conversation deletes its messages and summary.
     assert api(gw, "DELETE", f"/api/conversations/{conversation}", token).status_code == 204
     assert api(gw, "GET", f"/api/conversations/{conversation}", token).status_code == 404
+
+
+async def test_many_turns_at_once_are_all_stored_in_order(memory_gateway: RunningGateway) -> None:
+    """Turns are written behind the answers, in batches: 40 concurrent conversations
+    and then their continuations all come back whole and in order."""
+    gw = memory_gateway
+    token = gw.create_key("binh")
+    headers = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=gw.base_url, headers=headers, timeout=60) as client:
+
+        async def ask(text: str, conversation: str | None = None) -> str:
+            extra = {"x-conversation-id": conversation} if conversation else {}
+            body = {"model": "fake-model", "messages": [{"role": "user", "content": text}]}
+            answer = await client.post("/chat/completions", json=body, headers=extra)
+            assert answer.status_code == 200, answer.text
+            return answer.headers["x-conversation-id"]
+
+        ids = await asyncio.gather(*(ask(f"b{i}-one") for i in range(40)))
+        again = await asyncio.gather(*(ask(f"b{i}-two", c) for i, c in enumerate(ids)))
+    assert again == ids and len(set(ids)) == 40
+    for i, conversation in enumerate(ids):
+        messages = api(gw, "GET", f"/api/conversations/{conversation}", token).json()["messages"]
+        assert [m["content"] for m in messages if m["role"] == "user"] == [
+            f"b{i}-one",
+            f"b{i}-two",
+        ]
+        assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]

@@ -20,6 +20,7 @@ from cong.memory.conversations import text_of
 from cong.memory.explicit import explicit_fact
 from cong.memory.modes import Mode, mode_of
 from cong.memory.store import Memories
+from cong.memory.turn_writer import PendingTurn, TurnWriter
 from cong.protocol.errors import invalid_request, not_found
 from cong.protocol.stream import Stream
 from cong.settings import MemorySettings
@@ -46,6 +47,7 @@ class Turn:
     query: str
     request_id: str = ""
     memory_ids: list[int] = field(default_factory=list)
+    new_conversation: dict[str, Any] | None = None  # written with the first turn
     remembered: list[int] = field(default_factory=list)  # explicit writes of this turn
 
     @property
@@ -85,6 +87,7 @@ class ChatMemory:
         self._context_of = context_of
         self._after_turn = after_turn
         self._tasks: set[asyncio.Task[None]] = set()
+        self.writer = TurnWriter(db)
 
     async def prepare(
         self,
@@ -123,7 +126,14 @@ class ChatMemory:
             turn.conversation_id = conversation_id
         else:
             earlier = []
-            turn.conversation_id = await self._create(principal, model, query, client)
+            turn.conversation_id = "conv_" + secrets.token_hex(12)
+            turn.new_conversation = {
+                "id": turn.conversation_id,
+                "user_id": principal.user_id,
+                "title": _title(query) or "…",
+                "client": client,
+                "model": model,
+            }
         body["messages"] = [*fixed, *earlier, *new]
         return turn
 
@@ -143,19 +153,6 @@ class ChatMemory:
         )
         return {"role": "system", "content": text} if text else None
 
-    async def _create(self, principal: Principal, model: str, query: str, client: str) -> str:
-        conversation_id = "conv_" + secrets.token_hex(12)
-        async with self._db.session() as session, session.begin():
-            await queries.add(
-                session,
-                id=conversation_id,
-                user_id=principal.user_id,
-                title=_title(query) or "…",
-                client=client,
-                model=model,
-            )
-        return conversation_id
-
     async def _earlier(
         self,
         principal: Principal,
@@ -165,11 +162,17 @@ class ChatMemory:
         request_id: str,
     ) -> list[dict[str, Any]]:
         """The stored turns to send before the new ones (after the stored summary)."""
-        async with self._db.session() as session:
-            row = await queries.get(session, principal.user_id, conversation_id)
-            if row is None:
-                raise not_found(f"No conversation '{conversation_id}'.")
-            rows = await queries.messages(session, conversation_id, after=row.summary_until)
+        await self.writer.settle(conversation_id)
+        for wait in (0.0, self.writer.flush_seconds * 2):
+            # Not found: perhaps another worker has not written its first turn yet.
+            await asyncio.sleep(wait)
+            async with self._db.session() as session:
+                row = await queries.get(session, principal.user_id, conversation_id)
+                if row is not None:
+                    rows = await queries.messages(session, conversation_id, after=row.summary_until)
+                    break
+        else:
+            raise not_found(f"No conversation '{conversation_id}'.")
         summary = row.summary
         stored = [{"role": r.role, "content": r.content} for r in rows]
         model = str(body.get("model") or "")
@@ -235,8 +238,8 @@ class ChatMemory:
                 "memories": turn.memory_ids if turn.mode == "full" else None,
             }
         )
-        async with self._db.session() as session, session.begin():
-            await queries.add_messages(session, turn.conversation_id, rows, turn.model)
+        new, turn.new_conversation = turn.new_conversation, None
+        self.writer.add(PendingTurn(turn.conversation_id, rows, turn.model, new))
         if self._after_turn is not None and turn.mode == "full":
             self._after_turn(turn, answer)
 
@@ -286,3 +289,4 @@ class ChatMemory:
     async def close(self) -> None:
         for task in list(self._tasks):
             await task
+        await self.writer.close()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cong.memory.turn_writer import TurnWriter
 from cong.protocol.errors import invalid_request, not_found
 from cong.storage import conversations as queries
 from cong.storage.database import Database
@@ -73,17 +74,23 @@ class Transcript:
 
 
 class Conversations:
-    def __init__(self, db: Database) -> None:
+    """The owner's conversations. Every call first writes the turns this process still
+    holds (memory/turn_writer.py), so an answer just given is always there."""
+
+    def __init__(self, db: Database, writer: TurnWriter) -> None:
         self._db = db
+        self._writer = writer
 
     async def listing(
         self, user_id: int, search: str | None, limit: int, before: datetime | None
     ) -> list[dict[str, Any]]:
+        await self._writer.settle()
         async with self._db.session() as session:
             rows = await queries.listing(session, user_id, search, limit, before)
         return [conversation_dict(r) for r in rows]
 
     async def get(self, user_id: int, conversation_id: str) -> Transcript:
+        await self._writer.settle()
         async with self._db.session() as session:
             row = await queries.get(session, user_id, conversation_id)
             if row is None:
@@ -92,6 +99,7 @@ class Conversations:
         return Transcript(conversation_dict(row), [message_dict(m) for m in messages])
 
     async def rename(self, user_id: int, conversation_id: str, title: str) -> dict[str, Any]:
+        await self._writer.settle()
         title = " ".join(title.split())
         if not title:
             raise invalid_request("A title needs some text.", param="title")
@@ -103,6 +111,7 @@ class Conversations:
     async def cut(self, user_id: int, conversation_id: str, from_message_id: int) -> int:
         """Deletes a message and every later one (regenerate, edit and resend). A cut
         into the summarised part also drops the summary."""
+        await self._writer.settle()
         async with self._db.session() as session, session.begin():
             row = await queries.get(session, user_id, conversation_id)
             if row is None:
@@ -110,6 +119,7 @@ class Conversations:
             return await queries.cut(session, row, from_message_id)
 
     async def delete(self, user_id: int, conversation_id: str) -> None:
+        await self._writer.settle()
         async with self._db.session() as session, session.begin():
             if not await queries.remove(session, user_id, conversation_id):
                 raise _missing(conversation_id)

@@ -75,5 +75,8 @@ def build_memory(
         after_turn=extractor.after_turn if extractor is not None else None,
     )
     return MemoryServices(
-        chat_memory, Conversations(db), MemoryModes(db, config, on_mode_change), extractor
+        chat_memory,
+        Conversations(db, chat_memory.writer),
+        MemoryModes(db, config, on_mode_change),
+        extractor,
     )

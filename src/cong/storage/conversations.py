@@ -21,25 +21,6 @@ async def get(session: AsyncSession, user_id: int, conversation_id: str) -> Conv
     return found
 
 
-async def add(
-    session: AsyncSession, *, id: str, user_id: int, title: str, client: str, model: str
-) -> Conversation:
-    now = utcnow()
-    row = Conversation(
-        id=id,
-        user_id=user_id,
-        title=title[:200],
-        title_folded=title[:200].casefold()[:200],
-        client=client[:64],
-        model=model[:128],
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(row)
-    await session.flush()
-    return row
-
-
 async def messages(
     session: AsyncSession, conversation_id: str, after: int | None = None
 ) -> list[ConversationMessage]:
@@ -51,17 +32,43 @@ async def messages(
     return list((await session.scalars(query.order_by(ConversationMessage.id))).all())
 
 
-async def add_messages(
-    session: AsyncSession, conversation_id: str, rows: list[dict[str, Any]], model: str
+async def add_turns(
+    session: AsyncSession,
+    new: list[dict[str, Any]],
+    turns: list[tuple[str, list[dict[str, Any]], str]],
 ) -> None:
+    """New conversations (``add``'s fields), then turns (conversation id, message rows,
+    model) in order: one flush for the conversations, one for the messages, one update
+    of each conversation's ``updated_at`` and model."""
     now = utcnow()
-    for row in rows:
-        session.add(ConversationMessage(conversation_id=conversation_id, created_at=now, **row))
-    await session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(updated_at=now, model=model[:128])
+    for fields in new:
+        title = str(fields["title"])[:200]
+        session.add(
+            Conversation(
+                id=fields["id"],
+                user_id=fields["user_id"],
+                title=title,
+                title_folded=title.casefold()[:200],
+                client=str(fields["client"])[:64],
+                model=str(fields["model"])[:128],
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    if new:
+        await session.flush()  # before the messages that refer to them
+    session.add_all(
+        ConversationMessage(conversation_id=conversation_id, created_at=now, **row)
+        for conversation_id, rows, _ in turns
+        for row in rows
     )
+    latest = {conversation_id: model for conversation_id, _, model in turns}
+    for conversation_id, model in latest.items():
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(updated_at=now, model=model[:128])
+        )
     await session.flush()
 
 
