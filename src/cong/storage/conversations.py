@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cong.storage.memory_tables import Conversation, ConversationMessage
@@ -37,31 +37,35 @@ async def add_turns(
     new: list[dict[str, Any]],
     turns: list[tuple[str, list[dict[str, Any]], str]],
 ) -> None:
-    """New conversations (``add``'s fields), then turns (conversation id, message rows,
-    model) in order: one flush for the conversations, one for the messages, one update
-    of each conversation's ``updated_at`` and model."""
+    """New conversations (id, user_id, title, client, model), then turns (conversation
+    id, message rows, model) in order, with Core ``executemany`` inserts (the ORM's unit
+    of work cost more than the writes), and one update of each conversation's
+    ``updated_at`` and model."""
     now = utcnow()
-    for fields in new:
-        title = str(fields["title"])[:200]
-        session.add(
-            Conversation(
-                id=fields["id"],
-                user_id=fields["user_id"],
-                title=title,
-                title_folded=title.casefold()[:200],
-                client=str(fields["client"])[:64],
-                model=str(fields["model"])[:128],
-                created_at=now,
-                updated_at=now,
-            )
-        )
     if new:
-        await session.flush()  # before the messages that refer to them
-    session.add_all(
-        ConversationMessage(conversation_id=conversation_id, created_at=now, **row)
-        for conversation_id, rows, _ in turns
-        for row in rows
-    )
+        await session.execute(
+            insert(Conversation),
+            [
+                {
+                    "id": fields["id"],
+                    "user_id": fields["user_id"],
+                    "title": str(fields["title"])[:200],
+                    "title_folded": str(fields["title"])[:200].casefold()[:200],
+                    "client": str(fields["client"])[:64],
+                    "model": str(fields["model"])[:128],
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for fields in new
+            ],
+        )
+    rows = [
+        {"conversation_id": conversation_id, "created_at": now, **row}
+        for conversation_id, messages, _ in turns
+        for row in messages
+    ]
+    if rows:
+        await session.execute(insert(ConversationMessage), rows)
     latest = {conversation_id: model for conversation_id, _, model in turns}
     for conversation_id, model in latest.items():
         await session.execute(
@@ -69,7 +73,6 @@ async def add_turns(
             .where(Conversation.id == conversation_id)
             .values(updated_at=now, model=model[:128])
         )
-    await session.flush()
 
 
 async def set_summary(
