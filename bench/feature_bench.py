@@ -150,6 +150,9 @@ async def gateway(
     env = gateway_env(config_path, data_dir, port, models=False)
     if database_url:
         env["CONG_DATABASE_URL"] = database_url
+    # Conversations (memory) off: these sections measure billing and translation, and
+    # a stored turn per request would weigh on both variants alike (bench/README.md).
+    env["CONG_MEMORY__DEFAULT_MODE"] = "off"
     env.update(extra_env or {})
     server = spawn(name, [sys.executable, "-m", "cong", "serve"], work, env)
     server.port = port
