@@ -178,7 +178,8 @@ def report(rows: list[Row], args: argparse.Namespace, context: list[str]) -> str
         "CPU head/base",
         "errors",
     ]
-    lines = [f"# A/B: {args.base} (base) vs this checkout (head)", "", *context, ""]
+    title = f"# A/B: {args.base} (base) vs {args.head or 'this checkout'} (head)"
+    lines = [title, "", *context, ""]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += [_line(row) for row in rows]
     lines += [
@@ -196,10 +197,12 @@ async def main_async(args: argparse.Namespace) -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     context = [
         f"Date: {started}; {os.cpu_count()} cores; load average before: {load}; "
-        f"head: {head_src}; base: {args.base}."
+        f"head: {args.head or head_src}; base: {args.base}."
     ]
-    with checkout(args.base) as base_tree:
-        sides = (Side("base", base_tree / "src"), Side("head", ROOT / "src"))
+    with contextlib.ExitStack() as trees:
+        base_tree = trees.enter_context(checkout(args.base))
+        head_tree = trees.enter_context(checkout(args.head)) if args.head else ROOT
+        sides = (Side("base", base_tree / "src"), Side("head", head_tree / "src"))
         work = Path(tempfile.mkdtemp(prefix="cong-ab-up-"))
         async with fake_upstream(work, 3600) as upstream:
             rows: list[Row] = []
@@ -211,6 +214,7 @@ async def main_async(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default="b8c0462", help="the older commit (default: before #8)")
+    parser.add_argument("--head", help="a commit to compare instead of this checkout")
     parser.add_argument("--quick", action="store_true", help="300 requests, 1 repeat")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--postgres", action="store_true", help="also on PostgreSQL")
