@@ -1,14 +1,16 @@
 """Memory retrieval: quality (recall@5, MRR) of embeddings-only, full-text-only and
-hybrid (reciprocal-rank fusion) retrieval on 200 facts with 200 paraphrased questions
-(half Vietnamese, half English), and the latency that retrieval + injection adds to a
-request at 10,000 memories per user, on SQLite and PostgreSQL.
+hybrid retrieval on 200 facts with 200 paraphrased questions (100 Vietnamese, 100
+English), by language and by half (the even-numbered questions tuned the parameters,
+the odd-numbered ones are held out), and the latency that retrieval + injection adds to
+a request at 10,000 memories per user, on SQLite and PostgreSQL.
 
 Vectors come from the embedded all-minilm-l6-v2 loaded in process (the model server runs
 the same code); retrieval runs through ``cong.memory.store.Memories`` on a migrated
 database exactly as on the request path.
 
-    .venv/bin/python bench/memory_retrieval.py            # ~3-5 minutes on 2 cores
-    .venv/bin/python bench/memory_retrieval.py --quick    # 2,000 memories, fewer timings
+    .venv/bin/python bench/memory_retrieval.py                 # ~5 minutes on 2 cores
+    .venv/bin/python bench/memory_retrieval.py --only latency  # latency alone, both databases
+    .venv/bin/python bench/memory_retrieval.py --quick         # 2,000 memories, fewer timings
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import asyncio
 import hashlib
 import importlib.resources
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -34,6 +35,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(ROOT / "bench")]
 
 from cong.memory.store import Memories  # noqa: E402
 from cong.memory.vectors import to_blob  # noqa: E402
+from cong.memory.words import fold  # noqa: E402
 from cong.modelserver.embedding_model import EmbeddingModel  # noqa: E402
 from cong.modelserver.options import DEFAULT_EMBEDDING_MODEL_ID  # noqa: E402
 from cong.storage import memories as memory_queries  # noqa: E402
@@ -42,10 +44,9 @@ from cong.storage.memory_tables import Memory  # noqa: E402
 from cong.storage.tables import User, utcnow  # noqa: E402
 from memory_facts_en import FACTS_EN  # noqa: E402
 from memory_facts_vi import FACTS_VI  # noqa: E402
+from memory_latency import latency, table  # noqa: E402
 
 K = 5
-TOP_K = 6  # as the gateway's default memory.top_k
-BUDGET = 400  # as the gateway's default memory.inject_tokens
 
 NAMES = [
     "Anh",
@@ -245,74 +246,77 @@ async def fill(db: Database, user_id: int, texts: list[str], vectors: np.ndarray
     return ids
 
 
-def quality(ranks: list[int | None]) -> tuple[float, float]:
-    """recall@K and MRR from the 0-based rank of the right fact (None: not found)."""
-    recall = sum(1 for r in ranks if r is not None and r < K) / len(ranks)
-    mrr = sum(1 / (r + 1) for r in ranks if r is not None) / len(ranks)
+Ranks = list[int | None]  # per question, the 0-based rank of its fact (None: not found)
+PARTS = {
+    "all": range(200),
+    "vi": range(100),
+    "en": range(100, 200),
+    "even (tuning)": range(0, 200, 2),
+    "odd (held out)": range(1, 200, 2),
+}
+# name: (vectors, full text, the lexicon's related words, Vietnamese typed without accents)
+MODES = {
+    "embeddings": (True, False, True, False),
+    "full-text": (False, True, True, False),
+    "full-text without the lexicon": (False, True, False, False),
+    "hybrid": (True, True, True, False),
+    "hybrid without the lexicon": (True, True, False, False),
+    "hybrid, Vietnamese typed without accents": (True, True, True, True),
+}
+
+
+def quality(ranks: Ranks, part: range) -> tuple[float, float]:
+    """recall@K and MRR of the questions in ``part``."""
+    chosen = [ranks[i] for i in part if i < len(ranks)]
+    recall = sum(1 for r in chosen if r is not None and r < K) / len(chosen)
+    mrr = sum(1 / (r + 1) for r in chosen if r is not None) / len(chosen)
     return recall, mrr
+
+
+def unaccented(queries: list[str]) -> list[str]:
+    """The Vietnamese questions as typed without accents (English ones as they are)."""
+    return [fold(q) if i < 100 else q for i, q in enumerate(queries)]
 
 
 async def evaluate(
     memories: Memories,
     user_id: int,
     fact_ids: list[int],
-    query_vectors: np.ndarray,
+    vectors: dict[bool, np.ndarray],
     queries: list[str],
-) -> dict[str, tuple[float, float]]:
-    modes = {"embeddings": (True, False), "full-text": (False, True), "hybrid": (True, True)}
-    out = {}
-    for name, (vectors, text) in modes.items():
-        ranks: list[int | None] = []
-        for index, query in enumerate(queries):
+) -> dict[str, Ranks]:
+    out: dict[str, Ranks] = {}
+    for name, (use_vectors, use_text, related, folded) in MODES.items():
+        asked = unaccented(queries) if folded else queries
+        ranks: Ranks = []
+        for index, query in enumerate(asked):
             ranked = await memories.rank(
                 user_id,
                 query,
                 20,
-                vector=query_vectors[index],
-                use_vectors=vectors,
-                use_text=text,
+                vector=vectors[folded][index],
+                use_vectors=use_vectors,
+                use_text=use_text,
+                related=related,
             )
             want = fact_ids[index]
             ranks.append(ranked.index(want) if want in ranked else None)
-        out[name] = quality(ranks)
+        out[name] = ranks
     return out
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-async def latency(
-    memories: Memories, model: EmbeddingModel, user_id: int, queries: list[str], rounds: int
-) -> dict[str, tuple[float, float]]:
-    timings: dict[str, list[float]] = {
-        "query embedding": [],
-        "full-text only (baseline)": [],
-        "hybrid retrieval": [],
-        "retrieval + injection (with embedding)": [],
-    }
-    cold_start = time.perf_counter()
-    await memories.for_prompt(user_id, queries[0], TOP_K, BUDGET)  # loads the matrix once
-    cold = (time.perf_counter() - cold_start) * 1000
-    for _ in range(rounds):
-        for query in queries:
-            t0 = time.perf_counter()
-            vector = (await memories.embed([query]) or [None])[0]
-            t1 = time.perf_counter()
-            await memories.rank(user_id, query, TOP_K, vector=vector, use_vectors=False)
-            t2 = time.perf_counter()
-            await memories.rank(user_id, query, TOP_K, vector=vector)
-            t3 = time.perf_counter()
-            await memories.for_prompt(user_id, query, TOP_K, BUDGET)
-            t4 = time.perf_counter()
-            timings["query embedding"].append((t1 - t0) * 1000)
-            timings["full-text only (baseline)"].append((t2 - t1) * 1000)
-            timings["hybrid retrieval"].append((t3 - t2) * 1000)
-            timings["retrieval + injection (with embedding)"].append((t4 - t3) * 1000)
-    out = {name: (statistics.median(v), pct(v, 0.95)) for name, v in timings.items()}
-    out["first request of a user (matrix load, cold)"] = (cold, cold)
-    return out
+def quality_table(results: list[tuple[int, dict[str, Ranks]]]) -> list[str]:
+    head = " | ".join(f"recall@5 {p}" for p in PARTS)
+    lines = [
+        f"| memories | retrieval | {head} | MRR all | MRR vi | MRR en |",
+        "|---|---|" + "---|" * (len(PARTS) + 3),
+    ]
+    for count, scores in results:
+        for name, ranks in scores.items():
+            recalls = " | ".join(f"{quality(ranks, part)[0]:.3f}" for part in PARTS.values())
+            mrrs = " | ".join(f"{quality(ranks, PARTS[p])[1]:.3f}" for p in ("all", "vi", "en"))
+            lines.append(f"| {count:,} | {name} | {recalls} | {mrrs} |")
+    return lines
 
 
 async def run(args: argparse.Namespace) -> str:
@@ -323,18 +327,17 @@ async def run(args: argparse.Namespace) -> str:
     filler = distractors(args.memories - len(facts))
     started = time.perf_counter()
     fact_vectors = cached_encode(model, facts)
-    query_vectors = cached_encode(model, queries)
+    query_vectors = {
+        False: cached_encode(model, queries),
+        True: cached_encode(model, unaccented(queries)),
+    }
     filler_vectors = cached_encode(model, filler)
-    embed_seconds = time.perf_counter() - started
-    print(
-        f"embedded {len(facts) + len(queries) + len(filler)} texts in {embed_seconds:.0f}s",
-        file=sys.stderr,
-    )
+    print(f"embedded the texts in {time.perf_counter() - started:.0f}s", file=sys.stderr)
     lines = [
         "## Memory retrieval (bench/memory_retrieval.py)",
         "",
-        f"{len(facts)} facts, {len(queries)} paraphrased questions (100 + 100 Vietnamese, "
-        f"100 + 100 English), all-minilm-l6-v2 in process, top {K}.",
+        f"{len(facts)} facts, {len(queries)} paraphrased questions (100 Vietnamese, "
+        f"100 English), all-minilm-l6-v2 in process, top {K}.",
         "",
     ]
     for kind in args.databases:
@@ -346,30 +349,30 @@ async def run(args: argparse.Namespace) -> str:
             big = await fill(db, 2, big_texts, big_vectors)
             # A third user with the same facts: nothing of theirs may come back for user 1.
             await fill(db, 3, facts, np.asarray(fact_vectors))
-            lines += [
-                f"### {kind}",
-                "",
-                "| memories per user | retrieval | recall@5 | MRR |",
-                "|---|---|---|---|",
-            ]
-            for user, ids, count in ((1, small, len(facts)), (2, big, len(big_texts))):
-                scores = await evaluate(memories, user, ids[: len(facts)], query_vectors, queries)
-                for name, (recall, mrr) in scores.items():
-                    lines.append(f"| {count:,} | {name} | {recall:.3f} | {mrr:.3f} |")
-            sample = queries[:: max(1, len(queries) // args.latency_queries)]
-            times = await latency(memories, model, 2, sample, args.rounds)
-            base = times["full-text only (baseline)"][1]
-            lines += [
-                "",
-                f"Latency at {len(big_texts):,} memories per user (ms, "
-                f"{len(sample) * args.rounds} requests):",
-                "",
-                "| step | p50 | p95 | p95 / full-text p95 |",
-                "|---|---|---|---|",
-            ]
-            for name, (p50, p95) in times.items():
-                lines.append(f"| {name} | {p50:.2f} | {p95:.2f} | {p95 / base:.1f}x |")
-            lines.append("")
+            lines += [f"### {kind}", ""]
+            if args.only in (None, "quality"):
+                results = []
+                for user, ids, count in ((1, small, len(facts)), (2, big, len(big_texts))):
+                    scores = await evaluate(memories, user, ids, query_vectors, queries)
+                    results.append((count, scores))
+                lines += [*quality_table(results), ""]
+            if args.only in (None, "latency"):
+                sample = list(range(0, len(queries), max(1, len(queries) // args.latency_queries)))
+                times, load = await latency(
+                    db,
+                    memories,
+                    2,
+                    [queries[i] for i in sample],
+                    query_vectors[False][sample],
+                    args.rounds,
+                )
+                lines += [
+                    f"Latency at {len(big_texts):,} memories per user (ms, "
+                    f"{len(sample) * args.rounds} requests; {load}):",
+                    "",
+                    *table(times),
+                    "",
+                ]
             await memories.close()
     return "\n".join(lines)
 
@@ -381,6 +384,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--latency-queries", type=int, default=100)
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--only", choices=["quality", "latency"], help="one half of the bench")
     args = parser.parse_args()
     if args.quick:
         args.memories, args.rounds, args.latency_queries = 2_000, 1, 40

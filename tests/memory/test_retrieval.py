@@ -1,12 +1,53 @@
-"""Fusion of the two rankings: weighted by the question's language."""
+"""Retrieval: Vietnamese-aware full text (accents folded, syllable pairs, regional
+variants and everyday synonyms from the lexicon) fused with the vectors, weighted by the
+question's language; the same on SQLite and PostgreSQL (it runs in process)."""
 
 from __future__ import annotations
 
-from cong.memory.retrieval import fuse, injection, search_words, weights
+import httpx
+
+from cong.memory.retrieval import fuse, injection, weights
+from cong.memory.term_index import TermIndex
+from tests.fakes.openai_upstream import Recorder
+from tests.memory.helpers import key_with_mode, seen_upstream
+from tests.support.gateway import RunningGateway, api
+
+MEMORIES = [
+    "Mẹ tôi sống ở Cần Thơ.",
+    "Tôi đã phẫu thuật ruột thừa năm 2018.",
+    "Tôi dùng máy tính xách tay Dell để làm việc.",
+    "Tôi thích ăn bánh mì nướng.",
+    "Đồng nghiệp Lan thích đọc sách.",
+    "I deploy our services on Kubernetes.",
+]
+
+
+def _best(index: TermIndex, question: str, related: bool = True) -> str | None:
+    rows = index.best(question, 3, related=related)
+    return MEMORIES[rows[0]] if rows else None
+
+
+def test_full_text_bridges_accents_dialects_and_synonyms() -> None:
+    index = TermIndex(MEMORIES)
+    # Typed without accents, Vietnamese still finds the accented memory.
+    assert _best(index, "me toi song o dau") == MEMORIES[0]
+    # Southern "má" for "mẹ", "mổ" for "phẫu thuật", "laptop" for "máy tính xách tay".
+    assert _best(index, "Má tôi ở tỉnh nào?") == MEMORIES[0]
+    assert _best(index, "Tôi từng mổ gì chưa?") == MEMORIES[1]
+    assert _best(index, "Laptop của tôi hãng nào?") == MEMORIES[2]
+    # Without the lexicon none of these share a word with their memory.
+    assert _best(index, "Tôi từng mổ gì chưa?", related=False) is None
+    # Question words and pronouns match nothing on their own.
+    assert index.best("Tôi là gì?", 3) == []
+    # A syllable pair ("bánh mì") ranks the memory with the word above single syllables.
+    assert _best(index, "bánh mì") == MEMORIES[3]
+    assert _best(index, "deploying service") == MEMORIES[5]  # English stems
 
 
 def test_vietnamese_questions_lean_on_full_text_english_on_vectors() -> None:
     by_vector, by_text = weights("Tên tôi là gì?")
+    assert by_text > by_vector
+    by_vector, by_text = weights("ten toi la gi")  # unaccented Vietnamese is Vietnamese
     assert by_text > by_vector
     by_vector, by_text = weights("What is my name?")
     assert by_vector > by_text
@@ -15,8 +56,38 @@ def test_vietnamese_questions_lean_on_full_text_english_on_vectors() -> None:
     assert fuse([text, vectors], [1.0, 0.3])[0] == 3
 
 
-def test_question_words_are_not_searched_and_the_budget_is_kept() -> None:
-    assert search_words("Tôi thích ăn gì?") == "thích ăn"
-    assert search_words("What?") == "What?"  # nothing left: the question as it is
+def test_the_budget_is_kept() -> None:
     text, used = injection([(1, "a" * 30), (2, "b" * 3000), (3, "c")], budget=60)
     assert used == [1, 3] and "b" * 10 not in text
+
+
+def test_a_southern_question_gets_the_northern_memory_injected(
+    memory_gateway: RunningGateway, fake_openai: tuple[str, Recorder]
+) -> None:
+    gw, recorder = memory_gateway, fake_openai[1]
+    token = key_with_mode(gw, "hoa", "full")
+    ids = {}
+    for text in MEMORIES:
+        added = api(gw, "POST", "/api/memories", token, json={"text": text})
+        ids[text] = added.json()["id"]
+    found = api(gw, "GET", "/api/memories", token, params={"q": "ma toi o tinh nao"}).json()
+    assert found["data"][0]["id"] == ids[MEMORIES[0]]
+
+    answer = httpx.post(
+        gw.base_url + "/chat/completions",
+        headers={"authorization": f"Bearer {token}"},
+        json={"model": "fake-model", "messages": [{"role": "user", "content": "r1 Má tôi ở đâu?"}]},
+        timeout=30,
+    )
+    used = [int(i) for i in answer.headers["x-memories-used"].split(",")]
+    assert used[0] == ids[MEMORIES[0]]
+    (system,) = [m for m in seen_upstream(recorder, "r1 Má")["messages"] if m["role"] == "system"]
+    assert MEMORIES[0] in system["content"]
+
+    # An edit is searched at once (the cached index follows the user's revision).
+    mid = ids[MEMORIES[1]]
+    api(gw, "PATCH", f"/api/memories/{mid}", token, json={"text": "Tôi nuôi một con heo."})
+    found = api(gw, "GET", "/api/memories", token, params={"q": "con lợn"}).json()
+    assert found["data"][0]["id"] == mid
+    found = api(gw, "GET", "/api/memories", token, params={"q": "phẫu thuật"}).json()
+    assert mid not in [m["id"] for m in found["data"]][:1]

@@ -3,44 +3,28 @@ the one system message that carries the chosen memories into a prompt."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
 from cong.billing.estimates import text_tokens
+from cong.memory.words import vietnamese_share
 
 # A small k: the first few places of each ranking decide (measured best on
-# bench/memory_retrieval.py among 5, 20 and the usual 60).
+# bench/memory_retrieval.py among 5, 20 and the usual 60; 3 and 10 do as well).
 RRF_K = 5
-WORD = re.compile(r"\w+", re.UNICODE)
-VIETNAMESE = re.compile(
-    "[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]",
-    re.IGNORECASE,
-)
-# Question words and pronouns: they say nothing about which memory is meant.
-_STOPWORDS = """a an the i me my mine is am are was were be been do does did what which who whom
-    whose when where why how to of in on at for with and or it this that there have has
-    had any ever should can could would will tôi mình là gì nào có không của và thì
-    mà ở được bị cho với những các một ai đâu bao nhiêu mấy sao thế"""
-STOPWORDS = frozenset(_STOPWORDS.split())
+# How far the vector ranking steps back for a Vietnamese question (tuned on the
+# even-numbered questions of bench/memory_retrieval.py among 0.5, 0.7 and 0.85).
+VECTOR_STEP_BACK = 0.85
 HEADER_VI_EN = (
     "Things the user asked you to remember or told you earlier (use them when relevant; "
     "do not mention this list):"
 )
 
 
-def search_words(query: str) -> str:
-    """``query`` without its question words (what the full-text search looks for)."""
-    words = [w for w in WORD.findall(query.lower()) if w not in STOPWORDS]
-    return " ".join(words) or query
-
-
 def weights(query: str) -> tuple[float, float]:
     """(vector weight, full-text weight) for ``query``. The embedding model is an English
     one: on English questions its ranking leads, on Vietnamese ones full text leads."""
-    words = WORD.findall(query)
-    share = sum(1 for w in words if VIETNAMESE.search(w)) / max(1, len(words))
-    vietnamese = min(1.0, 2 * share)
-    return 1.0 - 0.7 * vietnamese, 0.2 + 0.8 * vietnamese
+    vietnamese = vietnamese_share(query)
+    return 1.0 - VECTOR_STEP_BACK * vietnamese, 0.2 + 0.8 * vietnamese
 
 
 def fuse(

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from cong.memory.embedder import Embedder
-from cong.memory.retrieval import hybrid, injection, search_words
-from cong.memory.vectors import UserVectors, VectorCache, build, from_blob, to_blob
+from cong.memory.retrieval import hybrid, injection
+from cong.memory.user_index import IndexCache, UserIndex
+from cong.memory.vectors import from_blob, to_blob
 from cong.protocol.errors import invalid_request, not_found
 from cong.storage import memories as queries
 from cong.storage.database import Database
@@ -22,6 +23,7 @@ from cong.storage.tables import utcnow
 KINDS = ("explicit", "extracted")
 MAX_TEXT = 2000
 CANDIDATES = 20  # per ranking, before fusion
+MAX_PINNED = 20  # pinned memories injected at most (newest first)
 MAX_IMPORT = 1000
 EMBED_BATCH = 64
 
@@ -76,7 +78,7 @@ class Memories:
     def __init__(self, db: Database, embedder: Embedder) -> None:
         self._db = db
         self._embedder = embedder
-        self._cache = VectorCache()
+        self._cache = IndexCache()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def embed(self, texts: list[str]) -> list[np.ndarray] | None:
@@ -159,16 +161,17 @@ class Memories:
             rows = {r.id: r for r in await queries.by_ids(session, user_id, ids)}
         return [view(rows[i]) for i in ids if i in rows]
 
-    async def _user_vectors(self, user_id: int) -> UserVectors:
+    async def index(self, user_id: int) -> UserIndex:
+        """The user's in-process index, rebuilt when their memories changed."""
         async with self._db.session() as session:
             revision = await queries.revision(session, user_id)
             cached = self._cache.get(user_id, revision)
             if cached is not None:
                 return cached
-            rows = await queries.vectors(session, user_id)
-        vectors = build(revision, rows)
-        self._cache.put(user_id, vectors)
-        return vectors
+            rows = await queries.index_rows(session, user_id)
+        index = UserIndex.build(revision, rows)
+        self._cache.put(user_id, index)
+        return index
 
     async def rank(
         self,
@@ -179,23 +182,35 @@ class Memories:
         vector: np.ndarray | None = None,
         use_vectors: bool = True,
         use_text: bool = True,
+        related: bool = True,
     ) -> list[int]:
         """The ids of the user's ``k`` most relevant memories for ``query``: nearest
-        vectors and full-text matches fused by reciprocal rank."""
-        by_text: list[int] | None = None
-        by_vector: list[int] | None = None
+        vectors and full-text matches (``related``: with the lexicon's words) fused by
+        reciprocal rank, weighted by the question's language."""
         embedding: asyncio.Future[np.ndarray | None] | None = None
-        if use_vectors and vector is None:
+        if not use_vectors:
+            vector = None
+        elif vector is None:
             embedding = asyncio.ensure_future(self._vector(query))
-        if use_text:
-            async with self._db.session() as session:
-                by_text = await queries.full_text(session, user_id, search_words(query), CANDIDATES)
-        if use_vectors:
-            if embedding is not None:
-                vector = await embedding
-            if vector is not None:
-                nearest = (await self._user_vectors(user_id)).nearest(vector, CANDIDATES)
-                by_vector = [i for i, _ in nearest]
+        index = await self.index(user_id)
+        return await self._ranked(index, query, k, embedding, vector, use_text, related)
+
+    async def _ranked(
+        self,
+        index: UserIndex,
+        query: str,
+        k: int,
+        embedding: asyncio.Future[np.ndarray | None] | None,
+        vector: np.ndarray | None,
+        use_text: bool,
+        related: bool,
+    ) -> list[int]:
+        by_text = index.matching(query, CANDIDATES, related=related) if use_text else None
+        if embedding is not None:
+            vector = await embedding
+        by_vector = None
+        if vector is not None:
+            by_vector = [i for i, _ in index.nearest(vector, CANDIDATES)]
         return hybrid(query, by_text, by_vector)[:k]
 
     async def search(self, user_id: int, query: str, k: int) -> list[MemoryView]:
@@ -203,23 +218,22 @@ class Memories:
 
     async def closest(self, user_id: int, vector: np.ndarray) -> float:
         """The cosine of the user's memory nearest to ``vector`` (0 with none)."""
-        nearest = (await self._user_vectors(user_id)).nearest(vector, 1)
+        nearest = (await self.index(user_id)).nearest(vector, 1)
         return nearest[0][1] if nearest else 0.0
 
-    async def pinned(self, user_id: int) -> list[int]:
-        async with self._db.session() as session:
-            return await queries.pinned_ids(session, user_id)
-
     async def for_prompt(
-        self, user_id: int, query: str, k: int, budget: int
+        self, user_id: int, query: str, k: int, budget: int, vector: np.ndarray | None = None
     ) -> tuple[str, list[int]]:
         """The system message text for ``query`` (pinned memories first, then the ``k``
-        most relevant) within ``budget`` tokens, and the ids it names."""
-        ranked = await self.rank(user_id, query, k)
-        pinned = await self.pinned(user_id)
+        most relevant) within ``budget`` tokens, and the ids it names. One database
+        read (the user's revision) when their index is cached; the question is embedded
+        meanwhile unless its ``vector`` is given."""
+        embedding = None if vector is not None else asyncio.ensure_future(self._vector(query))
+        index = await self.index(user_id)
+        ranked = await self._ranked(index, query, k, embedding, vector, True, True)
+        pinned = index.pinned[:MAX_PINNED]
         ids = pinned + [i for i in ranked if i not in set(pinned)]
-        chosen = await self.by_ids(user_id, ids)
-        text, used = injection([(m.id, m.text) for m in chosen], budget)
+        text, used = injection(index.text_of(ids), budget)
         self.mark_used(user_id, used)
         return text, used
 

@@ -1,14 +1,8 @@
-"""Memory vectors: float32 blobs in the memories table, searched in process with numpy.
-
-A process keeps each user's matrix (rows normalised) with the revision it was read at;
-a request reads the revision (one indexed row) and reloads the matrix only when it moved.
-"""
+"""Memory vectors: float32 blobs in the memories table, searched in process with numpy."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,53 +25,24 @@ def normalised(vector: Sequence[float] | np.ndarray) -> np.ndarray:
     return array / norm if norm > 0 else array
 
 
-@dataclass(frozen=True)
-class UserVectors:
-    revision: int
-    ids: np.ndarray  # int64, one per row
-    matrix: np.ndarray  # float32, (rows, dims), rows normalised
+class VectorRows:
+    """The rows that have a vector (of the most common length) as one normalised matrix."""
+
+    def __init__(self, blobs: Sequence[bytes | None]) -> None:
+        sizes = [len(b) for b in blobs if b]
+        size = max(set(sizes), key=sizes.count) if sizes else 0
+        rows = [i for i, b in enumerate(blobs) if b and len(b) == size]
+        self.rows = np.asarray(rows, dtype=np.int64)
+        dims = size // DTYPE.itemsize
+        joined = b"".join(blobs[i] or b"" for i in rows)
+        self.matrix = np.frombuffer(joined, dtype=DTYPE).reshape(len(rows), dims)
 
     def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(memory id, cosine) of the ``k`` closest rows, best first."""
-        if len(self.ids) == 0 or query.shape[0] != self.matrix.shape[1]:
+        """(row, cosine) of the ``k`` closest rows, best first."""
+        if len(self.rows) == 0 or query.shape[0] != self.matrix.shape[1]:
             return []
-        scores = self.matrix @ query
+        scores = self.matrix @ query.astype(np.float32, copy=False)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        return [(int(self.ids[i]), float(scores[i])) for i in top]
-
-
-def build(revision: int, rows: list[tuple[int, bytes | None, bool]]) -> UserVectors:
-    kept = [(i, blob) for i, blob, _ in rows if blob]
-    if not kept:
-        return UserVectors(revision, np.zeros(0, np.int64), np.zeros((0, 0), np.float32))
-    dims = len(kept[0][1]) // DTYPE.itemsize
-    kept = [(i, blob) for i, blob in kept if len(blob) == dims * DTYPE.itemsize]
-    ids = np.fromiter((i for i, _ in kept), dtype=np.int64, count=len(kept))
-    matrix = np.frombuffer(b"".join(blob for _, blob in kept), dtype=DTYPE).reshape(-1, dims)
-    return UserVectors(revision, ids, matrix)
-
-
-class VectorCache:
-    """The most recently used users' matrices (an LRU of ``capacity`` users)."""
-
-    def __init__(self, capacity: int = 256) -> None:
-        self._capacity = capacity
-        self._users: OrderedDict[int, UserVectors] = OrderedDict()
-
-    def get(self, user_id: int, revision: int) -> UserVectors | None:
-        found = self._users.get(user_id)
-        if found is None or found.revision != revision:
-            return None
-        self._users.move_to_end(user_id)
-        return found
-
-    def put(self, user_id: int, vectors: UserVectors) -> None:
-        self._users[user_id] = vectors
-        self._users.move_to_end(user_id)
-        while len(self._users) > self._capacity:
-            self._users.popitem(last=False)
-
-    def forget(self, user_id: int) -> None:
-        self._users.pop(user_id, None)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(self.rows[i]), float(scores[i])) for i in top]

@@ -1,20 +1,17 @@
-"""Queries for a user's memories: rows, their vectors and full-text search. Every query
-names the owner; every change bumps the owner's revision (the vector cache's key)."""
+"""Queries for a user's memories: rows, and everything the in-process index of
+``memory/user_index.py`` is built from. Every query names the owner; every change bumps
+the owner's revision (that index's key)."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cong.storage.memory_tables import Memory, MemoryRevision
 from cong.storage.tables import utcnow
-
-WORD = re.compile(r"\w+", re.UNICODE)
-MAX_TERMS = 24
 
 
 async def revision(session: AsyncSession, user_id: int) -> int:
@@ -113,26 +110,20 @@ async def listing(session: AsyncSession, user_id: int, limit: int, offset: int =
     return list(rows.all())
 
 
-async def pinned_ids(session: AsyncSession, user_id: int, limit: int = 20) -> list[int]:
-    rows = await session.scalars(
-        select(Memory.id)
-        .where(Memory.user_id == user_id, Memory.pinned.is_(True))
-        .order_by(Memory.id.desc())
-        .limit(limit)
-    )
-    return [int(i) for i in rows.all()]
-
-
 async def count(session: AsyncSession, user_id: int) -> int:
     return int(await session.scalar(select(func.count()).where(Memory.user_id == user_id)) or 0)
 
 
-async def vectors(session: AsyncSession, user_id: int) -> list[tuple[int, bytes | None, bool]]:
-    """(id, float32 vector, pinned) of every memory of the user."""
+async def index_rows(
+    session: AsyncSession, user_id: int
+) -> list[tuple[int, str, bytes | None, bool]]:
+    """(id, text, float32 vector, pinned) of every memory of the user, in id order."""
     rows = await session.execute(
-        select(Memory.id, Memory.embedding, Memory.pinned).where(Memory.user_id == user_id)
+        select(Memory.id, Memory.text, Memory.embedding, Memory.pinned)
+        .where(Memory.user_id == user_id)
+        .order_by(Memory.id)
     )
-    return [(int(r[0]), r[1], bool(r[2])) for r in rows.all()]
+    return [(int(r[0]), str(r[1]), r[2], bool(r[3])) for r in rows.all()]
 
 
 async def touch(session: AsyncSession, user_id: int, ids: list[int], when: datetime) -> None:
@@ -142,40 +133,6 @@ async def touch(session: AsyncSession, user_id: int, ids: list[int], when: datet
             .where(Memory.user_id == user_id, Memory.id.in_(ids))
             .values(last_used_at=when)
         )
-
-
-def terms(query: str) -> list[str]:
-    """The words of ``query`` (lower case, unique, in order), at most ``MAX_TERMS``."""
-    seen: dict[str, None] = {}
-    for word in WORD.findall(query.lower()):
-        if word not in seen:
-            seen[word] = None
-    return list(seen)[:MAX_TERMS]
-
-
-async def full_text(session: AsyncSession, user_id: int, query: str, limit: int) -> list[int]:
-    """Ids of the user's memories matching any word of ``query``, best first (BM25 on
-    SQLite FTS5, ``ts_rank`` on PostgreSQL with the ``simple`` configuration)."""
-    words = terms(query)
-    if not words:
-        return []
-    if session.get_bind().dialect.name == "sqlite":
-        match = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
-        sql = text(
-            "SELECT m.id FROM memory_fts JOIN memories m ON m.id = memory_fts.rowid "
-            "WHERE memory_fts MATCH :match AND m.user_id = :user "
-            "ORDER BY bm25(memory_fts) LIMIT :limit"
-        )
-        rows = await session.execute(sql, {"match": match, "user": user_id, "limit": limit})
-    else:
-        tsquery = " | ".join("'" + w.replace("'", "").replace("\\", "") + "'" for w in words)
-        sql = text(
-            "SELECT id FROM memories, to_tsquery('simple', :q) query "
-            "WHERE user_id = :user AND to_tsvector('simple', text) @@ query "
-            "ORDER BY ts_rank(to_tsvector('simple', text), query) DESC, id DESC LIMIT :limit"
-        )
-        rows = await session.execute(sql, {"q": tsquery, "user": user_id, "limit": limit})
-    return [int(r[0]) for r in rows.all()]
 
 
 async def remove_all(session: AsyncSession, user_id: int) -> int:

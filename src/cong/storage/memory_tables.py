@@ -1,8 +1,7 @@
 """Conversations, their messages and a user's memories (``memory/``).
 
-Full-text search is kept outside these models: SQLite has the FTS5 table ``memory_fts``
-(kept in step with ``memories`` by triggers), PostgreSQL a GIN index on
-``to_tsvector('simple', text)``; both are made by the migration.
+Memories are searched in process (``memory/user_index.py``), from their text and vector
+columns, the same way on SQLite and PostgreSQL: there is no database full-text index.
 """
 
 from __future__ import annotations

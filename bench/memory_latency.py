@@ -1,0 +1,87 @@
+"""The latency that memory retrieval + injection adds to a chat request in ``full``
+mode, measured through ``cong.memory.store.Memories`` (the request path's code) on a
+user with many memories; part of bench/memory_retrieval.py."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+import numpy as np
+
+from cong.memory.store import Memories
+from cong.storage import memories as memory_queries
+from cong.storage.database import Database
+
+TOP_K = 6  # as the gateway's default memory.top_k
+BUDGET = 400  # as the gateway's default memory.inject_tokens
+BASELINE = "one indexed database read (baseline)"
+COLD_ROUNDS = 5
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+async def _revision_read(db: Database, user_id: int) -> None:
+    async with db.session() as session:
+        await memory_queries.revision(session, user_id)
+
+
+async def latency(
+    db: Database,
+    memories: Memories,
+    user_id: int,
+    queries: list[str],
+    vectors: np.ndarray,
+    rounds: int,
+) -> tuple[dict[str, tuple[float, float]], str]:
+    """p50 and p95 (ms) of each step, and the load average while they were measured."""
+    timings: dict[str, list[float]] = {
+        BASELINE: [],
+        "query embedding (in process)": [],
+        "retrieval + injection, question's vector given": [],
+        "retrieval + injection with the embedding (the whole memory step)": [],
+        "first request after a change (index rebuilt)": [],
+    }
+    started = load_average()
+    await memories.for_prompt(user_id, queries[0], TOP_K, BUDGET)  # builds the index once
+    for _ in range(rounds):
+        for index, query in enumerate(queries):
+            t0 = time.perf_counter()
+            await _revision_read(db, user_id)
+            t1 = time.perf_counter()
+            await memories.embed([query])
+            t2 = time.perf_counter()
+            await memories.for_prompt(user_id, query, TOP_K, BUDGET, vector=vectors[index])
+            t3 = time.perf_counter()
+            await memories.for_prompt(user_id, query, TOP_K, BUDGET)
+            t4 = time.perf_counter()
+            for name, spent in zip(timings, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=False):
+                timings[name].append(spent * 1000)
+    for index in range(COLD_ROUNDS):
+        async with db.session() as session, session.begin():
+            await memory_queries.bump(session, user_id)  # what any write does
+        t0 = time.perf_counter()
+        await memories.for_prompt(user_id, queries[index], TOP_K, BUDGET, vector=vectors[index])
+        timings["first request after a change (index rebuilt)"].append(
+            (time.perf_counter() - t0) * 1000
+        )
+    ended = load_average()
+    out = {name: (statistics.median(v), pct(v, 0.95)) for name, v in timings.items()}
+    return out, f"load average (1 / 5 / 15 min) {started} before, {ended} after"
+
+
+def table(times: dict[str, tuple[float, float]]) -> list[str]:
+    base = times[BASELINE][1]
+    lines = ["| step | p50 | p95 | p95 / baseline p95 |", "|---|---|---|---|"]
+    for name, (p50, p95) in times.items():
+        lines.append(f"| {name} | {p50:.2f} | {p95:.2f} | {p95 / base:.1f}x |")
+    return lines

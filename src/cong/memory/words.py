@@ -1,0 +1,112 @@
+"""The words of a memory or a question, as the full-text index sees them.
+
+Vietnamese is written in syllables separated by spaces and most of its words have two or
+more of them ("cà phê", "máy tính xách tay"); people often type it without accents. So a
+text gives these terms:
+
+- every syllable or word folded (lower case, accents and ``đ`` removed: "ca", "phe"),
+  English words lightly stemmed ("drinks" -> "drink"), stop words left out;
+- every accented syllable as written too ("=phê"), so accented text matches accented
+  text better than unaccented text matches it (``ba`` / ``bà`` / ``bá`` stay apart there);
+- every pair of neighbouring syllables, folded ("ca_phe"), unless both are stop words:
+  the Vietnamese words themselves, and English phrases.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+import unicodedata
+
+WORD = re.compile(r"\w+", re.UNICODE)
+EXACT = "="
+PAIR = "_"
+
+# Question words, pronouns and particles: they say nothing about which memory is meant.
+# Negation and possession ("không", "có", "được", "not") stay: they do.
+_STOP_VI = """tôi mình tớ tao ta là gì nào của và thì mà ở những các một ai đâu bao nhiêu
+    mấy sao thế vậy ạ nhỉ nhé hả à ấy đó này kia chưa đã đang sẽ hay thường rồi"""
+_STOP_EN = """a an the i me my mine myself is am are was were be been being do does did
+    what which who whom whose when where why how to of in on at for with and or it its
+    this that these those there have has had any ever should can could would will shall
+    may might must so as by from about into than then im"""
+# Syllables that only Vietnamese uses among common words: they mark an unaccented
+# Vietnamese question as Vietnamese.
+_VI_MARKERS = """toi minh gi nao cua khong duoc nhung cac mot dau nhieu thi voi nhe nhi
+    chua hay thuong roi dang lam"""
+
+_VI_LETTERS = re.compile("[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def fold(word: str) -> str:
+    """``word`` without accents (and ``đ`` as ``d``)."""
+    word = word.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFD", word)
+    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+
+
+# Stop words as written; a word typed without accents is also one if it folds to a
+# Vietnamese stop word ("toi"), but "má" (mother) is not "mà" (but), nor "mẹ" "me".
+STOP = frozenset((_STOP_VI + " " + _STOP_EN).split())
+STOP_FOLDED = frozenset(fold(w) for w in _STOP_VI.split())
+VI_MARKERS = frozenset(_VI_MARKERS.split())
+
+
+def tokens(text: str) -> list[str]:
+    """The words of ``text`` in lower case (composed Unicode, accents kept)."""
+    return WORD.findall(unicodedata.normalize("NFC", text.lower()))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def is_stop(word: str, folded: str) -> bool:
+    return word in STOP or (word == folded and folded in STOP_FOLDED)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def stem(word: str) -> str:
+    """A light English stemmer (Vietnamese syllables never end so): plural and -ing/-ed."""
+    if len(word) > 4 and word.isascii():
+        for suffix, instead in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                return word[: len(word) - len(suffix)] + instead
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """The index terms of ``text`` (repeated as often as they occur)."""
+    words = tokens(text)
+    folded = [fold(w) for w in words]
+    stop = [is_stop(w, f) for w, f in zip(words, folded, strict=True)]
+    out: list[str] = []
+    for word, plain, skip in zip(words, folded, stop, strict=True):
+        if skip:
+            continue
+        out.append(stem(plain))
+        if word != plain:
+            out.append(EXACT + word)
+    for (first, second), (skip_first, skip_second) in zip(
+        itertools.pairwise(folded), itertools.pairwise(stop), strict=True
+    ):
+        if not (skip_first and skip_second):
+            out.append(first + PAIR + second)
+    return out
+
+
+def phrase_terms(words: tuple[str, ...]) -> list[str]:
+    """The terms that stand for a word of the lexicon: a syllable, or its pairs."""
+    folded = [fold(w) for w in words]
+    if len(folded) == 1:
+        return [stem(folded[0])]
+    return [a + PAIR + b for a, b in itertools.pairwise(folded)]
+
+
+def vietnamese_share(text: str) -> float:
+    """How Vietnamese ``text`` looks, 0 to 1: the share of its words that are accented
+    or common Vietnamese syllables, doubled (half such words is Vietnamese enough)."""
+    words = tokens(text)
+    if not words:
+        return 0.0
+    marked = sum(1 for w in words if _VI_LETTERS.search(w) or w in VI_MARKERS)
+    return min(1.0, 2 * marked / len(words))
