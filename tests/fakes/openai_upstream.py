@@ -10,7 +10,9 @@ Behaviour is chosen by the requested model name:
 ``fake-slow`` streams one chunk every 0.2 s (50 in all) and records how many it sent,
 ``fake-late`` waits 1 s before its first chunk, ``fake-stall`` stalls after one chunk,
 ``fake-tools`` calls ``get_weather`` twice in parallel (arguments streamed in pieces)
-unless the last message is a tool result,
+unless the last message is a tool result; any model answers 400 with OpenAI's own words
+when tool messages are out of order (an assistant message's ``tool_calls`` not followed
+by a tool message for each id, or a tool message answering no preceding call),
 ``fake-files`` makes files when told to: offered a ``create_file`` tool, it calls it for
 each of ``Recorder.files_to_create`` (in parallel, or one per answer with
 ``Recorder.one_file_per_answer``); after the tool results it answers "Done: " and what
@@ -295,6 +297,40 @@ def _response_events(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [{**event, "sequence_number": n} for n, event in enumerate(events)]
 
 
+def tool_sequence_problem(messages: list[Any]) -> tuple[str, str] | None:
+    """(message, param) of OpenAI's 400 for tool messages out of order, None if valid."""
+    waiting: list[str] = []
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            continue
+        if message.get("role") == "tool":
+            if message.get("tool_call_id") not in waiting:
+                return (
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'.",
+                    f"messages.[{index}].role",
+                )
+            waiting.remove(message["tool_call_id"])
+            continue
+        if waiting:
+            return (
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not "
+                "have response messages: " + ", ".join(waiting),
+                f"messages.[{index}].role",
+            )
+        calls = message.get("tool_calls") if message.get("role") == "assistant" else None
+        waiting = [str(c.get("id")) for c in calls or []]
+    if waiting:
+        return (
+            "An assistant message with 'tool_calls' must be followed by tool messages "
+            "responding to each 'tool_call_id'. The following tool_call_ids did not "
+            "have response messages: " + ", ".join(waiting),
+            f"messages.[{len(messages) - 1}].role",
+        )
+    return None
+
+
 def create_fake_openai(recorder: Recorder) -> Starlette:
     def usage_of(prompt: int, completion: int) -> Any:
         forced = recorder.force_usage
@@ -339,6 +375,17 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
                 "invalid_api_key",
             )
         messages = body.get("messages") or [{}]
+        problem = tool_sequence_problem(messages)
+        if problem is not None:
+            envelope = {
+                "error": {
+                    "message": problem[0],
+                    "type": "invalid_request_error",
+                    "param": problem[1],
+                    "code": None,
+                }
+            }
+            return Response(orjson.dumps(envelope), 400, media_type="application/json")
         if model == "fake-tools" and messages[-1].get("role") != "tool":
             return _tool_answer(model, body)
         calls = _file_calls(body, recorder) if model == "fake-files" else []

@@ -27,7 +27,10 @@ def fake_embeddings() -> Iterator[tuple[str, EmbeddingRecorder]]:
 
 def memory_upstreams(openai_url: str, embed_url: str) -> list[dict[str, Any]]:
     channels = _upstreams(openai_url)
-    channels[0] = {**channels[0], "models": [*channels[0]["models"], "fake-parrot", "fake-facts"]}  # type: ignore[list-item]
+    channels[0] = {
+        **channels[0],
+        "models": [*channels[0]["models"], "fake-parrot", "fake-facts", "fake-tools"],
+    }  # type: ignore[list-item]
     channels.append(
         {
             "name": "bow",

@@ -1,6 +1,6 @@
-"""The assistant's text in an answer: from a JSON completion, or gathered from the items
-of a relayed stream (chunks, lists of chunks, SSE bytes, or event batches with
-``payloads``/``chunks``), so a streamed turn is stored like any other."""
+"""The assistant's text and tool calls in an answer: from a JSON completion, or gathered
+from the items of a relayed stream (chunks, lists of chunks, SSE bytes, or event batches
+with ``payloads``/``chunks``), so a streamed turn is stored like any other."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from cong.memory.tool_turns import tool_calls_of
+
 
 def completion_text(response: dict[str, Any]) -> str:
     choices = response.get("choices") or ()
@@ -16,6 +18,14 @@ def completion_text(response: dict[str, Any]) -> str:
         return ""
     content = (choices[0].get("message") or {}).get("content")
     return content if isinstance(content, str) else ""
+
+
+def completion_tool_calls(response: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The first choice's tool calls (ids, names, arguments), None when it made none."""
+    choices = response.get("choices") or ()
+    if not choices or not isinstance(choices[0], dict):
+        return None
+    return tool_calls_of(choices[0].get("message") or {})
 
 
 MAX_TOKENS = 100_000_000
@@ -73,12 +83,31 @@ def is_last(item: Any) -> bool:
 
 
 class StreamText:
-    """Collects the first choice's text and the usage of a stream, item by item."""
+    """Collects the first choice's text, tool calls and the usage of a stream, item by
+    item (a call's id and name come in its first delta, its arguments in pieces)."""
 
     def __init__(self) -> None:
         self.parts: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
         self.completion_tokens = 0
         self.finished = False
+
+    def _see_calls(self, deltas: Any) -> None:
+        for delta in deltas if isinstance(deltas, list) else ():
+            if not isinstance(delta, dict) or not isinstance(delta.get("index", 0), int):
+                continue
+            call = self.calls.setdefault(
+                delta.get("index", 0), {"id": "", "type": "function", "name": "", "arguments": ""}
+            )
+            for key in ("id", "type"):
+                if isinstance(delta.get(key), str):
+                    call[key] = delta[key]
+            function = delta.get("function")
+            if isinstance(function, dict):
+                if isinstance(function.get("name"), str):
+                    call["name"] += function["name"]
+                if isinstance(function.get("arguments"), str):
+                    call["arguments"] += function["arguments"]
 
     def see(self, item: Any) -> None:
         for chunk in chunks_of(item):
@@ -88,12 +117,27 @@ class StreamText:
             for choice in chunk.get("choices") or ():
                 if choice.get("index", 0) != 0:
                     continue
-                text = (choice.get("delta") or {}).get("content")
+                delta = choice.get("delta") or {}
+                text = delta.get("content")
                 if isinstance(text, str):
                     self.parts.append(text)
+                self._see_calls(delta.get("tool_calls"))
                 if choice.get("finish_reason"):
                     self.finished = True
 
     @property
     def text(self) -> str:
         return "".join(self.parts)
+
+    @property
+    def tool_calls(self) -> list[dict[str, Any]] | None:
+        calls = [
+            {
+                "id": c["id"],
+                "type": c["type"],
+                "function": {"name": c["name"], "arguments": c["arguments"]},
+            }
+            for _, c in sorted(self.calls.items())
+            if c["id"]
+        ]
+        return calls or None

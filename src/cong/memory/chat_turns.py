@@ -15,11 +15,18 @@ from cong.accounts.principal import Principal
 from cong.billing import estimates
 from cong.gateway.service import Result
 from cong.memory import context_fit
-from cong.memory.answer_text import StreamText, completion_text, completion_tokens, is_last
+from cong.memory.answer_text import (
+    StreamText,
+    completion_text,
+    completion_tokens,
+    completion_tool_calls,
+    is_last,
+)
 from cong.memory.conversations import text_of
 from cong.memory.explicit import explicit_fact
 from cong.memory.modes import Mode, mode_of
 from cong.memory.store import Memories
+from cong.memory.tool_turns import as_message, replayable, tool_call_id_of, tool_calls_of
 from cong.memory.turn_writer import PendingTurn, TurnWriter
 from cong.protocol.errors import invalid_request, not_found
 from cong.protocol.stream import Stream
@@ -122,7 +129,7 @@ class ChatMemory:
         memory_message = await self._memory_message(turn) if mode == "full" else None
         fixed = [*system, *([memory_message] if memory_message else [])]
         if conversation_id:
-            earlier = await self._earlier(principal, conversation_id, fixed + new, body, request_id)
+            earlier = await self._earlier(principal, conversation_id, fixed, new, body, request_id)
             turn.conversation_id = conversation_id
         else:
             earlier = []
@@ -157,11 +164,13 @@ class ChatMemory:
         self,
         principal: Principal,
         conversation_id: str,
-        sent: list[dict[str, Any]],
+        fixed_messages: list[dict[str, Any]],
+        new: list[dict[str, Any]],
         body: dict[str, Any],
         request_id: str,
     ) -> list[dict[str, Any]]:
-        """The stored turns to send before the new ones (after the stored summary)."""
+        """The stored turns to send before the ``new`` ones (after the stored summary),
+        tool calls and results replayed in the shape OpenAI accepts."""
         await self.writer.settle(conversation_id)
         for wait in (0.0, self.writer.flush_seconds * 2):
             # Not found: perhaps another worker has not written its first turn yet.
@@ -174,11 +183,11 @@ class ChatMemory:
         else:
             raise not_found(f"No conversation '{conversation_id}'.")
         summary = row.summary
-        stored = [{"role": r.role, "content": r.content} for r in rows]
+        stored = [as_message(r.role, r.content, r.tool_calls, r.tool_call_id) for r in rows]
         model = str(body.get("model") or "")
         context = self._context_of(model) or self._settings.context_tokens
         output = estimates.output_budget(body, min(1024, context // 4))
-        fixed = estimates.prompt_tokens({"messages": sent})
+        fixed = estimates.prompt_tokens({"messages": [*fixed_messages, *new]})
         if summary:
             fixed += context_fit.message_tokens(context_fit.summary_message(summary))
         plan = context_fit.fit(fixed, stored, context - output)
@@ -193,7 +202,7 @@ class ChatMemory:
                         session, conversation_id, summary, rows[plan.keep_from - 1].id
                     )
             stored = stored[plan.keep_from :]
-        return ([context_fit.summary_message(summary)] if summary else []) + stored
+        return ([context_fit.summary_message(summary)] if summary else []) + replayable(stored, new)
 
     async def _summarise(
         self,
@@ -215,8 +224,14 @@ class ChatMemory:
             return None
         return completion_text(result.payload).strip() or None
 
-    async def store(self, turn: Turn, answer: str, tokens: int) -> None:
-        """Stores the turn's new messages and the answer."""
+    async def store(
+        self,
+        turn: Turn,
+        answer: str,
+        tokens: int,
+        tool_calls: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Stores the turn's new messages and the answer (its text and tool calls)."""
         rows = [
             {
                 "role": str(m.get("role")),
@@ -225,6 +240,8 @@ class ChatMemory:
                 "model": "",
                 "tokens": context_fit.message_tokens(m),
                 "memories": None,
+                "tool_calls": tool_calls_of(m) if m.get("role") == "assistant" else None,
+                "tool_call_id": tool_call_id_of(m),
             }
             for m in turn.new_messages
         ]
@@ -236,6 +253,8 @@ class ChatMemory:
                 "model": turn.model,
                 "tokens": tokens or estimates.text_tokens(answer),
                 "memories": turn.memory_ids if turn.mode == "full" else None,
+                "tool_calls": tool_calls,
+                "tool_call_id": None,
             }
         )
         new, turn.new_conversation = turn.new_conversation, None
@@ -251,7 +270,12 @@ class ChatMemory:
         if not isinstance(result.payload, dict):
             return Result(self._storing(turn, result.payload), headers)
         payload = result.payload
-        await self.store(turn, completion_text(payload), completion_tokens(payload))
+        await self.store(
+            turn,
+            completion_text(payload),
+            completion_tokens(payload),
+            completion_tool_calls(payload),
+        )
         payload["conversation_id"] = turn.conversation_id
         return Result(payload, headers)
 
@@ -263,17 +287,17 @@ class ChatMemory:
                 seen.see(item)
                 if is_last(item):
                     # The response ends with this write: store the turn before it.
-                    await self.store(turn, seen.text, seen.completion_tokens)
+                    await self.store(turn, seen.text, seen.completion_tokens, seen.tool_calls)
                     stored = True
                 yield item
             if not stored:
-                await self.store(turn, seen.text, seen.completion_tokens)
+                await self.store(turn, seen.text, seen.completion_tokens, seen.tool_calls)
                 stored = True
         finally:
             await items.aclose()
-            if not stored and seen.text:
+            if not stored and (seen.text or seen.calls):
                 # Cut short (the client left): keep what was relayed, off the path.
-                self._spawn(self.store(turn, seen.text, seen.completion_tokens))
+                self._spawn(self.store(turn, seen.text, seen.completion_tokens, seen.tool_calls))
 
     def _spawn(self, work: Awaitable[None]) -> None:
         async def run() -> None:

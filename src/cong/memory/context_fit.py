@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cong.billing import estimates
+from cong.memory.tool_turns import transcript_line
 
 SUMMARY_TOKENS = 300  # the summary's own budget (its max_tokens)
 SUMMARY_PROMPT = (
@@ -54,6 +55,10 @@ def transcript(summary: str | None, messages: Sequence[dict[str, Any]]) -> str:
     if summary:
         lines.append("(earlier summary) " + summary)
     for message in messages:
+        if message.get("role") == "tool" or message.get("tool_calls"):
+            lines.append(transcript_line(message))
+            if not message.get("content") or message.get("role") == "tool":
+                continue
         content = message.get("content")
         if isinstance(content, list):
             content = " ".join(str(p.get("text") or "") for p in content if isinstance(p, dict))

@@ -28,7 +28,7 @@ def conversation_dict(row: Conversation) -> dict[str, Any]:
 
 
 def message_dict(row: ConversationMessage) -> dict[str, Any]:
-    return {
+    message = {
         "id": row.id,
         "role": row.role,
         "content": row.content,
@@ -37,6 +37,11 @@ def message_dict(row: ConversationMessage) -> dict[str, Any]:
         "memories": row.memories or [],
         "created_at": int(row.created_at.timestamp()),
     }
+    if row.tool_calls:
+        message["tool_calls"] = row.tool_calls
+    if row.tool_call_id is not None:
+        message["tool_call_id"] = row.tool_call_id
+    return message
 
 
 def text_of(content: Any) -> str:
@@ -68,8 +73,15 @@ class Transcript:
         for message in self.messages:
             lines.append(f"## {message['role']}")
             lines.append("")
-            lines.append(text_of(message["content"]))
-            lines.append("")
+            if message.get("tool_call_id"):
+                lines += [f"(result of `{message['tool_call_id']}`)", ""]
+            if text_of(message["content"]):
+                lines += [text_of(message["content"]), ""]
+            for call in message.get("tool_calls") or ():
+                function = call["function"]
+                lines += [f"- calls `{function['name']}({function['arguments']})` (`{call['id']}`)"]
+            if message.get("tool_calls"):
+                lines.append("")
         return "\n".join(lines)
 
 

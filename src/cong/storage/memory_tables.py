@@ -48,6 +48,10 @@ class ConversationMessage(Base):
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     # Memory ids injected for the answer (assistant turns in ``full`` mode).
     memories: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    # An assistant turn's tool calls ([{"id", "type", "function": {"name", "arguments"}}])
+    # and a tool turn's answered call id, as OpenAI sends them.
+    tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    tool_call_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
