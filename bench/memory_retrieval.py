@@ -361,6 +361,7 @@ async def run(args: argparse.Namespace) -> str:
                 times, load = await latency(
                     db,
                     memories,
+                    lambda: Memories(db, InProcessEmbedder(model)),
                     2,
                     [queries[i] for i in sample],
                     query_vectors[False][sample],

@@ -5,9 +5,12 @@ question's language; the same on SQLite and PostgreSQL (it runs in process)."""
 from __future__ import annotations
 
 import httpx
+import numpy as np
 
 from cong.memory.retrieval import fuse, injection, weights
 from cong.memory.term_index import TermIndex
+from cong.memory.user_index import UserIndex
+from cong.memory.vectors import to_blob
 from tests.fakes.openai_upstream import Recorder
 from tests.memory.helpers import key_with_mode, seen_upstream
 from tests.support.gateway import RunningGateway, api
@@ -42,6 +45,30 @@ def test_full_text_bridges_accents_dialects_and_synonyms() -> None:
     # A syllable pair ("bánh mì") ranks the memory with the word above single syllables.
     assert _best(index, "bánh mì") == MEMORIES[3]
     assert _best(index, "deploying service") == MEMORIES[5]  # English stems
+
+
+def test_an_index_brought_up_to_date_ranks_like_one_built_afresh() -> None:
+    rng = np.random.default_rng(5)
+    vectors = [rng.normal(size=8).astype(np.float32) for _ in MEMORIES]
+    rows = [
+        (i + 1, t, to_blob(v), False)
+        for i, (t, v) in enumerate(zip(MEMORIES, vectors, strict=True))
+    ]
+    rows[2] = (3, rows[2][1], None, False)  # a memory stored without a vector
+    old = UserIndex.build(1, 0, rows[:4])
+    # Since then: memory 2 edited (and pinned), memory 4 deleted, 5 and 6 added.
+    edited = (2, "Tôi nuôi một con heo.", to_blob(vectors[1]), True)
+    changed = [edited, rows[4], rows[5]]
+    updated = old.updated(2, 1, changed, ids=[1, 2, 3, 5, 6])
+    fresh = UserIndex.build(2, 1, [rows[0], edited, rows[2], rows[4], rows[5]])
+    assert updated.ids.tolist() == fresh.ids.tolist() == [1, 2, 3, 5, 6]
+    assert updated.texts == fresh.texts and updated.pinned == fresh.pinned == [2]
+    for question in ("con lợn", "Má tôi ở đâu?", "Kubernetes deploy", "đọc sách", "bánh"):
+        assert updated.matching(question, 5) == fresh.matching(question, 5)
+        assert np.allclose(updated.words.scores(question), fresh.words.scores(question))
+    for vector in vectors:
+        assert updated.nearest(vector, 5) == fresh.nearest(vector, 5)
+    assert updated.text_of([6, 4, 2]) == [(6, MEMORIES[5]), (2, "Tôi nuôi một con heo.")]
 
 
 def test_vietnamese_questions_lean_on_full_text_english_on_vectors() -> None:

@@ -162,14 +162,24 @@ class Memories:
         return [view(rows[i]) for i in ids if i in rows]
 
     async def index(self, user_id: int) -> UserIndex:
-        """The user's in-process index, rebuilt when their memories changed."""
+        """The user's in-process index, brought up to date when their memories changed
+        (from the rows written since, or all of them the first time)."""
         async with self._db.session() as session:
-            revision = await queries.revision(session, user_id)
+            revision, deletions = await queries.state(session, user_id)
             cached = self._cache.get(user_id, revision)
             if cached is not None:
                 return cached
-            rows = await queries.index_rows(session, user_id)
-        index = UserIndex.build(revision, rows)
+            known = self._cache.latest(user_id)
+            if known is None or known.revision > revision:
+                index = UserIndex.build(
+                    revision, deletions, await queries.index_rows(session, user_id)
+                )
+            else:
+                changed = await queries.index_rows(session, user_id, since=known.revision)
+                ids = None
+                if deletions != known.deletions:
+                    ids = await queries.ids(session, user_id)
+                index = known.updated(revision, deletions, changed, ids)
         self._cache.put(user_id, index)
         return index
 
@@ -276,6 +286,7 @@ class Memories:
                 break
             vectors = [*(vectors or []), *batch]
         async with self._db.session() as session, session.begin():
+            revision = await queries.bump(session, user_id)
             added = [
                 await queries.add(
                     session,
@@ -284,11 +295,10 @@ class Memories:
                     kind=kind,
                     embedding=to_blob(vectors[i]) if vectors else None,
                     pinned=pinned,
-                    bump_revision=False,
+                    revision=revision,
                 )
                 for i, (text, kind, pinned) in enumerate(rows)
             ]
-            await queries.bump(session, user_id)
         return [view(row) for row in added]
 
     async def close(self) -> None:

@@ -1,6 +1,7 @@
 """What a process keeps of a user's memories to rank them without a database query: ids,
 texts, pinned flags, vectors and the full-text index, with the revision they were read
-at. A request reads the revision (one indexed row) and rebuilds only when it moved."""
+at. A request reads the revision (one indexed row); when it moved, only the rows written
+since are read and merged in (and the ids, if something was deleted)."""
 
 from __future__ import annotations
 
@@ -19,18 +20,53 @@ Row = tuple[int, str, bytes | None, bool]
 @dataclass(frozen=True)
 class UserIndex:
     revision: int
-    ids: np.ndarray  # int64, one per row
+    deletions: int  # the user's count of deletes when read (a change: reread the ids)
+    ids: np.ndarray  # int64, one per row, ascending
     texts: list[str]
-    pinned: list[int]  # ids, newest first
+    pins: np.ndarray  # bool, one per row
     vectors: VectorRows
     words: TermIndex
 
     @classmethod
-    def build(cls, revision: int, rows: list[Row]) -> UserIndex:
+    def build(cls, revision: int, deletions: int, rows: list[Row]) -> UserIndex:
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        pins = np.fromiter((r[3] for r in rows), dtype=np.bool_, count=len(rows))
         texts = [r[1] for r in rows]
-        pinned = [r[0] for r in reversed(rows) if r[3]]
-        return cls(revision, ids, texts, pinned, VectorRows([r[2] for r in rows]), TermIndex(texts))
+        vectors = VectorRows([r[2] for r in rows])
+        return cls(revision, deletions, ids, texts, pins, vectors, TermIndex(texts))
+
+    def updated(
+        self, revision: int, deletions: int, changed: list[Row], ids: list[int] | None
+    ) -> UserIndex:
+        """This index with the ``changed`` rows (added or edited since it was read) and
+        without the rows that are no longer among ``ids`` (None: nothing was deleted).
+        Unchanged rows are not read or tokenised again."""
+        changed_ids = np.fromiter((r[0] for r in changed), dtype=np.int64, count=len(changed))
+        keep = ~np.isin(self.ids, changed_ids)
+        if ids is not None:
+            keep &= np.isin(self.ids, np.asarray(ids, dtype=np.int64))
+        kept = np.flatnonzero(keep)
+        merged_ids = np.concatenate((self.ids[kept], changed_ids))
+        order = np.argsort(merged_ids, kind="stable")
+        texts = [self.texts[i] for i in kept.tolist()] + [r[1] for r in changed]
+        pins = np.concatenate(
+            (self.pins[kept], np.fromiter((r[3] for r in changed), np.bool_, len(changed)))
+        )
+        added = [r[1] for r in changed]
+        return UserIndex(
+            revision,
+            deletions,
+            merged_ids[order],
+            [texts[i] for i in order.tolist()],
+            pins[order],
+            self.vectors.merged(len(self.ids), kept, [r[2] for r in changed], order),
+            self.words.merged(kept, added, order),
+        )
+
+    @property
+    def pinned(self) -> list[int]:
+        """Ids of the pinned memories, newest first."""
+        return [int(i) for i in self.ids[self.pins][::-1]]
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -56,6 +92,10 @@ class UserIndex:
 class IndexCache:
     """The most recently used users' indexes, at most ``max_rows`` memories in all (the
     newest user's index is kept whatever its size)."""
+
+    def latest(self, user_id: int) -> UserIndex | None:
+        """The user's index whatever its revision (to update it)."""
+        return self._users.get(user_id)
 
     def __init__(self, max_rows: int = 100_000) -> None:
         self._max_rows = max_rows

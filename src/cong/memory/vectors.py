@@ -26,16 +26,40 @@ def normalised(vector: Sequence[float] | np.ndarray) -> np.ndarray:
 
 
 class VectorRows:
-    """The rows that have a vector (of the most common length) as one normalised matrix."""
+    """The rows that have a vector (of the most common length) as one normalised matrix:
+    ``rows[i]`` is the row of ``matrix[i]``."""
 
-    def __init__(self, blobs: Sequence[bytes | None]) -> None:
-        sizes = [len(b) for b in blobs if b]
-        size = max(set(sizes), key=sizes.count) if sizes else 0
+    def __init__(self, blobs: Sequence[bytes | None], size: int | None = None) -> None:
+        if size is None:
+            sizes = [len(b) for b in blobs if b]
+            size = max(set(sizes), key=sizes.count) if sizes else 0
         rows = [i for i, b in enumerate(blobs) if b and len(b) == size]
         self.rows = np.asarray(rows, dtype=np.int64)
-        dims = size // DTYPE.itemsize
         joined = b"".join(blobs[i] or b"" for i in rows)
-        self.matrix = np.frombuffer(joined, dtype=DTYPE).reshape(len(rows), dims)
+        self.matrix = np.frombuffer(joined, dtype=DTYPE).reshape(len(rows), size // DTYPE.itemsize)
+
+    def merged(
+        self, count: int, kept: np.ndarray, added: Sequence[bytes | None], order: np.ndarray
+    ) -> VectorRows:
+        """The vectors of the rows ``kept`` (of ``count`` old rows) followed by ``added``
+        blobs, put in ``order`` (see ``TermIndex.merged``)."""
+        size = self.matrix.shape[1] * DTYPE.itemsize if len(self.rows) else None
+        extra = VectorRows(added, size)
+        if size is None:  # nothing kept had a vector: the added ones decide the length
+            size = extra.matrix.shape[1] * DTYPE.itemsize
+        in_matrix = np.full(count, -1, dtype=np.int64)
+        in_matrix[self.rows] = np.arange(len(self.rows), dtype=np.int64)
+        extra_in = np.full(len(added), -1, dtype=np.int64)
+        extra_in[extra.rows] = np.arange(len(extra.rows), dtype=np.int64) + len(self.rows)
+        source = np.concatenate((in_matrix[kept], extra_in))[order]  # per final row
+        made = VectorRows.__new__(VectorRows)
+        made.rows = np.flatnonzero(source >= 0)
+        if len(extra.rows) == 0:
+            made.matrix = self.matrix[source[made.rows]]
+        else:
+            both = np.concatenate((self.matrix, extra.matrix)) if len(self.rows) else extra.matrix
+            made.matrix = both[source[made.rows]]
+        return made
 
     def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(row, cosine) of the ``k`` closest rows, best first."""

@@ -14,22 +14,34 @@ from cong.storage.memory_tables import Memory, MemoryRevision
 from cong.storage.tables import utcnow
 
 
-async def revision(session: AsyncSession, user_id: int) -> int:
-    value = await session.scalar(
-        select(MemoryRevision.revision).where(MemoryRevision.user_id == user_id)
-    )
-    return int(value or 0)
+async def state(session: AsyncSession, user_id: int) -> tuple[int, int]:
+    """The user's (revision, deletions): every write bumps the revision, every delete
+    also the deletions."""
+    row = (
+        await session.execute(
+            select(MemoryRevision.revision, MemoryRevision.deletions).where(
+                MemoryRevision.user_id == user_id
+            )
+        )
+    ).first()
+    return (int(row[0]), int(row[1])) if row is not None else (0, 0)
 
 
-async def bump(session: AsyncSession, user_id: int) -> None:
+async def bump(session: AsyncSession, user_id: int, *, deleted: bool = False) -> int:
+    """The user's next revision (taken in the caller's transaction: writes of one user
+    get revisions in the order they commit)."""
     changed = await session.execute(
         update(MemoryRevision)
         .where(MemoryRevision.user_id == user_id)
-        .values(revision=MemoryRevision.revision + 1)
+        .values(
+            revision=MemoryRevision.revision + 1,
+            deletions=MemoryRevision.deletions + (1 if deleted else 0),
+        )
     )
     if not changed.rowcount:  # type: ignore[attr-defined]
-        session.add(MemoryRevision(user_id=user_id, revision=1))
+        session.add(MemoryRevision(user_id=user_id, revision=1, deletions=int(deleted)))
         await session.flush()
+    return (await state(session, user_id))[0]
 
 
 async def add(
@@ -41,8 +53,9 @@ async def add(
     embedding: bytes | None,
     source: str | None = None,
     pinned: bool = False,
-    bump_revision: bool = True,
+    revision: int | None = None,
 ) -> Memory:
+    """A new memory, written at ``revision`` (None: bumps the user's revision)."""
     now = utcnow()
     row = Memory(
         user_id=user_id,
@@ -51,13 +64,12 @@ async def add(
         embedding=embedding,
         source_conversation_id=source,
         pinned=pinned,
+        revision=revision if revision is not None else await bump(session, user_id),
         created_at=now,
         updated_at=now,
     )
     session.add(row)
     await session.flush()
-    if bump_revision:
-        await bump(session, user_id)
     return row
 
 
@@ -78,13 +90,13 @@ async def by_ids(session: AsyncSession, user_id: int, ids: list[int]) -> list[Me
 
 
 async def edit(session: AsyncSession, user_id: int, memory_id: int, **values: Any) -> bool:
+    if await get(session, user_id, memory_id) is None:
+        return False
     values["updated_at"] = utcnow()
-    result = await session.execute(
+    values["revision"] = await bump(session, user_id)
+    await session.execute(
         update(Memory).where(Memory.id == memory_id, Memory.user_id == user_id).values(**values)
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
-        return False
-    await bump(session, user_id)
     return True
 
 
@@ -95,7 +107,7 @@ async def remove(session: AsyncSession, user_id: int, memory_id: int) -> bool:
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         return False
-    await bump(session, user_id)
+    await bump(session, user_id, deleted=True)
     return True
 
 
@@ -115,15 +127,22 @@ async def count(session: AsyncSession, user_id: int) -> int:
 
 
 async def index_rows(
-    session: AsyncSession, user_id: int
+    session: AsyncSession, user_id: int, since: int | None = None
 ) -> list[tuple[int, str, bytes | None, bool]]:
-    """(id, text, float32 vector, pinned) of every memory of the user, in id order."""
-    rows = await session.execute(
-        select(Memory.id, Memory.text, Memory.embedding, Memory.pinned)
-        .where(Memory.user_id == user_id)
-        .order_by(Memory.id)
+    """(id, text, float32 vector, pinned) of the user's memories, in id order: all of
+    them, or those written after revision ``since``."""
+    query = select(Memory.id, Memory.text, Memory.embedding, Memory.pinned).where(
+        Memory.user_id == user_id
     )
+    if since is not None:
+        query = query.where(Memory.revision > since)
+    rows = await session.execute(query.order_by(Memory.id))
     return [(int(r[0]), str(r[1]), r[2], bool(r[3])) for r in rows.all()]
+
+
+async def ids(session: AsyncSession, user_id: int) -> list[int]:
+    rows = await session.scalars(select(Memory.id).where(Memory.user_id == user_id))
+    return [int(i) for i in rows.all()]
 
 
 async def touch(session: AsyncSession, user_id: int, ids: list[int], when: datetime) -> None:
@@ -137,5 +156,5 @@ async def touch(session: AsyncSession, user_id: int, ids: list[int], when: datet
 
 async def remove_all(session: AsyncSession, user_id: int) -> int:
     result = await session.execute(delete(Memory).where(Memory.user_id == user_id))
-    await bump(session, user_id)
+    await bump(session, user_id, deleted=True)
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -57,6 +57,7 @@ class ConversationMessage(Base):
 
 class Memory(Base):
     __tablename__ = "memories"
+    __table_args__ = (Index("ix_memories_user_revision", "user_id", "revision"),)
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -68,14 +69,17 @@ class Memory(Base):
     # float32 little-endian; None until embedded.
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The owner's revision when this row was last written (in-process indexes read the
+    # rows written since the revision they hold).
+    revision: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class MemoryRevision(Base):
-    """Bumped on every change to a user's memories: the per-process vector cache
-    reloads a user's matrix only when it moved."""
+    """Bumped on every change to a user's memories (``deletions`` on every delete too):
+    a process's index of the user is brought up to date only when it moved."""
 
     __tablename__ = "memory_revisions"
 
@@ -83,3 +87,4 @@ class MemoryRevision(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    deletions: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,5 +1,7 @@
 """memory search in process: the database full-text indexes of memories go (the
-in-process index of ``memory/user_index.py`` replaced them on SQLite and PostgreSQL)
+in-process index of ``memory/user_index.py`` replaced them on SQLite and PostgreSQL);
+each memory records the owner's revision it was written at, and the owner's deletes are
+counted, so that index reads only what changed
 
 Revision ID: 0010
 Revises: 0009
@@ -8,6 +10,7 @@ Create Date: 2026-12-02 16:30:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
@@ -32,6 +35,11 @@ POSTGRES_FTS = "CREATE INDEX ix_memories_fts ON memories USING gin (to_tsvector(
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("memories") as batch:
+        batch.add_column(sa.Column("revision", sa.Integer(), nullable=False, server_default="0"))
+        batch.create_index("ix_memories_user_revision", ["user_id", "revision"])
+    with op.batch_alter_table("memory_revisions") as batch:
+        batch.add_column(sa.Column("deletions", sa.Integer(), nullable=False, server_default="0"))
     if op.get_bind().dialect.name == "sqlite":
         for name in TRIGGERS:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
@@ -41,6 +49,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("memory_revisions") as batch:
+        batch.drop_column("deletions")
+    with op.batch_alter_table("memories") as batch:
+        batch.drop_index("ix_memories_user_revision")
+        batch.drop_column("revision")
     if op.get_bind().dialect.name == "sqlite":
         for statement in SQLITE_FTS:
             op.execute(statement)
