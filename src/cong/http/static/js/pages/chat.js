@@ -149,6 +149,11 @@ function drawMessages() {
 function messageNode(m, index) {
   const body = m.role === "assistant" ? renderMarkdown(m.content) : h("div", { class: "chat-plain" }, m.content);
   if (m.role === "assistant") decorateCode(body);
+  for (const call of m.tool_calls || []) {
+    body.append(h("div", { class: "chat-plain chat-call" },
+      t("chat.tool_call", { name: call.function.name, arguments: call.function.arguments })));
+  }
+  if (m.role === "tool") body.prepend(h("div", { class: "muted small" }, t("chat.tool_result")));
   const tools = h("div", { class: "chat-tools" });
   const busy = Boolean(state.controller);
   if (m.role === "user" && !busy) {
