@@ -202,8 +202,19 @@ class Memories:
             vector = None
         elif vector is None:
             embedding = asyncio.ensure_future(self._vector(query))
-        index = await self.index(user_id)
+        index = await self._index_while(embedding, user_id)
         return await self._ranked(index, query, k, embedding, vector, use_text, related)
+
+    async def _index_while(
+        self, embedding: asyncio.Future[np.ndarray | None] | None, user_id: int
+    ) -> UserIndex:
+        """The user's index, read while ``embedding`` runs (cancelled if the read fails)."""
+        try:
+            return await self.index(user_id)
+        except BaseException:
+            if embedding is not None:
+                embedding.cancel()
+            raise
 
     async def _ranked(
         self,
@@ -239,7 +250,7 @@ class Memories:
         read (the user's revision) when their index is cached; the question is embedded
         meanwhile unless its ``vector`` is given."""
         embedding = None if vector is not None else asyncio.ensure_future(self._vector(query))
-        index = await self.index(user_id)
+        index = await self._index_while(embedding, user_id)
         ranked = await self._ranked(index, query, k, embedding, vector, True, True)
         pinned = index.pinned[:MAX_PINNED]
         ids = pinned + [i for i in ranked if i not in set(pinned)]

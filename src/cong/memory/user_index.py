@@ -93,10 +93,6 @@ class IndexCache:
     """The most recently used users' indexes, at most ``max_rows`` memories in all (the
     newest user's index is kept whatever its size)."""
 
-    def latest(self, user_id: int) -> UserIndex | None:
-        """The user's index whatever its revision (to update it)."""
-        return self._users.get(user_id)
-
     def __init__(self, max_rows: int = 100_000) -> None:
         self._max_rows = max_rows
         self._rows = 0
@@ -108,6 +104,10 @@ class IndexCache:
             return None
         self._users.move_to_end(user_id)
         return found
+
+    def latest(self, user_id: int) -> UserIndex | None:
+        """The user's index whatever its revision (to update it)."""
+        return self._users.get(user_id)
 
     def put(self, user_id: int, index: UserIndex) -> None:
         self.forget(user_id)
