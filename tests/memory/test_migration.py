@@ -36,7 +36,7 @@ def test_the_database_full_text_index_is_gone_and_comes_back_filled(tmp_path: ob
         connection.execute(text(USER))
         connection.execute(text(MEMORY))
     engine.dispose()
-    command.downgrade(alembic_config(url), "0009")
+    command.downgrade(alembic_config(url), "0010")
     engine = create_engine(f"sqlite:///{path}")
     with engine.begin() as connection:
         query = text("SELECT rowid FROM memory_fts WHERE memory_fts MATCH :q")

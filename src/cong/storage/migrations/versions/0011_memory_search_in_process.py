@@ -3,8 +3,8 @@ in-process index of ``memory/user_index.py`` replaced them on SQLite and Postgre
 each memory records the owner's revision it was written at, and the owner's deletes are
 counted, so that index reads only what changed
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02 16:30:00
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
