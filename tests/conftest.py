@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.fakes.embedding_upstream import EmbeddingRecorder, create_fake_embeddings
 from tests.fakes.openai_upstream import Recorder, create_fake_openai
 from tests.support.gateway import RunningGateway, fresh_database, start_gateway
 from tests.support.postgres import PostgresCluster
@@ -57,6 +59,34 @@ def fake_openai() -> Iterator[tuple[str, Recorder]]:
     recorder = Recorder()
     with ServerThread(create_fake_openai(recorder)) as server:
         yield server.url, recorder
+
+
+EMBED_MODEL = "bow-embed"  # the fake bag-of-words embeddings upstream's model
+
+
+@pytest.fixture(scope="session")
+def fake_embeddings() -> Iterator[tuple[str, EmbeddingRecorder]]:
+    recorder = EmbeddingRecorder()
+    with ServerThread(create_fake_embeddings(recorder)) as server:
+        yield server.url, recorder
+
+
+def upstreams_with_embeddings(
+    openai_url: str, embed_url: str, extra_models: list[str]
+) -> list[dict[str, Any]]:
+    """The usual channels, ``extra_models`` added to the healthy one, and channel "bow"
+    serving ``EMBED_MODEL`` from the fake embeddings upstream."""
+    channels: list[dict[str, Any]] = _upstreams(openai_url)
+    channels[0] = {**channels[0], "models": [*channels[0]["models"], *extra_models]}
+    channels.append(
+        {
+            "name": "bow",
+            "base_url": embed_url + "/v1",
+            "api_key": "sk-embed-secret",
+            "embedding_models": [EMBED_MODEL],
+        }
+    )
+    return channels
 
 
 def _upstreams(fake_url: str) -> list[dict[str, object]]:

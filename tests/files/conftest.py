@@ -9,35 +9,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import _upstreams
-from tests.fakes.embedding_upstream import EmbeddingRecorder, create_fake_embeddings
+from tests.conftest import EMBED_MODEL, upstreams_with_embeddings
+from tests.fakes.embedding_upstream import EmbeddingRecorder
 from tests.fakes.openai_upstream import Recorder
 from tests.support.gateway import RunningGateway, start_gateway
-from tests.support.servers import ServerThread
-
-EMBED_MODEL = "bow-embed"
-
-
-@pytest.fixture(scope="session")
-def fake_embeddings() -> Iterator[tuple[str, EmbeddingRecorder]]:
-    recorder = EmbeddingRecorder()
-    with ServerThread(create_fake_embeddings(recorder)) as server:
-        yield server.url, recorder
-
-
-def file_upstreams(openai_url: str, embed_url: str) -> list[dict[str, Any]]:
-    channels = _upstreams(openai_url)
-    models = [*channels[0]["models"], "fake-files", "fake-tools"]  # type: ignore[misc]
-    channels[0] = {**channels[0], "models": models}
-    channels.append(
-        {
-            "name": "bow",
-            "base_url": embed_url + "/v1",
-            "api_key": "sk-embed-secret",
-            "embedding_models": [EMBED_MODEL],
-        }
-    )
-    return channels
 
 
 def _overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -63,7 +38,9 @@ def files_gateway(
     running, server = start_gateway(
         database_url,
         tmp_path / "data",
-        upstreams=file_upstreams(fake_openai[0], fake_embeddings[0]),
+        upstreams=upstreams_with_embeddings(
+            fake_openai[0], fake_embeddings[0], ["fake-files", "fake-tools"]
+        ),
         model_server={"enabled": False},
         memory={"embedding_model": EMBED_MODEL},
         files=_overrides(request),

@@ -9,37 +9,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import _upstreams
-from tests.fakes.embedding_upstream import EmbeddingRecorder, create_fake_embeddings
+from tests.conftest import EMBED_MODEL, upstreams_with_embeddings
+from tests.fakes.embedding_upstream import EmbeddingRecorder
 from tests.fakes.openai_upstream import Recorder
 from tests.support.gateway import RunningGateway, start_gateway
-from tests.support.servers import ServerThread
-
-EMBED_MODEL = "bow-embed"
-
-
-@pytest.fixture(scope="session")
-def fake_embeddings() -> Iterator[tuple[str, EmbeddingRecorder]]:
-    recorder = EmbeddingRecorder()
-    with ServerThread(create_fake_embeddings(recorder)) as server:
-        yield server.url, recorder
-
-
-def memory_upstreams(openai_url: str, embed_url: str) -> list[dict[str, Any]]:
-    channels = _upstreams(openai_url)
-    channels[0] = {
-        **channels[0],
-        "models": [*channels[0]["models"], "fake-parrot", "fake-facts", "fake-tools"],
-    }  # type: ignore[list-item]
-    channels.append(
-        {
-            "name": "bow",
-            "base_url": embed_url + "/v1",
-            "api_key": "sk-embed-secret",
-            "embedding_models": [EMBED_MODEL],
-        }
-    )
-    return channels
 
 
 def _memory_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -58,7 +31,9 @@ def memory_gateway(
     running, server = start_gateway(
         database_url,
         tmp_path / "data",
-        upstreams=memory_upstreams(fake_openai[0], fake_embeddings[0]),
+        upstreams=upstreams_with_embeddings(
+            fake_openai[0], fake_embeddings[0], ["fake-parrot", "fake-facts", "fake-tools"]
+        ),
         model_server={"enabled": False},
         memory={"embedding_model": EMBED_MODEL, **_memory_overrides(request)},
         web={"trusted_proxies": ["127.0.0.1"]},
