@@ -8,11 +8,18 @@ run one at a time, alternating, ``--rounds`` times; each keeps its best round. M
 over streamed ``/v1/chat/completions`` at temperature 0:
 
 - tokens/s at concurrency 1 and aggregate tokens/s at concurrency 8 (completion tokens
-  from each response's usage / wall time of the batch), time to first token p50/p95;
+  from each response's usage / wall time of the batch), time to first token p50/p95, and
+  the server's own CPU time per completion token (user + system of its process: on a box
+  shared with other work this moves far less than wall-clock tokens/s);
 - the prefix cache: time to first token of the later turns of a multi-turn conversation
   with a long system prompt, with the cache and with ``cache_prompt: false``;
 - fairness: latency of a short request (32 tokens) alone, and while a 2,000-token
   request generates.
+
+Both get the same KV cache (``--kv`` cells) and slots; the model server's context per
+request is ``--kv / --parallel`` unless ``--context`` says otherwise, which is what
+``llama-server -c KV -np PARALLEL`` gives each slot (so both keep one cache stream per
+slot).
 
     .venv/bin/python bench/model_server_bench.py            # ~10 minutes on 2 cores
     .venv/bin/python bench/model_server_bench.py --quick    # smoke run
@@ -61,6 +68,7 @@ class Side:
     name: str
     tps: dict[int, float] = field(default_factory=dict)
     ttft: dict[int, list[float]] = field(default_factory=dict)
+    cpu_ms: dict[int, float] = field(default_factory=dict)  # server CPU per token
     prefix: dict[bool, float] = field(default_factory=dict)
     short_alone: float = 0.0
     short_beside_long: float = 0.0
@@ -167,11 +175,16 @@ async def measure(engine: Engine, side: Side, plan: argparse.Namespace, first: b
     me0 = sum(psutil.Process().cpu_times()[:2])
     await batch(engine, 1, 1, 8)  # warm-up
     for concurrency, n in ((1, plan.n1), (8, plan.n8)):
+        cpu0, started = sum(proc.cpu_times()[:2]), time.perf_counter()
         tps, ttft = await batch(engine, concurrency, n, plan.max_tokens)
-        log(f"  {side.name:13} c={concurrency} {tps:6.1f} tokens/s  TTFT p50 "
-            f"{statistics.median(ttft) * 1000:.0f} ms")  # fmt: skip
+        tokens = tps * (time.perf_counter() - started)
+        cpu_ms = (sum(proc.cpu_times()[:2]) - cpu0) * 1000 / max(tokens, 1.0)
+        p50 = statistics.median(ttft) * 1000
+        log(f"  {side.name:13} c={concurrency} {tps:6.1f} tokens/s  TTFT p50 {p50:.0f} ms  "
+            f"server CPU {cpu_ms:.2f} ms/token")  # fmt: skip
         if tps > side.tps.get(concurrency, 0.0):
             side.tps[concurrency], side.ttft[concurrency] = tps, ttft
+        side.cpu_ms[concurrency] = min(side.cpu_ms.get(concurrency, cpu_ms), cpu_ms)
     for cache in (True, False):
         mean = await conversation(engine, cache)
         log(f"  {side.name:13} conversation TTFT cache={cache}: {mean * 1000:.0f} ms")
@@ -190,11 +203,17 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
+def load_average() -> str:
+    return " / ".join(f"{x:.2f}" for x in psutil.getloadavg())
+
+
 def report(ours: Side, base: Side, command: str, plan: argparse.Namespace, rounds: int) -> str:
     lines = [
         f"Command: `{command}` — threads {plan.threads}, {plan.parallel} slots, KV cache "
-        f"{plan.kv} tokens, max_tokens {plan.max_tokens}, temperature 0, streamed; best of "
-        f"{rounds} round(s) per side; {time.strftime('%H:%M UTC', time.gmtime())}.",
+        f"{plan.kv} tokens, {plan.context} tokens per request, max_tokens "
+        f"{plan.max_tokens}, temperature 0, streamed; best of {rounds} round(s) per side; "
+        f"{time.strftime('%H:%M UTC', time.gmtime())}; load average (1/5/15 min) "
+        f"{plan.load_before} before, {load_average()} after.",
         "",
         "| measure | cong model server | llama-server | ratio |",
         "|---|---|---|---|",
@@ -207,6 +226,9 @@ def report(ours: Side, base: Side, command: str, plan: argparse.Namespace, round
             lines.append(
                 f"| TTFT {label}, concurrency {c} (ms) | {a:.0f} | {b:.0f} | {a / b:.2f} |"
             )
+        a, b = ours.cpu_ms[c], base.cpu_ms[c]
+        lines.append(f"| server CPU per token, concurrency {c} (ms, least of the rounds) | "
+                     f"{a:.2f} | {b:.2f} | {a / b:.2f} |")  # fmt: skip
     for side in (ours, base):
         gain = side.prefix[False] / side.prefix[True]
         lines.append(f"| {side.name}: conversation TTFT, cache off → on (ms) | "
@@ -228,6 +250,7 @@ async def run(plan: argparse.Namespace) -> str:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     binary = build(plan.jobs)
     model = gguf_path()
+    plan.load_before = load_average()
     ours, base = Side("cong"), Side("llama-server")
     for round_ in range(plan.rounds):
         log(f"round {round_ + 1}/{plan.rounds}")
@@ -262,13 +285,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--parallel", type=int, default=8)
-    parser.add_argument("--context", type=int, default=4096, help="tokens per request")
+    parser.add_argument(
+        "--context", type=int, default=0, help="tokens per request (default: kv / parallel)"
+    )
     parser.add_argument("--kv", type=int, default=16384, help="KV cache cells, all slots")
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--jobs", type=int, default=2, help="compile jobs for llama-server")
     default_out = Path(tempfile.gettempdir()) / "model-server-bench.md"
     parser.add_argument("--out", type=Path, default=default_out, help="also write the table here")
     plan = parser.parse_args(argv)
+    plan.context = plan.context or plan.kv // plan.parallel
     plan.n1, plan.n8 = (2, 8) if plan.quick else (4, 16)
     if plan.quick:
         plan.rounds, plan.max_tokens = 1, 32

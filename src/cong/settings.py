@@ -54,7 +54,7 @@ class ModelServerSettings(BaseModel):
     )
     parallel: int = Field(4, ge=1, description="requests decoded together per chat model")
     kv_cache_tokens: int = Field(
-        0, ge=0, description="KV cache shared by a model's sequences; 0 = 2 x its context"
+        0, ge=0, description="KV cells of a model; 0 = 2 x context; parallel x context: per slot"
     )
     max_output_tokens: int = Field(
         2048, ge=1, description="completion tokens of a request that sets no max_tokens"

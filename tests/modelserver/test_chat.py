@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
+import httpx
 import pytest
 from openai import BadRequestError, NotFoundError
 
@@ -24,6 +26,7 @@ WEATHER_TOOL: Any = {
     },
 }
 WEATHER_QUESTION: Any = [{"role": "user", "content": "What is the weather in Paris?"}]
+PROMPT = "Write a long story about a lighthouse keeper and the sea."
 
 
 def test_health_and_models(modelserver: RunningModelServer) -> None:
@@ -33,6 +36,49 @@ def test_health_and_models(modelserver: RunningModelServer) -> None:
     models = modelserver.client().models.list()
     assert [m.id for m in models.data] == [CHAT_MODEL, TINY_MODEL, "all-minilm-l6-v2"]
     assert modelserver.client().models.retrieve(CHAT_MODEL).id == CHAT_MODEL
+
+
+def test_each_slot_has_its_own_cache_and_keeps_its_prefix(
+    modelserver: RunningModelServer,
+) -> None:
+    # Two slots of 2,048 tokens in the default 4,096 cells: a cache stream per slot.
+    assert modelserver.health()["chat"]["kv_cache_layout"] == "per-sequence"
+    body = {
+        "model": CHAT_MODEL,
+        "max_tokens": 4,
+        "temperature": 0,
+        "messages": [{"role": "user", "content": "Spell the word lighthouse backwards."}],
+    }
+    first = modelserver.post("/v1/chat/completions", body).json()
+    again = modelserver.post("/v1/chat/completions", body).json()
+    assert again["choices"][0]["message"] == first["choices"][0]["message"]
+    prompt = again["usage"]["prompt_tokens"]
+    assert again["usage"]["prompt_tokens_details"]["cached_tokens"] == prompt - 2
+
+
+def test_a_prompt_another_slot_holds_is_copied_not_evaluated(
+    modelserver: RunningModelServer,
+) -> None:
+    # A system prompt no cache holds yet; while a long answer is generated with it, a
+    # question with the same system prompt (in the other slot) starts from a copy of
+    # the first slot's cells: only its own question is evaluated.
+    system = f"You answer for the harbour office {uuid.uuid4()}. " + "Be brief. " * 20
+    story = [{"role": "system", "content": system}, {"role": "user", "content": PROMPT}]
+    question = [{"role": "system", "content": system}, {"role": "user", "content": "Hi."}]
+    with httpx.stream(
+        "POST",
+        modelserver.url + "/v1/chat/completions",
+        json={"model": CHAT_MODEL, "messages": story, "max_tokens": 300, "stream": True},
+        timeout=60,
+    ) as running:
+        for line in running.iter_lines():
+            if '"content":"' in line and '"content":""' not in line:
+                break  # generating: its slot holds the whole system prompt
+        beside = modelserver.post(
+            "/v1/chat/completions", {"model": CHAT_MODEL, "messages": question, "max_tokens": 2}
+        ).json()
+    cached = beside["usage"]["prompt_tokens_details"]["cached_tokens"]
+    assert 60 < cached < beside["usage"]["prompt_tokens"]
 
 
 def test_non_stream_shape_and_exact_usage(modelserver: RunningModelServer) -> None:

@@ -23,10 +23,19 @@ from cong.protocol.errors import APIError
 from cong.protocol.messages import FunctionDefinition
 
 
-@pytest.fixture(scope="module")
-def model() -> Iterator[ChatModel]:
+@pytest.fixture(scope="module", params=[1024, 2048], ids=["shared-cache", "cache-per-sequence"])
+def model(request: pytest.FixtureRequest) -> Iterator[ChatModel]:
+    """Two slots of 1,024 tokens: in one pool of 1,024 cells, or 1,024 cells each."""
     path = ServerOptions().resolved_chat_model_path()
-    chat = ChatModel("smollm2-135m-instruct", path, context_size=1024, threads=1, parallel=2)
+    chat = ChatModel(
+        "smollm2-135m-instruct",
+        path,
+        context_size=1024,
+        threads=1,
+        parallel=2,
+        kv_cache_tokens=request.param,
+    )
+    assert chat.per_sequence == (request.param == 2048)
     yield chat
     chat.close()
 
@@ -43,9 +52,16 @@ def _prompt(model: ChatModel, question: str) -> list[int]:
     return model.tokenize_prompt(f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n")
 
 
-async def _generate(engine: BatchEngine, prompt: list[int], tokens: int = 12) -> tuple[str, int]:
+async def _generate(
+    engine: BatchEngine,
+    prompt: list[int],
+    tokens: int = 12,
+    params: SamplingParams | None = None,
+) -> tuple[str, int]:
     """The text of one seeded choice, and how many prompt tokens came from the cache."""
-    job = GenerationJob([ChoiceTask(0, prompt, 5, tokens)], SamplingParams(), streamed=False)
+    job = GenerationJob(
+        [ChoiceTask(0, prompt, 5, tokens)], params or SamplingParams(), streamed=False
+    )
     engine.submit(job)
     texts: dict[int, list[str]] = {0: []}
     usage = UsageCounter()
@@ -75,6 +91,16 @@ async def test_same_seed_same_text_whatever_the_cache_holds(
     assert again == first
     await _generate(engine, joke)  # shares only the template's start with `hello`
     assert (await _generate(engine, hello))[0] == first
+
+
+async def test_greedy_text_is_llama_cpps_greedy_text(model: ChatModel, engine: BatchEngine) -> None:
+    # Temperature 0 reads the argmax of the logits in place; a (no-op) logit bias sends
+    # the same request through llama.cpp's own greedy sampler chain.
+    prompt = _prompt(model, "Name three colours.")
+    greedy = SamplingParams(temperature=0.0)
+    through_chain = SamplingParams(temperature=0.0, logit_bias={model.eos_id: 0.0})
+    fast, _ = await _generate(engine, prompt, 24, greedy)
+    assert fast and fast == (await _generate(engine, prompt, 24, through_chain))[0]
 
 
 def test_special_tokens_end_generation(model: ChatModel) -> None:

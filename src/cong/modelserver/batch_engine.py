@@ -22,17 +22,26 @@ from cong.modelserver.generation import (
     ChoiceEnded,
     ChoiceStarted,
     ChoiceTask,
+    Event,
     GenerationJob,
     GenerationStats,
     JobDone,
     JobFailed,
     TextDelta,
+    deliver,
 )
-from cong.modelserver.kv_slots import Choice, Slot, pick_slot, prompt_chunk
+from cong.modelserver.kv_slots import (
+    Choice,
+    Slot,
+    cache_start,
+    pick_slot,
+    prompt_chunk,
+)
 from cong.modelserver.text_stream import TextAssembler
 
 log = logging.getLogger("cong.modelserver")
 GENERATION_RESERVE = 16  # KV cells kept free per running sequence when admitting
+MIN_COPY_GAIN = 8  # prompt tokens another slot's cache must save to be copied
 
 
 class QueueFull(Exception):
@@ -51,6 +60,14 @@ class BatchEngine:
         self._running = 0  # slots with a choice (read by other threads)
         self.last_step_at = time.monotonic()
         self._batch = llama_cpp.llama_batch_init(model.n_batch, 0, 1)
+        self._outbox: list[tuple[GenerationJob, Event]] = []  # sent once per step
+        # With a cache stream per slot, a prompt may start from a copy of another slot's
+        # stream: all its cells (2,048 of SmolLM2: ~3 ms on 2 cores, about one prompt
+        # token's evaluation), so only when that saves enough tokens. One pool: never
+        # (shared cells would break its accounting).
+        self._copy_gain = (
+            max(MIN_COPY_GAIN, model.seq_cells // 1024) if model.per_sequence else None
+        )
         self._thread = threading.Thread(target=self._run, name=f"decode-{model.id}", daemon=True)
 
     # Other threads
@@ -114,11 +131,23 @@ class BatchEngine:
             raise
         finally:
             self._shutdown()
+            self._flush()
+
+    def _emit(self, job: GenerationJob, event: Event) -> None:
+        self._outbox.append((job, event))
+
+    def _flush(self) -> None:
+        """Send the events gathered since the last flush (just before each decode, so
+        the event loop handles them while llama.cpp computes)."""
+        if self._outbox:
+            events, self._outbox = self._outbox, []
+            deliver(events)
 
     def _next_round(self) -> bool:
         """Admit waiting choices into free slots; False when stopping."""
         with self._cond:
             while not self._stopping and not self._waiting and not self._running:
+                self._flush()
                 self._cond.wait()
             if self._stopping:
                 return False
@@ -147,6 +176,8 @@ class BatchEngine:
 
     def _fits(self, prompt: list[int], admitting: int) -> bool:
         """Whether the KV cache can take this prompt now (idle caches are evicted)."""
+        if self.model.per_sequence:
+            return True  # its slot's own cells hold a full context
         running = [s for s in self.slots if s.choice is not None]
         committed = sum(len(s.tokens) + len(s.choice.pending) for s in running if s.choice)
         committed += (len(running) + admitting + 1) * GENERATION_RESERVE
@@ -154,7 +185,15 @@ class BatchEngine:
 
     def _admit(self, job: GenerationJob, task: ChoiceTask, slot: Slot) -> None:
         memory = self.model.memory
-        reuse = pick_slot([slot], task.prompt)[1] if job.cache_prompt else 0
+        source, reuse = (
+            cache_start(self.slots, slot, task.prompt, self._copy_gain)
+            if job.cache_prompt
+            else (None, 0)
+        )
+        if source is not None:  # start from a copy of another slot's cells
+            llama_cpp.llama_memory_seq_cp(memory, source.seq_id, slot.seq_id, -1, -1)
+            slot.tokens[:] = source.tokens
+            slot.reusable = source.reusable
         if not llama_cpp.llama_memory_seq_rm(memory, slot.seq_id, reuse, -1):
             llama_cpp.llama_memory_seq_rm(memory, slot.seq_id, -1, -1)
             reuse = 0
@@ -180,7 +219,9 @@ class BatchEngine:
 
     def _evict_for(self, cells: int) -> None:
         """Drop idle slots' caches (least recently used first) until ``cells`` are free."""
-        free = self.model.kv_cells - sum(len(s.tokens) for s in self.slots)
+        if self.model.per_sequence:
+            return  # another slot's cells would not help
+        free = self._free_cells()
         for slot in sorted(self.slots, key=lambda s: s.used_at):
             if free >= cells:
                 return
@@ -197,16 +238,21 @@ class BatchEngine:
                 self._finish(slot, "cancelled")
         batch = self._batch
         n = 0
-        generating = self._make_room()
-        for slot in generating:
-            choice = slot.choice
-            assert choice is not None and choice.last is not None
-            n = self._add(batch, n, slot, [choice.last], logits=True)
-        free = self.model.kv_cells - sum(len(s.tokens) for s in self.slots)
-        room = min(self.model.n_batch - n, free)
+        generating = len(self._make_room())
+        room = self.model.n_batch - generating
+        if not self.model.per_sequence:
+            room = min(room, self._free_cells())
+        # In sequence order: llama.cpp splits a per-sequence cache's batch into runs of
+        # consecutive sequence ids, one computation each.
         for slot in self.slots:
             choice = slot.choice
-            if choice is None or not choice.prefilling or (room < 2 and n):
+            if choice is None:
+                continue
+            if not choice.prefilling:
+                assert choice.last is not None
+                n = self._add(batch, n, slot, [choice.last], logits=True)
+                continue
+            if room < 2 and (n or generating):
                 continue
             take = prompt_chunk(len(choice.pending), room)
             if take == 0:
@@ -215,6 +261,7 @@ class BatchEngine:
             n = self._add(batch, n, slot, chunk, logits=not choice.pending)
             self.stats.prompt_tokens_evaluated += take
             room -= take
+        self._flush()
         if n == 0:
             return
         batch.n_tokens = n
@@ -226,7 +273,7 @@ class BatchEngine:
         if code != 0:
             self._decode_failed(code)
             return
-        if n == len(generating):
+        if n == generating:
             self.model.decode_threads.observe(elapsed)
         for slot in self.slots:
             if slot.choice is not None and slot.choice.batch_index >= 0:
@@ -238,12 +285,16 @@ class BatchEngine:
         when running sequences alone overflow it, the longest ends with "length")."""
         while True:
             generating = [s for s in self.slots if s.choice is not None and not s.choice.prefilling]
+            if self.model.per_sequence:
+                return generating  # each sequence has cells for its whole context
             prefill = sum(len(s.choice.pending) for s in self.slots if s.choice is not None)
             self._evict_for(len(generating) + min(prefill, self.model.n_batch))
-            free = self.model.kv_cells - sum(len(s.tokens) for s in self.slots)
-            if free >= len(generating) or not generating:
+            if self._free_cells() >= len(generating) or not generating:
                 return generating
             self._finish(max(generating, key=lambda s: len(s.tokens)), "length")
+
+    def _free_cells(self) -> int:
+        return self.model.kv_cells - sum(len(s.tokens) for s in self.slots)
 
     def _add(self, batch: llama_cpp.llama_batch, n: int, slot: Slot, tokens: list[int],
              *, logits: bool) -> int:  # fmt: skip
@@ -267,7 +318,7 @@ class BatchEngine:
         index, choice.batch_index = choice.batch_index, -1
         if choice.generated == 0:
             slot.reusable = len(slot.tokens)  # the whole prompt was computed in batches
-            choice.job.emit(ChoiceStarted(choice.task.index, choice.cached))
+            self._emit(choice.job, ChoiceStarted(choice.task.index, choice.cached))
         token = choice.sampler.sample(index)
         choice.generated += 1
         self.stats.tokens_generated += 1
@@ -286,7 +337,7 @@ class BatchEngine:
 
     def _text(self, choice: Choice, text: str) -> None:
         if choice.pieces is None:
-            choice.job.emit(TextDelta(choice.task.index, text))
+            self._emit(choice.job, TextDelta(choice.task.index, text))
         else:
             choice.pieces.append(text)
 
@@ -297,8 +348,8 @@ class BatchEngine:
         if tail and reason != "cancelled":
             self._text(choice, tail)
         if choice.pieces:
-            choice.job.emit(TextDelta(choice.task.index, "".join(choice.pieces)))
-        choice.job.emit(ChoiceEnded(choice.task.index, reason, choice.generated))
+            self._emit(choice.job, TextDelta(choice.task.index, "".join(choice.pieces)))
+        self._emit(choice.job, ChoiceEnded(choice.task.index, reason, choice.generated))
         choice.sampler.close()
         if choice.prefilling:  # cells of a prompt evaluated in part are not reusable
             slot.reusable = min(slot.reusable, choice.cached)
@@ -315,13 +366,13 @@ class BatchEngine:
             self.stats.jobs_cancelled += 1
         else:
             self.stats.jobs_completed += 1
-        job.emit(JobDone())
+        self._emit(job, JobDone())
 
     def _fail(self, job: GenerationJob, message: str) -> None:
         if not job.failed:
             job.failed = True
             job.cancel()
-            job.emit(JobFailed(message))
+            self._emit(job, JobFailed(message))
 
     def _decode_failed(self, code: int) -> None:
         """llama_decode refused the batch: fail the jobs in it, drop their cells."""

@@ -1,9 +1,10 @@
 """The GGUF chat model: loading, tokens, and one llama.cpp context shared by sequences.
 
-The context holds up to ``parallel`` sequences in one unified KV cache of
-``kv_cache_tokens`` cells; the batch engine (``batch_engine.py``) is the only code that
-decodes with it, on its own thread. Tokenizing (read-only on the vocabulary) is safe
-from any thread.
+The context holds up to ``parallel`` sequences in a KV cache of ``kv_cache_tokens``
+cells: split into one stream per sequence when each can hold a full context
+(``per_sequence``), else one pool they share. The batch engine (``batch_engine.py``) is
+the only code that decodes with it, on its own thread. Tokenizing (read-only on the
+vocabulary) is safe from any thread.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from llama_cpp import _internals
 
 from cong.modelserver.decode_threads import DecodeThreads, thread_candidates
-from cong.modelserver.sampler import Sampler, SamplingParams
+from cong.modelserver.sampler import LogitsRows, Sampler, SamplingParams
 
 # ChatML, for GGUF files that carry no chat template.
 CHATML_TEMPLATE = (
@@ -53,13 +54,18 @@ class ChatModel:
         params.n_batch = N_BATCH
         params.n_ubatch = N_BATCH
         params.n_seq_max = parallel
-        params.kv_unified = True
+        # Room for a full context in every slot: each sequence gets its own cells and
+        # attends to them only (with one shared pool, every token of a batch reads the
+        # cells of every sequence, masked). Otherwise the slots share one pool.
+        self.per_sequence = parallel > 1 and params.n_ctx >= parallel * context_size
+        params.kv_unified = not self.per_sequence
         params.n_threads = threads
         params.n_threads_batch = threads
         params.no_perf = True
         self._context = _internals.LlamaContext(model=self._model, params=params, verbose=False)
         self.ctx = self._context.ctx
         self.kv_cells = int(llama_cpp.llama_n_ctx(self.ctx))
+        self.seq_cells = int(llama_cpp.llama_n_ctx_seq(self.ctx))  # one stream's cells
         self.memory = llama_cpp.llama_get_memory(self.ctx)
         self.n_batch = N_BATCH
         self.threads = threads
@@ -71,6 +77,7 @@ class ChatModel:
         self._vocab = vocab
         n_vocab = int(llama_cpp.llama_vocab_n_tokens(vocab))
         self.n_vocab = n_vocab
+        self.logits = LogitsRows(self.ctx, n_vocab)
         self._pieces = [self._piece(token) for token in range(n_vocab)]
         self.max_piece_bytes = max((len(p) for p in self._pieces), default=1) or 1
         self._eog = np.array(
@@ -148,7 +155,7 @@ class ChatModel:
         return True
 
     def sampler(self, params: SamplingParams, *, seed: int, grammar: str | None) -> Sampler:
-        return Sampler(self._model, self.ctx, params, seed=seed, grammar=grammar)
+        return Sampler(self._model, self.logits, params, seed=seed, grammar=grammar)
 
     def close(self) -> None:
         self._context.close()

@@ -1,14 +1,16 @@
 """A generation job: what to decode and the events it produces.
 
-The batch engine decodes the job's choices on its own thread; events reach the request's
-event loop through ``call_soon_threadsafe``, one per token, so text is flushed as it is
-generated.
+The batch engine decodes the job's choices on its own thread; the events of one decode
+step (every job's) reach the event loop in one ``call_soon_threadsafe`` before the next
+step is computed, so a stream gets each token as it is generated and the loop formats
+and writes them while llama.cpp computes, instead of taking the GIL between samplings.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +84,67 @@ class GenerationStats:
     steps: int = 0  # llama_decode calls: the watchdog's progress counter
 
 
+class Mailbox:
+    """A job's events, read by one coroutine on its event loop (an ``asyncio.Queue`` read
+    with ``wait_for`` costs a task and a timer per token)."""
+
+    def __init__(self) -> None:
+        self._items: deque[Event] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, event: Event) -> None:
+        """On the event loop."""
+        self._items.append(event)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def get_nowait(self) -> Event:
+        return self._items.popleft()
+
+    async def get(self, keepalive: float) -> Event | None:
+        """The next event, or None when ``keepalive`` seconds pass without one."""
+        if not self._items:
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(keepalive, _wake, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+            if not self._items:
+                return None
+        return self._items.popleft()
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def deliver(events: list[tuple[GenerationJob, Event]]) -> None:
+    """Hand events from the engine thread to their jobs: one wake-up per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[GenerationJob, Event]]] = {}
+    for job, event in events:
+        assert job.loop is not None
+        by_loop.setdefault(job.loop, []).append((job, event))
+    for loop, batch in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_post, batch)
+        except RuntimeError:  # the event loop is closed: nobody is listening any more
+            for job, _event in batch:
+                job.cancelled.set()
+
+
+def _post(batch: list[tuple[GenerationJob, Event]]) -> None:
+    for job, event in batch:
+        job.events.put_nowait(event)
+
+
 @dataclass
 class GenerationJob:
     tasks: list[ChoiceTask]
@@ -93,7 +156,7 @@ class GenerationJob:
     # (no wake-up of the event loop per token, which takes CPU from the decode threads).
     streamed: bool = True
     cache_prompt: bool = True  # False: evaluate the whole prompt (llama.cpp's field)
-    events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    events: Mailbox = field(default_factory=Mailbox)
     cancelled: threading.Event = field(default_factory=threading.Event)
     open_tasks: int = 0  # choices not ended yet (engine thread)
     failed: bool = False
@@ -114,12 +177,7 @@ class GenerationJob:
 
     async def next_event(self, keepalive: float) -> Event | None:
         """The next event, or None when ``keepalive`` seconds pass without one."""
-        if not self.events.empty():
-            return self.events.get_nowait()
-        try:
-            return await asyncio.wait_for(self.events.get(), keepalive)
-        except TimeoutError:
-            return None
+        return await self.events.get(keepalive)
 
     def abort(self, message: str) -> None:
         """Fail the job with a retryable error now, from any thread (the server is
@@ -130,7 +188,7 @@ class GenerationJob:
             self.emit(JobFailed(message, retryable=True))
 
     def emit(self, event: Event) -> None:
-        """Called from the worker thread."""
+        """Called from another thread (the engine sends a step's events with ``deliver``)."""
         assert self.loop is not None
         try:
             self.loop.call_soon_threadsafe(self.events.put_nowait, event)

@@ -1,8 +1,10 @@
-"""The sequences of the shared KV cache ("slots") and what each is decoding.
+"""The sequences of the KV cache ("slots") and what each is decoding.
 
 A slot is one llama.cpp sequence id. It keeps the tokens its KV cells hold after a
 request ends, so the next request with the same prefix (a system prompt, the earlier
-turns of a conversation) starts where they diverge: the prefix cache.
+turns of a conversation) starts where they diverge: the prefix cache. With a cache
+stream per slot, a request can also start from a copy of another slot's cells (the same
+system prompt for many users at once).
 
 Only positions computed in batches of two or more tokens (prompt positions, never the
 generated tokens, which are decoded one per sequence) are reused: llama.cpp computes a
@@ -70,6 +72,21 @@ def pick_slot(free: list[Slot], prompt: list[int]) -> tuple[Slot, int]:
     longest ago, so recently used caches survive."""
     best = max(free, key=lambda s: (reusable_prefix(s, prompt), -s.used_at))
     return best, reusable_prefix(best, prompt)
+
+
+def cache_start(
+    slots: list[Slot], slot: Slot, prompt: list[int], copy_gain: int | None
+) -> tuple[Slot | None, int]:
+    """Where ``prompt`` starts in ``slot``: after its own cached prefix, or, when caches
+    can be copied between slots (``copy_gain`` set), after a copy of another slot's
+    cells (running or idle) if they hold at least ``copy_gain`` more of its start.
+    Returns the slot to copy from (None: none) and the prompt tokens already cached."""
+    own = reusable_prefix(slot, prompt)
+    if copy_gain is None or len(slots) < 2:
+        return None, own
+    best = max((s for s in slots if s is not slot), key=lambda s: reusable_prefix(s, prompt))
+    shared = reusable_prefix(best, prompt)
+    return (best, shared) if shared >= own + copy_gain else (None, own)
 
 
 def prompt_chunk(pending: int, room: int) -> int:

@@ -178,8 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--kv-cache-tokens",
         type=_non_negative,
         default=0,
-        help="KV cache cells shared by a model's running and cached sequences; 0 is twice "
-        "the model's context (default: %(default)s)",
+        help="KV cache cells of a model's running and cached sequences; 0 is twice the "
+        "model's context; at least --parallel times the context gives each sequence its "
+        "own cells (default: %(default)s)",
     )
     add(
         "--max-output-tokens",

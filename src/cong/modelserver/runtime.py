@@ -204,6 +204,7 @@ def _chat_health(serving: ChatServing) -> dict[str, Any]:
         "model": model.id,
         "context_size": model.n_ctx,
         "kv_cache_tokens": model.kv_cells,
+        "kv_cache_layout": "per-sequence" if model.per_sequence else "shared",
         "parallel": model.parallel,
         "decode_threads": model.decode_threads.current,
         "active": engine.active,

@@ -42,6 +42,39 @@ def _seed32(seed: int) -> int:
     return 0xFFFFFFFE if value == 0xFFFFFFFF else value
 
 
+def _plain_greedy(params: SamplingParams) -> bool:
+    """Greedy with nothing that changes the logits first (no bias, no penalties)."""
+    return params.temperature <= 0.0 and not params.logit_bias and not _penalised(params)
+
+
+def _penalised(params: SamplingParams) -> bool:
+    return bool(
+        params.presence_penalty or params.frequency_penalty or params.repetition_penalty != 1.0
+    )
+
+
+class LogitsRows:
+    """The logits of the last decoded batch as numpy views, by batch index. llama.cpp
+    keeps them in one buffer: the view of each row address is made once and reused
+    (``np.ctypeslib.as_array`` costs several times the argmax itself)."""
+
+    def __init__(self, context: Any, n_vocab: int) -> None:
+        self.context = context
+        self._n_vocab = n_vocab
+        self._views: dict[int, np.ndarray] = {}
+
+    def row(self, index: int) -> np.ndarray:
+        pointer = llama_cpp.llama_get_logits_ith(self.context, index)
+        address = ctypes.cast(pointer, ctypes.c_void_p).value or 0
+        view = self._views.get(address)
+        if view is None:
+            if len(self._views) >= 1024:  # the buffer moved (it grew): start again
+                self._views.clear()
+            view = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
+            self._views[address] = view
+        return view
+
+
 class GrammarError(ValueError):
     """llama.cpp could not parse a GBNF grammar."""
 
@@ -52,13 +85,14 @@ class Sampler:
     def __init__(
         self,
         model: Any,
-        context: Any,
+        logits: LogitsRows,
         params: SamplingParams,
         *,
         seed: int,
         grammar: str | None = None,
     ) -> None:
-        self._ctx = context
+        self._logits = logits
+        self._ctx = logits.context
         self._n_vocab = int(llama_cpp.llama_vocab_n_tokens(model.vocab))
         self._chain = llama_cpp.llama_sampler_chain_init(
             llama_cpp.llama_sampler_chain_default_params()
@@ -73,6 +107,10 @@ class Sampler:
                 raise GrammarError("the output grammar could not be compiled")
         self._build_chain(params, seed)
         self._ids = np.arange(self._n_vocab, dtype=np.int32)
+        # Plain greedy decoding is an argmax over the logits: read in place, it costs a
+        # sixth of the chain's copy of the whole vocabulary (the same token: the first
+        # highest logit).
+        self._argmax = grammar is None and _plain_greedy(params)
 
     def _build_chain(self, params: SamplingParams, seed: int) -> None:
         add = llama_cpp.llama_sampler_chain_add
@@ -90,11 +128,7 @@ class Sampler:
                     self._n_vocab, len(params.logit_bias), biases
                 ),
             )
-        if (
-            params.presence_penalty
-            or params.frequency_penalty
-            or (params.repetition_penalty != 1.0)
-        ):
+        if _penalised(params):
             add(
                 chain,
                 llama_cpp.llama_sampler_init_penalties(
@@ -119,12 +153,12 @@ class Sampler:
 
     def sample(self, index: int = -1) -> int:
         """Draw the next token from the logits at ``index`` of the last decoded batch."""
+        if self._argmax:
+            return int(self._logits.row(index).argmax())
         if self._grammar is None:
             # llama_sampler_sample also accepts the token into the chain (penalties).
             return int(llama_cpp.llama_sampler_sample(self._chain, self._ctx, index))
-        logits = np.ctypeslib.as_array(
-            llama_cpp.llama_get_logits_ith(self._ctx, index), shape=(self._n_vocab,)
-        )
+        logits = self._logits.row(index)
         candidates = np.empty(self._n_vocab, dtype=TOKEN_DATA)
         candidates["id"] = self._ids
         candidates["logit"] = logits
