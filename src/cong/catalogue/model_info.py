@@ -31,6 +31,7 @@ _KNOWN: tuple[tuple[re.Pattern[str], int | None, tuple[str, ...]], ...] = tuple(
         (r"^gpt-3\.5-turbo", 16_385, ()),
         (r"^o[134](-|$)", 200_000, ("reasoning",)),
         (r"^claude-", 200_000, ()),
+        (r"^gemini-1\.5-pro", 2_097_152, ()),
         (r"^gemini-(1\.5|2\.\d|3)", 1_048_576, ()),
         (r"^deepseek-(reasoner|r1)", 128_000, ("reasoning",)),
         (r"^deepseek-", 128_000, ()),

@@ -137,6 +137,12 @@ class ModelCatalogue:
             await queries.put_setting(session, SETTING, current)
         self._overrides = None
 
+    async def context_length(self, route: ModelRoute) -> int | None:
+        """The context (tokens) of the model ``route`` serves; an admin's correction
+        wins. None when unknown."""
+        overrides = await self._load_overrides()
+        return merged(self._known(route.id, route), overrides.get(route.id)).context_length
+
     async def _load_overrides(self) -> dict[str, dict[str, Any]]:
         """The admins' corrections, trusted for as long as the prices are (another
         worker's change shows within ``billing.price_cache_seconds``)."""
@@ -181,8 +187,17 @@ class ModelCatalogue:
     def _known(self, model: str, route: ModelRoute) -> ModelInfo:
         info = known_info(model, route.kind, route.vision)
         if route.channel == EMBEDDED and route.kind == "chat":
-            return ModelInfo(self._settings.model_server.context_size, info.capabilities)
+            return ModelInfo(self._embedded_context(model), info.capabilities)
         return info
+
+    def _embedded_context(self, model: str) -> int:
+        """An embedded chat model's tokens per request: its own ``context``, else the
+        model server's ``context_size``."""
+        settings = self._settings.model_server
+        for extra in settings.models:
+            if extra.id == model and extra.context is not None:
+                return extra.context
+        return settings.context_size
 
     def _state(self, routes: list[ModelRoute]) -> str:
         circuits = [self._health.state(r.channel) for r in routes]

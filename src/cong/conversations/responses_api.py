@@ -18,7 +18,7 @@ from cong.conversations.responses_native import NativeResponseStream, native_ans
 from cong.files.chat_files import FileChats
 from cong.files.chat_parts import Expanded, name_the_images
 from cong.gateway.operations import NATIVE_RESPONSES, RESPONSES
-from cong.gateway.request import Edge, GatewayRequest
+from cong.gateway.request import Edge
 from cong.gateway.service import Gateway
 from cong.protocol.errors import APIError
 from cong.protocol.responses_input import chat_messages_of, input_items_of
@@ -132,7 +132,9 @@ class ResponsesAPI:
             if self.files is not None:
                 expanded = await self.files.expand(principal, body)
                 body = expanded.body
-        request = GatewayRequest.read(operation, body, principal, request_id, edge=EDGE, wire=wire)
+        request = await self.gateway.read(
+            operation, body, principal, request_id, edge=EDGE, wire=wire
+        )
         response_id = response_id_of(request_id)
         created = int(time.time())
         try:

@@ -13,6 +13,13 @@ from pydantic import BaseModel
 from cong.billing import estimates
 from cong.billing.pricing import Usage
 from cong.channels.catalog import Kind, ModelRoute
+from cong.gateway.prompt_bounds import (
+    Prompt,
+    anthropic_prompts,
+    chat_prompts,
+    completion_prompts,
+    responses_prompts,
+)
 from cong.protocol.chat import ChatCompletionRequest
 from cong.protocol.completions import CompletionRequest, EmbeddingRequest
 from cong.protocol.errors import APIError, invalid_request
@@ -84,6 +91,10 @@ class Operation:
     usable: Callable[[Any, list[ModelRoute]], list[ModelRoute]] = _any_route
     names_model: bool = True  # the answer shows the model id the client asked for
     counts_images: bool = False  # usage counts the images in the answer's ``data``
+    # What the model reads as its prompt(s), to refuse one that cannot fit its context
+    # (None: not checked), and the parameter such a refusal names.
+    prompts: Callable[[Body], list[Prompt]] | None = None
+    prompt_param: str = "messages"
 
 
 CHAT = Operation(
@@ -95,6 +106,7 @@ CHAT = Operation(
     call=lambda provider, body: provider.chat(body),
     stream=lambda provider, body: provider.stream_chat(body),
     usable=_vision_if_needed,
+    prompts=chat_prompts,
 )
 COMPLETIONS = Operation(
     name="completions",
@@ -104,6 +116,8 @@ COMPLETIONS = Operation(
     estimate=_text_generation,
     call=lambda provider, body: provider.completion(body),
     stream=lambda provider, body: provider.stream_completion(body),
+    prompts=completion_prompts,
+    prompt_param="prompt",
 )
 EMBEDDINGS = Operation(
     name="embeddings",
@@ -126,7 +140,7 @@ IMAGES = Operation(
 # Anthropic Messages and OpenAI Responses read as chat (translated at the edge): chat's
 # row under their own names, so the usage log tells the APIs apart.
 MESSAGES = replace(CHAT, name="messages")
-RESPONSES = replace(CHAT, name="responses")
+RESPONSES = replace(CHAT, name="responses", prompt_param="input")
 
 
 def _anthropic_generation(body: Body, default_output: int) -> Estimate:
@@ -142,6 +156,7 @@ NATIVE_MESSAGES = Operation(
     estimate=_anthropic_generation,
     call=lambda provider, body: provider.messages(body),
     stream=lambda provider, body: provider.stream_messages(body),
+    prompts=anthropic_prompts,
 )
 
 
@@ -168,4 +183,6 @@ NATIVE_RESPONSES = Operation(
     estimate=_responses_generation,
     call=lambda provider, body: provider.responses(body),
     stream=lambda provider, body: provider.stream_responses(body),
+    prompts=responses_prompts,
+    prompt_param="input",
 )

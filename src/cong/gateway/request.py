@@ -81,6 +81,7 @@ class GatewayRequest:
     stream: bool = False
     wants_usage: bool = False  # a stream ends with the usage chunk
     routes: list[ModelRoute] = field(default_factory=list)  # set by the gateway
+    bounded: bool = False  # its prompt was checked against the model's context
 
     @classmethod
     def read(

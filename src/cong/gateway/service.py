@@ -19,7 +19,9 @@ from cong.channels.routing import Router
 from cong.gateway.client_errors import naming_asked_model
 from cong.gateway.metered_stream import MeteredStreams, Opened
 from cong.gateway.metering import Meter, Metering, usage_of
-from cong.gateway.request import GatewayRequest
+from cong.gateway.operations import Body, Operation
+from cong.gateway.prompt_bounds import refuse_unfittable
+from cong.gateway.request import OPENAI, Edge, GatewayRequest
 from cong.protocol.errors import APIError
 from cong.protocol.stream import Stream
 from cong.providers.base import Capability, forwarded_headers
@@ -46,6 +48,14 @@ def _capable(routes: list[ModelRoute], capability: Capability) -> list[ModelRout
     return capable
 
 
+# The context length (tokens) of the model a route serves; None when unknown.
+ContextLength = Callable[[ModelRoute], Awaitable[int | None]]
+
+
+async def _unknown(route: ModelRoute) -> int | None:
+    return None
+
+
 class Gateway:
     def __init__(
         self,
@@ -54,12 +64,14 @@ class Gateway:
         metering: Metering,
         streams: MeteredStreams,
         default_output_tokens: int,
+        context_length: ContextLength = _unknown,
     ) -> None:
         self.loader = loader
         self.router = router
         self.metering = metering
         self.streams = streams
         self.default_output_tokens = default_output_tokens
+        self.context_length = context_length
 
     @property
     def catalog(self) -> Catalog:
@@ -70,6 +82,8 @@ class Gateway:
         routes = self.catalog.authorize(request.principal, request.model, operation.kind)
         routes = _capable(operation.usable(request.params, routes), operation.capability)
         request.routes = routes
+        if not request.bounded:
+            await self._refuse_unfittable(operation, request.body, request.principal)
         prompt, worst, capped = operation.estimate(request.body, self.default_output_tokens)
         meter = await self.metering.admit(
             request.principal,
@@ -99,6 +113,43 @@ class Gateway:
         if operation.names_model:
             response["model"] = request.model
         return Result(response, meter.headers)
+
+    async def read(
+        self,
+        operation: Operation,
+        body: Body,
+        principal: Principal,
+        request_id: str,
+        *,
+        edge: Edge = OPENAI,
+        wire: Body | None = None,
+    ) -> GatewayRequest:
+        """The request value for ``body`` (400 on a bad one). A prompt that cannot fit
+        the model's known context is refused first, before the body is validated (a
+        body of 50,000 messages takes far longer to validate than to bound)."""
+        await self._refuse_unfittable(operation, body, principal)
+        request = GatewayRequest.read(operation, body, principal, request_id, edge=edge, wire=wire)
+        request.bounded = True
+        return request
+
+    async def _refuse_unfittable(
+        self, operation: Operation, body: Body, principal: Principal
+    ) -> None:
+        """400 ``context_length_exceeded`` for a prompt that cannot fit the model's known
+        context: before any hold, and before the model server or upstream sees it. Only
+        for a model the caller may use (no oracle for others' context lengths); anything
+        else wrong with the body is left to its validation and routing."""
+        model = body.get("model")
+        if operation.prompts is None or not isinstance(model, str):
+            return
+        try:
+            routes = self.catalog.authorize(principal, model, operation.kind)
+        except APIError:
+            return
+        context = await self.context_length(routes[0])
+        if context is not None:
+            prompts = operation.prompts(body)
+            await refuse_unfittable(prompts, context, operation.prompt_param)
 
     def _opener(self, meter: Meter, request: GatewayRequest) -> Callable[[], Awaitable[Opened]]:
         """Opens the stream on the first route that answers, up to its first item."""

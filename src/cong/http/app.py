@@ -130,7 +130,15 @@ def create_app(settings: Settings) -> ASGIApp:
         codes = Codes(db, secret)
         passwords = Passwords()
         router = Router(policy, health)
-        gateway = Gateway(loader, router, metering, streams, billing.default_output_tokens)
+        catalogue = ModelCatalogue(db, loader, health, wallets.prices, settings)
+        gateway = Gateway(
+            loader,
+            router,
+            metering,
+            streams,
+            billing.default_output_tokens,
+            catalogue.context_length,
+        )
         memory: MemoryServices = build_memory(
             db, settings, loader, router, gateway, accounts.forget_cached
         )

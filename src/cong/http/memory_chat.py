@@ -14,7 +14,6 @@ from starlette.types import ASGIApp
 from cong.accounts.principal import Principal
 from cong.files.chat_parts import name_the_images
 from cong.gateway.operations import CHAT
-from cong.gateway.request import GatewayRequest
 from cong.http.api_call import ApiCall
 from cong.http.openai_routes import Endpoint
 from cong.http.openai_routes import _render as render
@@ -44,7 +43,8 @@ async def _chat(call: ApiCall, principal: Principal, web: bool) -> ASGIApp:
         web=web,
     )
     files = await call.services.file_chats.prepare(principal, wire, web=web)
-    request = GatewayRequest.read(CHAT, files.body, principal, call.request_id, wire=wire)
+    gateway = call.services.gateway
+    request = await gateway.read(CHAT, files.body, principal, call.request_id, wire=wire)
     try:
         result = await call.services.gateway.serve(request)
     except APIError as error:

@@ -63,15 +63,15 @@ def _native(gateway: Gateway, principal: Principal, wire: dict[str, Any]) -> boo
     return all(Capability.MESSAGES in route.provider.capabilities for route in routes)
 
 
-def read_request(
+async def read_request(
     gateway: Gateway, principal: Principal, wire: dict[str, Any], request_id: str
 ) -> GatewayRequest:
     if _native(gateway, principal, wire):
-        return GatewayRequest.read(
+        return await gateway.read(
             NATIVE_MESSAGES, wire, principal, request_id, edge=ANTHROPIC_NATIVE, wire=wire
         )
     body = ANTHROPIC.read(wire)
-    return GatewayRequest.read(MESSAGES, body, principal, request_id, edge=ANTHROPIC, wire=wire)
+    return await gateway.read(MESSAGES, body, principal, request_id, edge=ANTHROPIC, wire=wire)
 
 
 async def create_message(call: ApiCall) -> ASGIApp:
@@ -79,7 +79,7 @@ async def create_message(call: ApiCall) -> ASGIApp:
     try:
         principal = await call.authenticate()
         wire = parse_json_object(await call.body())
-        request = read_request(gateway, principal, wire, call.request_id)
+        request = await read_request(gateway, principal, wire, call.request_id)
         result = await gateway.serve(request)
     except APIError as error:
         return error_response(AnthropicAPIError.of(error))

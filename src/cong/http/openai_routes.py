@@ -59,7 +59,7 @@ def operation_endpoint(operation: Operation, edge: Edge = OPENAI) -> Endpoint:
             principal = await call.authenticate()
             wire = parse_json_object(await call.body())
             files = await call.services.file_chats.expand(principal, edge.read(wire))
-            request = GatewayRequest.read(
+            request = await call.services.gateway.read(
                 operation, files.body, principal, call.request_id, edge=edge, wire=wire
             )
             try:
