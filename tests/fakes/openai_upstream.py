@@ -8,7 +8,9 @@ Behaviour is chosen by the requested model name:
 ``fake-500`` / ``fake-429`` / ``fake-400`` / ``fake-401`` answer with OpenAI error envelopes,
 ``fake-midstream-error`` streams two chunks then an error event,
 ``fake-slow`` streams one chunk every 0.2 s (50 in all) and records how many it sent,
-``fake-late`` waits 1 s before its first chunk, ``fake-stall`` stalls after one chunk,
+``fake-paced`` streams one chunk every 0.2 s, as many as the last message's text says
+(a number), ``fake-late`` waits 1 s before its first chunk, ``fake-stall`` stalls after one
+chunk,
 ``fake-tools`` calls ``get_weather`` twice in parallel (arguments streamed in pieces)
 unless the last message is a tool result; any model answers 400 with OpenAI's own words
 when tool messages are out of order (an assistant message's ``tool_calls`` not followed
@@ -408,9 +410,11 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
             answer["usage"] = usage_of(9, 3)
             return Response(orjson.dumps(answer), media_type="application/json")
         usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        return StreamingResponse(_stream(model, content, usage), media_type="text/event-stream")
+        chunks = int(str(messages[-1].get("content"))) if model == "fake-paced" else 0
+        stream = _stream(model, content, usage, chunks)
+        return StreamingResponse(stream, media_type="text/event-stream")
 
-    async def _stream(model: str, content: str, usage: bool) -> Any:
+    async def _stream(model: str, content: str, usage: bool, chunks: int = 0) -> Any:
         if model == "fake-late":
             await asyncio.sleep(1.0)  # a long queue or a slow first token
         if model == "fake-stall":
@@ -424,6 +428,10 @@ def create_fake_openai(recorder: Recorder) -> Starlette:
                 yield _sse(_chunk(model, {"content": f"t{i} "}, None, usage))
                 recorder.slow_chunks_sent += 1
             recorder.slow_finished = True
+        elif model == "fake-paced":
+            for i in range(chunks):
+                await asyncio.sleep(0.2)
+                yield _sse(_chunk(model, {"content": f"p{i} "}, None, usage))
         else:
             pieces = ["Hello", " from", " fake"] if content == "Hello from fake" else [content]
             for i, piece in enumerate(pieces):

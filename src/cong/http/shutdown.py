@@ -87,8 +87,12 @@ class Drain:
 
 
 def install_signal_handlers(drain: Drain) -> None:
-    """Drain on SIGTERM/SIGINT before the server's own handler runs (a second signal
-    goes straight to it). Only possible in the main thread; elsewhere nothing changes."""
+    """Drain on SIGTERM/SIGINT before the server's own handler runs. While draining, a
+    second SIGINT (Ctrl+C again) goes straight to it and stops at once; a SIGTERM is
+    ignored: with several workers each one gets SIGTERM from uvicorn's supervisor
+    process as well as any signal sent to the whole process group (a terminal's Ctrl+C,
+    systemd), and that second signal must not cut the drain short. Only possible in the
+    main thread; elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread() or drain.seconds <= 0:
         return
     loop = asyncio.get_running_loop()
@@ -101,7 +105,8 @@ def install_signal_handlers(drain: Drain) -> None:
             signum: int, frame: FrameType | None, previous: Callable[..., Any] = previous
         ) -> None:
             if drain.draining:
-                previous(signum, frame)
+                if signum == signal.SIGINT:
+                    previous(signum, frame)
                 return
             with contextlib.suppress(RuntimeError):  # the loop is closing
                 loop.call_soon_threadsafe(drain.begin, lambda: previous(signum, None))
