@@ -183,3 +183,20 @@ def test_other_wire_formats_are_bounded_too(bounds: Setup) -> None:
         _too_long(response, "input")
         assert took < FAST
     assert bounds.upstream_saw_nothing()
+
+
+def test_memory_does_no_work_for_a_prompt_that_cannot_fit(bounds: Setup) -> None:
+    """A key in memory mode ``full``: the question is neither embedded (the embedding
+    model is on the fake model server too) nor stored as a conversation."""
+    gw = bounds.gw
+    token = gw.create_key("remembers")
+    keys = api(gw, "GET", "/api/memory/mode", token).json()["keys"]
+    mode = api(gw, "PUT", f"/api/memory/keys/{keys[-1]['id']}", token, json={"mode": "full"})
+    assert mode.status_code == 200, mode.text
+    body = {"model": EMBEDDED, "messages": [{"role": "user", "content": "x" * FIVE_MB}]}
+    response = httpx.post(
+        gw.url + "/v1/chat/completions", json=body, headers=auth(token), timeout=60
+    )
+    _too_long(response)
+    assert bounds.upstream_saw_nothing()
+    assert api(gw, "GET", "/api/conversations", token).json()["data"] == []

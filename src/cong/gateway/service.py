@@ -16,11 +16,11 @@ from cong.billing.pricing import Usage
 from cong.channels.catalog import Catalog, ModelCard, ModelRoute
 from cong.channels.catalog_loader import CatalogLoader
 from cong.channels.routing import Router
+from cong.gateway import prompt_bounds
 from cong.gateway.client_errors import naming_asked_model
 from cong.gateway.metered_stream import MeteredStreams, Opened
 from cong.gateway.metering import Meter, Metering, usage_of
 from cong.gateway.operations import Body, Operation
-from cong.gateway.prompt_bounds import refuse_unfittable
 from cong.gateway.request import OPENAI, Edge, GatewayRequest
 from cong.protocol.errors import APIError
 from cong.protocol.stream import Stream
@@ -83,7 +83,7 @@ class Gateway:
         routes = _capable(operation.usable(request.params, routes), operation.capability)
         request.routes = routes
         if not request.bounded:
-            await self._refuse_unfittable(operation, request.body, request.principal)
+            await self.refuse_unfittable(operation, request.body, request.principal)
         prompt, worst, capped = operation.estimate(request.body, self.default_output_tokens)
         meter = await self.metering.admit(
             request.principal,
@@ -127,12 +127,12 @@ class Gateway:
         """The request value for ``body`` (400 on a bad one). A prompt that cannot fit
         the model's known context is refused first, before the body is validated (a
         body of 50,000 messages takes far longer to validate than to bound)."""
-        await self._refuse_unfittable(operation, body, principal)
+        await self.refuse_unfittable(operation, body, principal)
         request = GatewayRequest.read(operation, body, principal, request_id, edge=edge, wire=wire)
         request.bounded = True
         return request
 
-    async def _refuse_unfittable(
+    async def refuse_unfittable(
         self, operation: Operation, body: Body, principal: Principal
     ) -> None:
         """400 ``context_length_exceeded`` for a prompt that cannot fit the model's known
@@ -149,7 +149,7 @@ class Gateway:
         context = await self.context_length(routes[0])
         if context is not None:
             prompts = operation.prompts(body)
-            await refuse_unfittable(prompts, context, operation.prompt_param)
+            await prompt_bounds.refuse_unfittable(prompts, context, operation.prompt_param)
 
     def _opener(self, meter: Meter, request: GatewayRequest) -> Callable[[], Awaitable[Opened]]:
         """Opens the stream on the first route that answers, up to its first item."""

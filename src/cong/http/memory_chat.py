@@ -33,6 +33,9 @@ def _client(call: ApiCall, web: bool) -> str:
 
 async def _chat(call: ApiCall, principal: Principal, web: bool) -> ASGIApp:
     wire = parse_json_object(await call.body())
+    # The client's own messages already too long: refused before the memory step
+    # (which embeds the question and stores the turn) does any work for them.
+    await call.services.gateway.refuse_unfittable(CHAT, wire, principal)
     memory = call.services.chat_memory
     turn = await memory.prepare(
         principal,
