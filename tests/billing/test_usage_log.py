@@ -3,7 +3,10 @@ executemany) read back exactly through the ORM, and the daily roll-ups add up.""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -136,3 +139,33 @@ def test_the_buffer_is_bounded() -> None:
         writer.add(record(n, now))
     assert writer.backlog <= 25 + 10
     assert writer.dropped == 100 - writer.backlog
+
+
+async def test_a_write_in_flight_at_shutdown_is_finished_not_lost(tmp_path: Path) -> None:
+    """Found by the two-worker drain test: closing the writer while its periodic flush
+    was writing (here: waiting on another process's write lock, as a second worker's
+    write on the same SQLite file does) cancelled the write, and the rows it held were
+    never written."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cong.db'}"
+    await migrate_async(url)
+    db = Database(url)
+    writer = UsageWriter(db, flush_seconds=0.05)
+    writer.start()
+    other = sqlite3.connect(tmp_path / "cong.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        writer.add(record(1, datetime.now(UTC), end_reason="client_disconnected", status=499))
+        await asyncio.sleep(0.5)  # the periodic flush has taken the row and waits
+        closing = asyncio.create_task(writer.close())
+        await asyncio.sleep(0.5)
+        other.execute("COMMIT")
+        await asyncio.wait_for(closing, 30)
+        async with db.session() as session:
+            rows = await query_usage(
+                session, user_id=1, key_id=None, model=None, since=None, until=None,
+                before_id=None, limit=10,
+            )  # fmt: skip
+    finally:
+        other.close()
+        await db.close()
+    assert [row.request_id for row in rows] == ["req_1"]

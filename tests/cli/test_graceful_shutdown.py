@@ -251,4 +251,5 @@ def test_sigterm_drains_every_worker(tmp_path: Path, signalled: str) -> None:
         rows = db.execute("SELECT request_id, end_reason FROM usage_logs").fetchall()
     ids = [r[0] for r in rows]
     for out in streams.short + streams.long:
-        assert ids.count(out["request_id"]) == 1, (out["request_id"], rows)
+        seen = {k: v for k, v in out.items() if k != "events"} | {"events": len(out["events"])}
+        assert ids.count(out["request_id"]) == 1, (seen, rows, server.output)

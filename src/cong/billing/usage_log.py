@@ -51,6 +51,7 @@ class UsageRecord:
 FIELDS = tuple(f.name for f in fields(UsageRecord))
 as_row = attrgetter(*FIELDS)  # record -> tuple in FIELDS order (``astuple`` deep-copies)
 INSERT_CHUNK = 100
+CLOSE_SECONDS = 60.0  # how long closing waits for a write in flight
 INT32 = 2**31 - 1  # token, latency and status columns
 SMALL = (
     *("prompt_tokens", "cached_tokens", "completion_tokens", "reasoning_tokens"),
@@ -89,6 +90,7 @@ class UsageWriter:
         self._pending: list[UsageRecord] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def add(self, record: UsageRecord) -> None:
         self._pending.append(record)
@@ -110,13 +112,13 @@ class UsageWriter:
     async def _run(self) -> None:
         pruned_at = 0.0
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._flush_seconds)
             self._wake.clear()
             try:
                 await self.flush()
-                if loop.time() - pruned_at > 3600:
+                if not self._stopping and loop.time() - pruned_at > 3600:
                     pruned_at = loop.time()
                     cutoff = datetime.now(UTC) - timedelta(days=self._retention)
                     async with self._db.session() as session, session.begin():
@@ -184,9 +186,18 @@ class UsageWriter:
             await touch_keys(session, used)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Write what is pending. A write in flight is finished, not cancelled: the rows
+        it took would be lost (only if it takes longer than ``CLOSE_SECONDS`` — the
+        database away — is it cut)."""
+        task = self._task
+        if task is not None:
+            self._stopping = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), CLOSE_SECONDS)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         with contextlib.suppress(Exception):
             await self.flush()
