@@ -43,12 +43,6 @@ def fuzz_gateway(tmp_path: Path, fake_openai: tuple[str, Recorder]) -> Iterator[
         # Fuzzed channels point anywhere: their test calls must end quickly.
         timeouts={"connect": 2, "first_byte": 5, "idle": 5, "total": 10},
     )
-    # Self-registration open, so POST /api/session/register is fuzzed for real rather
-    # than answering 403 ``registration_closed`` to everything (the admin run may still
-    # turn it off on its way).
-    opened = api(running, "PUT", "/api/settings/registration", running.admin_token,
-                 json={"mode": "open"})  # fmt: skip
-    assert opened.status_code == 200, opened.text
     try:
         # Registration by code: a register call is refused with 400 (no valid code), not
         # always with "registration_closed" 403 as when it is off, so whether the run
