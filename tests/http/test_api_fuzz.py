@@ -5,7 +5,7 @@ may be a server error or a status the document does not declare.
 Deterministic: a fixed number of examples per operation (not a time budget, so a loaded
 machine runs the same cases, only slower), a fixed seed, no example database, and a
 fresh gateway for each key, so one run's changes never shape the other's. The coverage
-phase (every boundary case the document defines, ~3,600 requests) runs with the admin
+phase (every boundary case the document defines, ~3,700 requests) runs with the admin
 key, which reaches every operation; the user key gets the examples, fuzzing and
 stateful phases. The long mode is opt-in, outside ``make test``:
 ``CONG_FUZZ_LONG=1`` (100 examples per operation, coverage for both keys; another seed
