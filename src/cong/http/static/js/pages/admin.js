@@ -27,7 +27,10 @@ export async function render(main, ctx) {
         "aria-controls": "admin-panel",
         "aria-selected": String(tab === current),
         tabindex: tab === current ? "0" : "-1",
-        onclick: () => show(tab),
+        onclick: () => {
+          // the open tab stays as it is: a second render would drop what was typed in it
+          if (tab !== current) show(tab);
+        },
         onkeydown: (event) => {
           const i = TABS.indexOf(tab);
           const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
@@ -41,8 +44,10 @@ export async function render(main, ctx) {
       t(`admin.tab.${tab.id}`),
     ),
   );
+  let shown = 0;
   async function show(tab) {
     current = tab;
+    const mine = ++shown;
     for (const [i, button] of buttons.entries()) {
       button.setAttribute("aria-selected", String(TABS[i] === tab));
       button.setAttribute("tabindex", TABS[i] === tab ? "0" : "-1");
@@ -57,7 +62,7 @@ export async function render(main, ctx) {
     } catch (error) {
       content.append(h("p", { class: "message error", role: "alert" }, error.message));
     }
-    if (current === tab) panel.replaceChildren(content);
+    if (mine === shown) panel.replaceChildren(content);
   }
   main.append(
     h("h1", {}, t("admin.title")),
