@@ -184,13 +184,13 @@ def cached_encode(model: EmbeddingModel, texts: list[str]) -> np.ndarray:
 
 
 class InProcessEmbedder:
-    """The embedded model called directly (what the model server runs per request)."""
+    """The embedded model called in process, on its own thread as in the model server."""
 
     def __init__(self, model: EmbeddingModel) -> None:
         self.model = model
 
     async def embed(self, texts: list[str]) -> list[np.ndarray] | None:
-        vectors, _ = self.model.encode(texts)
+        vectors, _ = await self.model.embed(texts)
         return [np.asarray(v, dtype=np.float32) for v in vectors]
 
 
