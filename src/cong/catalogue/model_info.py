@@ -7,6 +7,7 @@ Capabilities: ``chat``, ``tools``, ``vision``, ``json``, ``reasoning``, ``embedd
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -52,6 +53,7 @@ def route_capabilities(kind: str, vision: bool) -> tuple[str, ...]:
     return ("chat", "tools", "json", *(("vision",) if vision else ()))
 
 
+@functools.lru_cache(maxsize=4096)  # asked on every request: the patterns run once per model
 def known_info(model: str, kind: str, vision: bool) -> ModelInfo:
     capabilities = route_capabilities(kind, vision)
     for pattern, length, extra in _KNOWN:

@@ -11,7 +11,7 @@ from typing import Any
 from cong.accounts.principal import Principal
 from cong.catalogue.model_info import ModelInfo
 from cong.catalogue.service import ModelCatalogue
-from cong.files.chat_parts import Expanded, expand_file_parts, has_file_parts, latest_user_text
+from cong.files.chat_parts import Expanded, expand_file_parts, has_file_parts
 from cong.files.result_offer import Offer, offer, wanted
 from cong.files.result_turn import ResultTurn
 from cong.files.results import ResultFiles
@@ -77,9 +77,7 @@ class FileChats:
 
     async def prepare(self, principal: Principal, body: dict[str, Any], *, web: bool) -> FileChat:
         has_files = has_file_parts(body)
-        wants = self.files.settings.result_files and wanted(
-            body, has_files=has_files, latest=latest_user_text(body.get("messages"))
-        )
+        wants = self.files.settings.result_files and wanted(body, has_files=has_files)
         info = await self._info(principal, body) if has_files or wants else None
         context = info.context_length if info is not None else None
         expanded = await expand_file_parts(self.files, principal, body, context=context)

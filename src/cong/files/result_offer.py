@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from cong.files.chat_parts import latest_user_text
+
 CREATE_FILE = "create_file"
 
 TOOL: dict[str, Any] = {
@@ -72,7 +74,7 @@ def asks_for_files(text: str) -> bool:
     return ASKS_FOR_FILES.search(text) is not None
 
 
-def wanted(body: dict[str, Any], *, has_files: bool, latest: str) -> bool:
+def wanted(body: dict[str, Any], *, has_files: bool) -> bool:
     """Whether this request is offered result files at all (before the model's
     capabilities are looked at)."""
     if (
@@ -93,7 +95,7 @@ def wanted(body: dict[str, Any], *, has_files: bool, latest: str) -> bool:
     if not isinstance(body.get("messages"), list):
         return False
     # Not on every web chat message: a small model would be handed a tool it does not need.
-    return has_files or asks_for_files(latest)
+    return has_files or asks_for_files(latest_user_text(body["messages"]))
 
 
 def offer(body: dict[str, Any], capabilities: tuple[str, ...]) -> Offer | None:

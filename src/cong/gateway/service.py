@@ -123,11 +123,14 @@ class Gateway:
         *,
         edge: Edge = OPENAI,
         wire: Body | None = None,
+        bounded: bool = False,
     ) -> GatewayRequest:
         """The request value for ``body`` (400 on a bad one). A prompt that cannot fit
         the model's known context is refused first, before the body is validated (a
-        body of 50,000 messages takes far longer to validate than to bound)."""
-        await self.refuse_unfittable(operation, body, principal)
+        body of 50,000 messages takes far longer to validate than to bound);
+        ``bounded``: the caller has already bounded this very body."""
+        if not bounded:
+            await self.refuse_unfittable(operation, body, principal)
         request = GatewayRequest.read(operation, body, principal, request_id, edge=edge, wire=wire)
         request.bounded = True
         return request

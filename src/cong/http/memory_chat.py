@@ -47,7 +47,11 @@ async def _chat(call: ApiCall, principal: Principal, web: bool) -> ASGIApp:
     )
     files = await call.services.file_chats.prepare(principal, wire, web=web)
     gateway = call.services.gateway
-    request = await gateway.read(CHAT, files.body, principal, call.request_id, wire=wire)
+    # Bounded above unless the memory step or a file added to what the client sent.
+    bounded = turn is None and files.body is wire
+    request = await gateway.read(
+        CHAT, files.body, principal, call.request_id, wire=wire, bounded=bounded
+    )
     try:
         result = await call.services.gateway.serve(request)
     except APIError as error:

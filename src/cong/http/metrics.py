@@ -3,17 +3,26 @@ token, tokens and cost per model, upstream errors and circuit states per channel
 model server's queue and the usage writer's backlog.
 
 Each app has its own registry (no process-wide state); request figures come from the
-edge middleware, token and cost figures from the usage records as they are written."""
+edge middleware, token and cost figures from the usage records as they are written. The
+counters and histograms are plain numbers in dictionaries, updated on the event loop (a
+few dictionary operations per request, where ``prometheus_client``'s own children take a
+lock on every increment) and turned into metric families when ``/metrics`` is read."""
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
@@ -26,50 +35,46 @@ if TYPE_CHECKING:  # passed through to the usage writer, never used here
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
 CIRCUIT_VALUES = {"closed": 0.0, "half-open": 1.0, "open": 2.0}
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-MAX_KEPT_CHILDREN = 10_000
+TOKEN_KINDS = ("prompt", "completion", "cached", "reasoning")
+
+
+class _Histogram:
+    """One label set's histogram: a count per bucket (not cumulative) and the sum."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(LATENCY_BUCKETS, value)] += 1
+        self.total += value
+
+    def buckets(self) -> list[tuple[str, float]]:
+        running = 0
+        out: list[tuple[str, float]] = []
+        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), self.counts, strict=True):
+            running += count
+            out.append(("+Inf" if bound == float("inf") else str(float(bound)), running))
+        return out
 
 
 class Metrics:
     def __init__(self, known_paths: Iterable[str] = ()) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        r = self.registry
-        self.requests = Counter(
-            "cong_http_requests", "HTTP requests by path and status", ["path", "status"], registry=r
-        )
-        self.latency = Histogram(
-            "cong_http_request_duration_seconds",
-            "Time to the end of the response",
-            ["path"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.ttft = Histogram(
-            "cong_time_to_first_token_seconds",
-            "Streams: time to the first event with content",
-            ["path"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.tokens = Counter(
-            "cong_tokens", "Tokens by served model and kind", ["model", "kind"], registry=r
-        )
-        self.cost = Counter(
-            "cong_cost", "Amount charged (currency units) by model", ["model"], registry=r
-        )
-        self.upstream = Counter(
-            "cong_upstream_requests",
-            "Requests settled, by channel and status",
-            ["channel", "status"],
-            registry=r,
-        )
         self.paths = frozenset(known_paths)
-        # (path, status) -> its metric children, for paths we name (others are not kept).
-        self._children: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
-        self._usage_children: dict[tuple[str, str, int], tuple[Any, ...]] = {}
+        self.requests: dict[tuple[str, str], int] = {}  # (path, status)
+        self.latency: dict[str, _Histogram] = {}  # path
+        self.ttft: dict[str, _Histogram] = {}  # path
+        self.tokens: dict[tuple[str, str], float] = {}  # (model, kind)
+        self.cost: dict[str, float] = {}  # model
+        self.upstream: dict[tuple[str, str], int] = {}  # (channel, status)
         self.health: ChannelHealth | None = None
         self.backlog: Callable[[], int] | None = None
         self.model_server_queue: dict[str, float] = {}
-        r.register(_LiveState(self))
+        self.registry.register(_Counted(self))
+        self.registry.register(_LiveState(self))
 
     def path_label(self, path: str) -> str:
         if path in self.paths:
@@ -81,48 +86,34 @@ class Metrics:
         return "other"
 
     def observe_request(self, path: str, status: int, seconds: float, ttft: float | None) -> None:
-        children = self._children.get((path, status))
-        if children is None:
-            label = self.path_label(path)
-            children = (
-                self.requests.labels(label, str(status)),
-                self.latency.labels(label),
-                self.ttft.labels(label),
-            )
-            if path in self.paths:
-                self._children[(path, status)] = children
-        requests, latency, ttft_histogram = children
-        requests.inc()
-        latency.observe(seconds)
+        label = path if path in self.paths else self.path_label(path)
+        key = (label, str(status))
+        self.requests[key] = self.requests.get(key, 0) + 1
+        histogram = self.latency.get(label) or self.latency.setdefault(label, _Histogram())
+        histogram.observe(seconds)
         if ttft is not None:
-            ttft_histogram.observe(ttft)
+            first = self.ttft.get(label) or self.ttft.setdefault(label, _Histogram())
+            first.observe(ttft)
 
     def observe_usage(self, record: UsageRecord) -> None:
-        # ``labels()`` takes a lock and builds keys on every call: the children of a
-        # (model, channel, status) are looked up once and kept (a bounded number of them).
-        labels = (record.requested_model, record.channel or "none", record.status)
-        children = self._usage_children.get(labels)
-        if children is None:
-            children = self._usage_metrics(*labels)
-            if len(self._usage_children) < MAX_KEPT_CHILDREN:
-                self._usage_children[labels] = children
-        prompt, completion, cached, reasoning, cost, upstream = children
-        for counter, value in (
-            (prompt, record.prompt_tokens),
-            (completion, record.completion_tokens),
-            (cached, record.cached_tokens),
-            (reasoning, record.reasoning_tokens),
+        model = record.requested_model
+        tokens = self.tokens
+        for kind, value in zip(
+            TOKEN_KINDS,
+            (
+                record.prompt_tokens,
+                record.completion_tokens,
+                record.cached_tokens,
+                record.reasoning_tokens,
+            ),
+            strict=True,
         ):
             if value > 0:
-                counter.inc(value)
+                tokens[(model, kind)] = tokens.get((model, kind), 0) + value
         if record.cost > 0:
-            cost.inc(record.cost / 1_000_000)
-        upstream.inc()
-
-    def _usage_metrics(self, model: str, channel: str, status: int) -> tuple[Any, ...]:
-        kinds = ("prompt", "completion", "cached", "reasoning")
-        tokens = tuple(self.tokens.labels(model, kind) for kind in kinds)
-        return (*tokens, self.cost.labels(model), self.upstream.labels(channel, str(status)))
+            self.cost[model] = self.cost.get(model, 0.0) + record.cost / 1_000_000
+        key = (record.channel or "none", str(record.status))
+        self.upstream[key] = self.upstream.get(key, 0) + 1
 
     async def refresh_model_server(self, base_url: str | None) -> None:
         """The embedded model server's queue, from its health answer (none if away)."""
@@ -142,6 +133,54 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _Counted(Collector):
+    """The counters and histograms, as metric families at scrape time."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.metrics
+        requests = CounterMetricFamily(
+            "cong_http_requests", "HTTP requests by path and status", labels=["path", "status"]
+        )
+        for labels, count in list(m.requests.items()):
+            requests.add_metric(list(labels), count)
+        yield requests
+        for name, documentation, histograms in (
+            ("cong_http_request_duration_seconds", "Time to the end of the response", m.latency),
+            (
+                "cong_time_to_first_token_seconds",
+                "Streams: time to the first event with content",
+                m.ttft,
+            ),
+        ):
+            family = HistogramMetricFamily(name, documentation, labels=["path"])
+            for path, histogram in list(histograms.items()):
+                family.add_metric([path], histogram.buckets(), histogram.total)
+            yield family
+        tokens = CounterMetricFamily(
+            "cong_tokens", "Tokens by served model and kind", labels=["model", "kind"]
+        )
+        for labels, value in list(m.tokens.items()):
+            tokens.add_metric(list(labels), value)
+        yield tokens
+        cost = CounterMetricFamily(
+            "cong_cost", "Amount charged (currency units) by model", labels=["model"]
+        )
+        for model, value in list(m.cost.items()):
+            cost.add_metric([model], value)
+        yield cost
+        upstream = CounterMetricFamily(
+            "cong_upstream_requests",
+            "Requests settled, by channel and status",
+            labels=["channel", "status"],
+        )
+        for labels, count in list(m.upstream.items()):
+            upstream.add_metric(list(labels), count)
+        yield upstream
 
 
 class _LiveState(Collector):
