@@ -79,7 +79,9 @@ def _ignore_result(future: asyncio.Future[int]) -> None:
 
 
 def current_period(period: str | None, now: datetime) -> str:
-    return now.strftime("%Y-%m") if period == "month" else now.strftime("%Y-%m-%d")
+    if period == "month":
+        return f"{now.year:04d}-{now.month:02d}"
+    return f"{now.year:04d}-{now.month:02d}-{now.day:02d}"  # strftime costs ~3x this
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +193,7 @@ class Wallets:
             raise unavailable() from error
         if result is not None:
             return result
-        pending = ops.submit(op)
+        pending = ops.submit(op, alone=alone)
         try:
             async with asyncio.timeout(self._hold_timeout):
                 return await asyncio.shield(pending)
@@ -238,7 +240,7 @@ class Wallets:
                     return max(result, 0)
         for delay in SETTLE_RETRIES:
             try:
-                result = await asyncio.shield(self._db.wallet_ops.submit(op))
+                result = await asyncio.shield(self._db.wallet_ops.submit(op, alone=alone))
                 return max(result, 0)
             except WalletStoreError as error:
                 if delay is None:

@@ -80,6 +80,10 @@ class FileChats:
         wants = self.files.settings.result_files and wanted(body, has_files=has_files)
         info = await self._info(principal, body) if has_files or wants else None
         context = info.context_length if info is not None else None
-        expanded = await expand_file_parts(self.files, principal, body, context=context)
+        expanded = (
+            await expand_file_parts(self.files, principal, body, context=context)
+            if has_files
+            else Expanded(body)
+        )
         offered = offer(expanded.body, info.capabilities) if wants and info is not None else None
         return FileChat(expanded, offered, principal, self, web)

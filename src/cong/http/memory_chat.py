@@ -36,24 +36,27 @@ async def _chat(call: ApiCall, principal: Principal, web: bool) -> ASGIApp:
     # The client's own messages already too long: refused before the memory step
     # (which embeds the question and stores the turn) does any work for them.
     await call.services.gateway.refuse_unfittable(CHAT, wire, principal)
-    memory = call.services.chat_memory
-    turn = await memory.prepare(
-        principal,
-        wire,
-        call.header(HEADER),
-        call.request_id,
-        client=_client(call, web),
-        web=web,
-    )
-    files = await call.services.file_chats.prepare(principal, wire, web=web)
-    gateway = call.services.gateway
+    services = call.services
+    memory = services.chat_memory
+    turn = None
+    if not memory.is_off(principal, wire, web=web):
+        turn = await memory.prepare(
+            principal,
+            wire,
+            call.header(HEADER),
+            call.request_id,
+            client=_client(call, web),
+            web=web,
+        )
+    files = await services.file_chats.prepare(principal, wire, web=web)
+    gateway = services.gateway
     # Bounded above unless the memory step or a file added to what the client sent.
     bounded = turn is None and files.body is wire
     request = await gateway.read(
         CHAT, files.body, principal, call.request_id, wire=wire, bounded=bounded
     )
     try:
-        result = await call.services.gateway.serve(request)
+        result = await gateway.serve(request)
     except APIError as error:
         raise name_the_images(error, files.expanded) from None
     result = await files.finish(result, call.request_id)

@@ -96,6 +96,14 @@ class ChatMemory:
         self._tasks: set[asyncio.Task[None]] = set()
         self.writer = TurnWriter(db)
 
+    def is_off(self, principal: Principal, body: dict[str, Any], *, web: bool) -> bool:
+        """``off`` mode: nothing to prepare (the conversation id field is removed from
+        ``body``, as ``prepare`` does)."""
+        if mode_of(principal, self._settings, web=web) != "off":
+            return False
+        body.pop(BODY_FIELD, None)
+        return True
+
     async def prepare(
         self,
         principal: Principal,

@@ -75,15 +75,17 @@ class WalletOps:
         self._queue: list[tuple[WalletOp, asyncio.Future[int]]] = []
         self._runner: asyncio.Task[None] | None = None
 
-    def submit(self, op: WalletOp) -> asyncio.Future[int]:
+    def submit(self, op: WalletOp, *, alone: bool = False) -> asyncio.Future[int]:
         """Queue ``op``; the future resolves once its transaction has committed (or fails
         with the database's error). It is not cancelled with its caller: an operation
-        handed over is applied whatever happens to the request."""
+        handed over is applied whatever happens to the request. ``alone``: no other
+        request is being metered, so the first transaction does not wait a loop turn
+        for others to join it."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
         self._queue.append((op, future))
         if self._runner is None:
-            self._runner = loop.create_task(self._drain())
+            self._runner = loop.create_task(self._drain(gather=not alone))
         return future
 
     def apply_now(self, op: WalletOp) -> int | None:
@@ -99,10 +101,12 @@ class WalletOps:
             raise _store_error(error) from error
         return None if results is None else results[0]
 
-    async def _drain(self) -> None:
+    async def _drain(self, gather: bool = True) -> None:
         try:
             while self._queue:
-                await asyncio.sleep(0)  # let the requests ready in this turn queue theirs
+                if gather:
+                    await asyncio.sleep(0)  # let the requests ready in this turn queue theirs
+                gather = True
                 batch = self._queue[:MAX_BATCH]
                 del self._queue[:MAX_BATCH]
                 try:
