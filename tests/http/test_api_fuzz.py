@@ -31,6 +31,7 @@ SEED = int(os.environ.get("CONG_FUZZ_SEED", "20261202"))
 RUN_TIMEOUT = 7200 if LONG else 900  # seconds: the subprocess is killed past this
 ST = Path(sys.executable).with_name("st")
 ROOT = Path(__file__).resolve().parents[2]  # the repository (tests.support.fuzz_hooks)
+CONFIG = ROOT / "tests" / "support" / "schemathesis.toml"  # per-operation phases
 
 
 @pytest.fixture
@@ -70,6 +71,8 @@ def _run(gw: RunningGateway, token: str, protected: list[str], phases: str, repo
     result = subprocess.run(
         [
             str(ST),
+            "--config-file",
+            str(CONFIG),
             "run",
             gw.url + "/api/openapi.json",
             "--header",

@@ -11,8 +11,15 @@ from typing import Any
 
 import httpx
 
-from cong.http import openai_routes
+from cong.http import (
+    file_routes,
+    memory_chat,
+    messages_routes,
+    openai_routes,
+    responses_routes,
+)
 from tests.support.gateway import RunningGateway
+from tests.support.web import Browser, user_with_password
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "src" / "cong" / "http" / "static" / "vendor"
@@ -56,6 +63,59 @@ def test_openapi_documents_v1_and_how_to_authenticate(sqlite_gateway: RunningGat
     for path, item in paths.items():
         for method, operation in item.items():
             assert operation.get("summary"), (method, path)
+
+
+def test_every_endpoint_served_outside_fastapi_is_documented(
+    sqlite_gateway: RunningGateway,
+) -> None:
+    paths = httpx.get(sqlite_gateway.url + "/api/openapi.json").json()["paths"]
+    served = {**openai_routes.exact_routes, **messages_routes.routes}
+    for routes in (responses_routes, file_routes, memory_chat):
+        served.update(routes.exact_routes)
+    for path, methods in served.items():
+        for method in methods:
+            assert method.lower() in paths.get(path, {}), (method, path)
+
+
+def test_the_web_chat_endpoint_is_documented_as_it_answers(
+    sqlite_gateway: RunningGateway,
+) -> None:
+    """``/api/chat/completions`` in the reference: OpenAI's chat request plus
+    ``conversation_id``, a key or the session + CSRF token, JSON or a stream, the chat
+    errors, ``X-Conversation-Id`` both ways; and a session calling it gets what the
+    document says."""
+    gw = sqlite_gateway
+    spec = httpx.get(gw.url + "/api/openapi.json").json()
+    chat = spec["paths"]["/api/chat/completions"]["post"]
+    assert "security" not in chat  # the global rule: a key, or the session (+ CSRF)
+    ref = chat["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = spec["components"]["schemas"][ref.removeprefix("#/components/schemas/")]
+    assert {"model", "messages", "stream", "tools", "conversation_id"} <= set(body["properties"])
+    assert {"model", "messages"} <= set(body["required"])
+    ok = chat["responses"]["200"]
+    assert {"application/json", "text/event-stream"} <= set(ok["content"])
+    assert "X-Conversation-Id" in ok["headers"]
+    assert {"400", "401", "402", "403", "404", "413", "429", "502", "503"} <= set(chat["responses"])
+    assert [(p["name"], p["in"]) for p in chat["parameters"]] == [("X-Conversation-Id", "header")]
+
+    user_with_password(gw, "doc-chat", "doc-chat-password-1")
+    browser = Browser(gw)
+    try:
+        assert browser.sign_in(username="doc-chat", password="doc-chat-password-1").is_success
+        hello = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
+        refused = browser.call("POST", "/api/chat/completions", csrf=False, json=hello)
+        assert refused.status_code == 403 and refused.json()["error"]["message"]
+        first = browser.call("POST", "/api/chat/completions", json=hello)
+        assert first.status_code == 200, first.text
+        conversation = first.headers["x-conversation-id"]
+        assert first.json()["conversation_id"] == conversation
+        again = {**hello, "conversation_id": conversation}
+        second = browser.call("POST", "/api/chat/completions", json=again)
+        assert second.headers["x-conversation-id"] == conversation
+        unknown = {**hello, "conversation_id": "conv_nowhere"}
+        assert browser.call("POST", "/api/chat/completions", json=unknown).status_code == 404
+    finally:
+        browser.close()
 
 
 class _Page(HTMLParser):

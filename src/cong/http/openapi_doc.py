@@ -1,6 +1,7 @@
-"""``/api/openapi.json``: FastAPI's document of the management API, plus the ``/v1``
-endpoints (served by ``http.front`` outside FastAPI) with their request bodies, and the
-two ways to authenticate (an API key, or the web session cookie + CSRF header)."""
+"""``/api/openapi.json``: FastAPI's document of the management API, plus the endpoints
+``http.front`` serves outside FastAPI (``/v1``, ``/api/files``, the web chat's
+``/api/chat/completions``) with their request bodies, and the two ways to authenticate
+(an API key, or the web session cookie + CSRF header)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,16 @@ class V1ModelList(BaseModel):
     data: list[V1Model]
 
 
+class WebChatCompletionRequest(ChatCompletionRequest):
+    """OpenAI's chat request, plus the conversation to continue."""
+
+    conversation_id: str | None = Field(
+        None,
+        description="Continue this conversation (as the X-Conversation-Id header): send only "
+        "the new message(s), the earlier turns are put in front of them",
+    )
+
+
 # path, method, summary, request model, response model, streams
 _V1: tuple[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None, bool], ...] = (
     ("/v1/chat/completions", "post", "Chat completion", ChatCompletionRequest, None, True),
@@ -136,6 +147,7 @@ def build_openapi(app: FastAPI, description: str) -> dict[str, Any]:
     schemas = components.setdefault("schemas", {})
     models: list[type[BaseModel]] = [ErrorEnvelope, V1ModelList, V1Model]
     models += [m for _, _, _, m, _, _ in _V1 if m is not None]
+    models.append(WebChatCompletionRequest)
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     for name, schema in defs.get("$defs", {}).items():
         schemas.setdefault(name, schema)
@@ -187,7 +199,49 @@ def build_openapi(app: FastAPI, description: str) -> dict[str, Any]:
             }
             for method, operation in paths[path].items()
         }
+    paths["/api/chat/completions"] = {"post": _web_chat()}
     return spec
+
+
+def _web_chat() -> dict[str, Any]:
+    """The web chat's endpoint (``http/memory_chat.py``), with its conversation id."""
+    summary = "Chat completion with conversation memory (the web chat)"
+    operation = _operation(summary, WebChatCompletionRequest, None, streams=True)
+    del operation["security"]  # the global rule: a key, or the session + X-CSRF-Token
+    operation["tags"] = ["chat"]
+    operation["description"] = (
+        "What the web chat calls: /v1/chat/completions, conversation memory included, for "
+        "the web session (memory mode full unless the session was opened with a key): the "
+        "earlier turns of the conversation fitted to the model's context, the user's "
+        "memories, and the turn stored after the answer. A session needs the X-CSRF-Token "
+        "header; a key may call it too, with that key's memory mode."
+    )
+    operation["parameters"] = [
+        {
+            "name": "X-Conversation-Id",
+            "in": "header",
+            "required": False,
+            "description": "The conversation to continue (or the body's conversation_id)",
+            "schema": {"type": "string"},
+        }
+    ]
+    responses = operation["responses"]
+    responses["403"]["description"] += ", or a session without its X-CSRF-Token"
+    responses["404"]["description"] += ", or no such conversation of this user"
+    ok = responses["200"]
+    ok["description"] += "; a JSON answer also has conversation_id"
+    ok["headers"] = {
+        "X-Conversation-Id": {
+            "description": "The conversation of this turn (a new one when none was named; "
+            "absent in memory mode off)",
+            "schema": {"type": "string"},
+        },
+        "X-Memories-Used": {
+            "description": "Ids of the memories put in the prompt, comma-separated (full mode)",
+            "schema": {"type": "string"},
+        },
+    }
+    return operation
 
 
 def _declare_errors(responses: dict[str, Any]) -> None:
