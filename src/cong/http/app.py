@@ -149,7 +149,6 @@ def create_app(settings: Settings) -> ASGIApp:
             settings.files,
             GatewayEmbedder(loader, router, embedding_model),
         )
-        catalogue = ModelCatalogue(db, loader, health, wallets.prices, settings)
         file_chats = FileChats(files, catalogue, gateway, settings.base_url)
         app.state.services = Services(
             settings=settings,

@@ -84,7 +84,7 @@ class ChatMemory:
         memories: Memories,
         settings: MemorySettings,
         chat: ChatCall,
-        context_of: Callable[[str], int | None],
+        context_of: Callable[[str], Awaitable[int | None]],
         after_turn: Callable[[Turn, str], None] | None = None,
     ) -> None:
         self._db = db
@@ -193,7 +193,7 @@ class ChatMemory:
         summary = row.summary
         stored = [as_message(r.role, r.content, r.tool_calls, r.tool_call_id) for r in rows]
         model = str(body.get("model") or "")
-        context = self._context_of(model) or self._settings.context_tokens
+        context = await self._context_of(model) or self._settings.context_tokens
         output = estimates.output_budget(body, min(1024, context // 4))
         fixed = estimates.prompt_tokens({"messages": [*fixed_messages, *new]})
         if summary:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from cong.accounts.principal import Principal
-from cong.catalogue.model_info import known_info
 from cong.channels.catalog_loader import CatalogLoader
 from cong.channels.routing import Router
 from cong.gateway.operations import CHAT
@@ -58,13 +57,14 @@ def build_memory(
         if config.extractor_model
         else None
     )
-    embedded_chat = settings.model_server.chat_model
 
-    def context_of(model: str) -> int | None:
-        target = loader.catalog.aliases.get(model, model)
-        if target == embedded_chat:
-            return settings.model_server.context_size
-        return known_info(target, "chat", False).context_length
+    async def context_of(model: str) -> int | None:
+        """The context of the model a request names (or the model its alias names): what
+        the gateway bounds prompts by, the catalogue's (an embedded model's own
+        ``context``, an admin's correction winning). None when unknown."""
+        catalog = loader.catalog
+        routes = catalog.routes.get(model) or catalog.routes.get(catalog.aliases.get(model, ""))
+        return await gateway.context_length(routes[0]) if routes else None
 
     chat_memory = ChatMemory(
         db,
