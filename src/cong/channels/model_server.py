@@ -44,7 +44,11 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-def model_server_command(settings: ModelServerSettings, port: int) -> list[str]:
+def model_server_command(
+    settings: ModelServerSettings, port: int, log_level: str = "warning"
+) -> list[str]:
+    """``log_level``: the gateway's; only ``debug`` is passed on (the model server logs
+    warnings and errors otherwise, llama.cpp's load detail and every request at debug)."""
     command = [sys.executable, "-m", "cong.modelserver", "--host", settings.host]
     command += ["--port", str(port), "--chat-model-id", settings.chat_model]
     command += ["--embedding-model-id", settings.embedding_model]
@@ -61,6 +65,8 @@ def model_server_command(settings: ModelServerSettings, port: int) -> list[str]:
     for model in settings.models:
         extra = {"id": model.id, "path": model.path, "context": model.context}
         command += ["--extra-chat-model", json.dumps(extra)]
+    if log_level.lower() == "debug":
+        command += ["--log-level", "debug"]
     return command
 
 
@@ -72,6 +78,7 @@ class ModelServerSupervisor:
         say: Callable[[str], None] = print,
         *,
         command: list[str] | None = None,
+        log_level: str = "warning",
     ) -> None:
         self.settings = settings
         self.data_dir = data_dir
@@ -79,7 +86,7 @@ class ModelServerSupervisor:
         self.port = settings.port or free_port(settings.host)
         self.url = f"http://{settings.host}:{self.port}"
         self.key = secrets.token_urlsafe(32)
-        self.command = command or model_server_command(settings, self.port)
+        self.command = command or model_server_command(settings, self.port, log_level)
         self.state_file = data_dir / "model-server.json"
         self.log_file = data_dir / "logs" / "model-server.log"
         self.process: subprocess.Popen[bytes] | None = None

@@ -39,7 +39,9 @@ def serve(settings: Settings) -> int:
 
     supervisor: ModelServerSupervisor | None = None
     if settings.model_server.enabled:
-        supervisor = ModelServerSupervisor(settings.model_server, settings.data_dir, say)
+        supervisor = ModelServerSupervisor(
+            settings.model_server, settings.data_dir, say, log_level=settings.log_level
+        )
         settings.model_server.port = supervisor.port
         settings.model_server.key = SecretStr(supervisor.key)
         os.environ["CONG_MODEL_SERVER__PORT"] = str(supervisor.port)

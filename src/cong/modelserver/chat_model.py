@@ -18,6 +18,7 @@ import llama_cpp
 import numpy as np
 from llama_cpp import _internals
 
+from cong.modelserver import llama_log
 from cong.modelserver.decode_threads import DecodeThreads, thread_candidates
 from cong.modelserver.sampler import LogitsRows, Sampler, SamplingParams
 
@@ -44,9 +45,12 @@ class ChatModel:
     ) -> None:
         self.id = model_id
         self.path = path
+        llama_log.install()
         llama_cpp.llama_backend_init()
         model_params = llama_cpp.llama_model_default_params()
-        self._model = _internals.LlamaModel(path_model=path, params=model_params, verbose=False)
+        # verbose=True: llama.cpp's output is not sent to /dev/null during the load (that
+        # dropped the reason a file failed to load); llama_log keeps what is worth keeping.
+        self._model = _internals.LlamaModel(path_model=path, params=model_params, verbose=True)
         self.n_ctx = context_size  # per sequence: prompt plus completion
         self.parallel = parallel
         params = llama_cpp.llama_context_default_params()

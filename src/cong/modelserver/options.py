@@ -234,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level",
         default="warning",
         choices=["critical", "error", "warning", "info", "debug"],
-        help="uvicorn and server log level (default: %(default)s)",
+        help="uvicorn and server log level; llama.cpp's warnings and errors are always "
+        "logged, its load detail only at debug (default: %(default)s)",
     )
     return parser
 
