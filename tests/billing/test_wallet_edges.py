@@ -5,6 +5,7 @@ hold abandoned by its caller is released, and the balance always equals the ledg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import select, update
 
 from cong.accounts.principal import Principal
 from cong.billing.pricing import Prices, Usage
-from cong.billing.wallets import Wallets
+from cong.billing.wallets import ABANDONED_AGAIN, Wallets
 from cong.protocol.errors import APIError
 from cong.storage import wallets as wq
 from cong.storage.billing_tables import LedgerEntry, Price
@@ -148,3 +149,64 @@ async def test_a_database_that_does_not_answer_is_a_503_and_costs_nothing(bench:
         assert (balance, ledger, holds) == (1_000, 1_000, 0)
     finally:
         await other.close()
+
+
+async def test_a_lone_request_that_goes_away_mid_hold_leaves_nothing_held(bench: Bench) -> None:
+    """A lone request awaits its hold itself (no queue, PostgreSQL); cancelled while the
+    round trip is in flight, its hold is released whatever the database did with it."""
+    for attempt in range(4):  # the cancel lands at a different point of the round trip
+        request_id = f"lone-gone-{attempt}"
+        task = asyncio.ensure_future(
+            bench.wallets.hold(
+                bench.principal, request_id, "m", Usage(completion_tokens=300), alone=True
+            )
+        )
+        for _ in range(attempt + 1):  # started: handed to the database, or further
+            await asyncio.sleep(0)
+        task.cancel()
+        try:
+            held = await task
+        except asyncio.CancelledError:
+            pass
+        else:  # answered before the cancel landed (SQLite commits at once): let it go
+            await bench.wallets.release(held)
+        # The database may apply the cut-short hold after the first sweep (the request
+        # was sent): the second sweep, a second later, releases it.
+        await asyncio.sleep(ABANDONED_AGAIN + 0.1)
+        for _ in range(150):
+            if await bench.state() == (1_000, 1_000, 0, 0):
+                break
+            await asyncio.sleep(0.02)
+        assert await bench.state() == (1_000, 1_000, 0, 0), request_id
+    # The next lone request is served normally on a fresh connection.
+    hold = await bench.wallets.hold(
+        bench.principal, "lone-after", "m", Usage(completion_tokens=10), alone=True
+    )
+    assert await bench.wallets.settle(hold, Usage(completion_tokens=7), alone=True) == 7
+    assert await bench.state() == (993, 993, 0, 7)
+
+
+async def test_a_lone_settlement_cut_short_is_charged_exactly_once(bench: Bench) -> None:
+    for attempt in range(5):
+        request_id = f"lone-settle-{attempt}"
+        hold = await bench.wallets.hold(
+            bench.principal, request_id, "m", Usage(completion_tokens=100), alone=True
+        )
+        task = asyncio.ensure_future(
+            bench.wallets.settle(hold, Usage(completion_tokens=40), alone=True)
+        )
+        for _ in range(attempt + 1):  # started: handed to the database, or further
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        for _ in range(150):
+            if len(await bench.entries(request_id)) == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert await bench.entries(request_id) == {
+            "reservation": -100,
+            "release": 100,
+            "settlement": -40,
+        }
+    assert await bench.state() == (800, 800, 0, 200)

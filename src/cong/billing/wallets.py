@@ -33,6 +33,7 @@ from cong.storage.wallet_ops import (
 log = logging.getLogger("cong.wallets")
 HOLD_TIMEOUT = 5.0  # seconds a hold may wait for the database before the answer is 503
 SETTLE_RETRIES = (0.2, 1.0, None)  # waits between attempts; None: give up (503)
+ABANDONED_AGAIN = 1.0  # a lone hold cut short is swept at once and this much later
 
 LEDGER_KINDS = (
     "topup",
@@ -76,6 +77,12 @@ def unavailable() -> APIError:
 def _ignore_result(future: asyncio.Future[int]) -> None:
     if not future.cancelled():
         future.exception()  # retrieved: the sweeper releases what this could not
+
+
+def _abandoned(hold: Hold) -> WalletOp:
+    """Releases ``hold`` if it was taken (a no-op otherwise): for a request that gave up
+    on its hold's answer."""
+    return WalletOp(SETTLE, hold.request_id, hold.user_id, hold.key_pk, note="abandoned")
 
 
 def current_period(period: str | None, now: datetime) -> str:
@@ -189,7 +196,11 @@ class Wallets:
         ops = self._db.wallet_ops
         try:
             result = ops.apply_now(op) if alone else None
-        except WalletStoreError as error:
+            if result is None and alone:
+                async with asyncio.timeout(self._hold_timeout):
+                    sweep = WalletOp(SWEEP, hold.request_id, note="abandoned")
+                    result = await ops.run_alone(op, sweep, again_after=ABANDONED_AGAIN)
+        except (WalletStoreError, TimeoutError) as error:
             raise unavailable() from error
         if result is not None:
             return result
@@ -208,8 +219,7 @@ class Wallets:
         def done(future: asyncio.Future[int]) -> None:
             if future.cancelled() or future.exception() is not None or future.result() != HELD:
                 return
-            op = WalletOp(SETTLE, hold.request_id, hold.user_id, hold.key_pk, note="abandoned")
-            released = self._db.wallet_ops.submit(op)
+            released = self._db.wallet_ops.submit(_abandoned(hold))
             released.add_done_callback(_ignore_result)
 
         return done
@@ -235,7 +245,10 @@ class Wallets:
         op = WalletOp(SETTLE, hold.request_id, hold.user_id, hold.key_pk, None, charge, None, note)
         if alone:
             with contextlib.suppress(WalletStoreError):  # then the retrying path below
-                result = self._db.wallet_ops.apply_now(op)
+                ops = self._db.wallet_ops
+                result = ops.apply_now(op)
+                if result is None:
+                    result = await ops.run_alone(op, op)  # cancelled: queued again
                 if result is not None:
                     return max(result, 0)
         for delay in SETTLE_RETRIES:

@@ -12,6 +12,7 @@ of conditional updates that cannot fail for another operation's sake (see
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ HOLD, SETTLE, SWEEP = 1, 2, 3
 HELD, KEY_CAP, NO_FUNDS, DUPLICATE = 0, 1, 2, 3
 # Result of a settlement or a sweep that found nothing to do (already settled).
 ALREADY = -1
+
+log = logging.getLogger("cong.wallets")
 
 MAX_BATCH = 256
 NOTE_LENGTH = 256
@@ -64,6 +67,13 @@ class WalletBackend(Protocol):
         """Apply ``ops`` in one transaction right away, without waiting for anything
         (no lock, no I/O round trip); None when that is not possible."""
 
+    # True when ``run`` may be awaited by a request's own task (``WalletOps.run_alone``).
+    direct: bool
+
+    def abandon(self) -> None:
+        """A ``run`` awaited directly was cancelled: drop what it was using (its outcome
+        is unknown; the next ``run`` starts afresh)."""
+
     async def close(self) -> None: ...
 
 
@@ -74,6 +84,7 @@ class WalletOps:
         self._backend = backend
         self._queue: list[tuple[WalletOp, asyncio.Future[int]]] = []
         self._runner: asyncio.Task[None] | None = None
+        self._direct = False  # a request's own task is applying an operation
 
     def submit(self, op: WalletOp, *, alone: bool = False) -> asyncio.Future[int]:
         """Queue ``op``; the future resolves once its transaction has committed (or fails
@@ -84,7 +95,7 @@ class WalletOps:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
         self._queue.append((op, future))
-        if self._runner is None:
+        if self._runner is None and not self._direct:
             self._runner = loop.create_task(self._drain(gather=not alone))
         return future
 
@@ -93,13 +104,52 @@ class WalletOps:
         transaction and the backend can commit without waiting (SQLite's free write
         lock); None otherwise (then ``submit`` it). Saves a lone request the queue's
         task, future and loop turns; its transaction is the same."""
-        if self._queue or self._runner is not None:
+        if self._queue or self._runner is not None or self._direct:
             return None
         try:
             results = self._backend.run_now([op], datetime.now(UTC))
         except Exception as error:
             raise _store_error(error) from error
         return None if results is None else results[0]
+
+    async def run_alone(
+        self, op: WalletOp, on_cancel: WalletOp, again_after: float | None = None
+    ) -> int | None:
+        """Apply ``op`` in the caller's own task when nothing is queued or running and
+        the backend is reached by a round trip (PostgreSQL): a lone request saves the
+        queue's task, future, shield and loop turns; its transaction is the same. None
+        when others are queued or the backend is not direct (then ``submit`` it).
+
+        If the caller is cancelled meanwhile, the operation's outcome is unknown: the
+        backend drops its connection and ``on_cancel`` is queued, an operation that puts
+        things right whatever happened and may run any number of times (a sweep of the
+        hold, or the settlement itself again: it runs at most once per request id).
+        The database may still apply the cancelled operation after that (it was sent;
+        the server notices the closed connection only when it answers): with
+        ``again_after`` the compensation is queued once more that many seconds later,
+        and the sweeper remains the last resort."""
+        if self._queue or self._runner is not None or self._direct or not self._backend.direct:
+            return None
+        self._direct = True
+        try:
+            results = await self._backend.run([op], datetime.now(UTC))
+        except asyncio.CancelledError:
+            self._backend.abandon()
+            self._direct = False
+            self._compensate(on_cancel)
+            if again_after is not None:
+                asyncio.get_running_loop().call_later(again_after, self._compensate, on_cancel)
+            raise
+        except Exception as error:
+            raise _store_error(error) from error
+        finally:
+            self._direct = False
+            if self._queue and self._runner is None:
+                self._runner = asyncio.get_running_loop().create_task(self._drain())
+        return results[0]
+
+    def _compensate(self, op: WalletOp) -> None:
+        self.submit(op).add_done_callback(_log_compensation)
 
     async def _drain(self, gather: bool = True) -> None:
         try:
@@ -128,6 +178,15 @@ class WalletOps:
         if self._runner is not None:
             await asyncio.gather(self._runner, return_exceptions=True)
         await self._backend.close()
+
+
+def _log_compensation(future: asyncio.Future[int]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning(
+            "a cancelled request's wallet operation could not be put right (%s); "
+            "the sweeper releases its hold",
+            future.exception(),
+        )
 
 
 def _store_error(error: Exception) -> WalletStoreError:

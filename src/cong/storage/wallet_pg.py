@@ -68,8 +68,15 @@ class PostgresWallets:
             results[i] = int(row[0])
         return results
 
+    direct = True  # a lone request awaits its round trip itself (WalletOps.run_alone)
+
     def run_now(self, ops: Sequence[WalletOp], now: datetime) -> list[int] | None:
         return None  # every transaction is a round trip
+
+    def abandon(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()
 
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None

@@ -80,6 +80,11 @@ class SqliteWallets:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._run_threaded, ops, sqlite_time(now))
 
+    direct = False  # the queue hands transactions to the wallet thread
+
+    def abandon(self) -> None:
+        return None  # never awaited directly
+
     def run_now(self, ops: Sequence[WalletOp], now: datetime) -> list[int] | None:
         """A small batch on the event loop's own connection, if the write lock is free."""
         if len(ops) > INLINE_MAX:
