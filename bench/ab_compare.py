@@ -110,7 +110,7 @@ async def compare_on(
             for side, url in zip(bases, urls, strict=True)
         ]
         keys = [await setup_billing(gw) for gw in gws]
-        for variant in ("free", "priced"):
+        for variant in args.variants:
             for stream in (False, True):
                 for c in CONCURRENCIES:
                     row = Row(database, variant, stream, c, [], [])
@@ -220,6 +220,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--postgres", action="store_true", help="also on PostgreSQL")
     parser.add_argument("--requests", type=int, default=2000, help="per run (quick: 300)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        choices=("free", "priced"),
+        default=["free", "priced"],
+        help="which loads to compare (default: both)",
+    )
     args = parser.parse_args(argv)
     args.requests, args.warmup = (300, 60) if args.quick else (args.requests, 200)
     if args.quick:
