@@ -47,6 +47,23 @@ def test_full_text_bridges_accents_dialects_and_synonyms() -> None:
     assert _best(index, "deploying service") == MEMORIES[5]  # English stems
 
 
+def test_words_that_only_ask_match_nothing_but_mean_something_in_a_memory() -> None:
+    memories = [
+        "Tôi hay bị mất ngủ khi căng thẳng.",
+        "Tôi nghỉ việc vì sếp khó tính.",
+        "Tôi bay vào Sài Gòn vào thứ sáu.",
+    ]
+    index = TermIndex(memories)
+    # "khi nào" (when), "vì sao" (why), "bao lâu" (how long) only ask.
+    assert index.best("Khi nào? Vì sao? Bao lâu?", 3) == []
+    assert index.best("khi nao, vi sao", 3) == []  # typed without accents too
+    # The question's topic decides, not the memory that happens to say "khi".
+    assert index.best("Khi nào tôi bay vào Sài Gòn?", 3)[0] == 2
+    # In a memory (or a question not asking with them) the words still count.
+    assert index.best("mất ngủ khi nào?", 3)[0] == 0
+    assert index.best("Tôi nghỉ việc vì ai?", 3)[0] == 1
+
+
 def test_an_index_brought_up_to_date_ranks_like_one_built_afresh() -> None:
     rng = np.random.default_rng(5)
     vectors = [rng.normal(size=8).astype(np.float32) for _ in MEMORIES]

@@ -11,9 +11,13 @@ from cong.memory.words import vietnamese_share
 # A small k: the first few places of each ranking decide (measured best on
 # bench/memory_retrieval.py among 5, 20 and the usual 60; 3 and 10 do as well).
 RRF_K = 5
-# How far the vector ranking steps back for a Vietnamese question (tuned on the
-# even-numbered questions of bench/memory_retrieval.py among 0.5, 0.7 and 0.85).
-VECTOR_STEP_BACK = 0.85
+# How far the vector ranking steps back for a Vietnamese question, and the weight of the
+# full text for an English one (chosen on the even-numbered questions of
+# bench/memory_retrieval.py: 0.9-1.0 and 0-0.1 do as well, 0.85 / 0.2 ranked the right
+# memory lower in both languages; the English model's vectors barely know Vietnamese,
+# and an English question's words are paraphrased more often than shared).
+VECTOR_STEP_BACK = 0.9
+TEXT_WEIGHT_EN = 0.1
 HEADER_VI_EN = (
     "Things the user asked you to remember or told you earlier (use them when relevant; "
     "do not mention this list):"
@@ -24,7 +28,7 @@ def weights(query: str) -> tuple[float, float]:
     """(vector weight, full-text weight) for ``query``. The embedding model is an English
     one: on English questions its ranking leads, on Vietnamese ones full text leads."""
     vietnamese = vietnamese_share(query)
-    return 1.0 - VECTOR_STEP_BACK * vietnamese, 0.2 + 0.8 * vietnamese
+    return 1.0 - VECTOR_STEP_BACK * vietnamese, TEXT_WEIGHT_EN + (1 - TEXT_WEIGHT_EN) * vietnamese
 
 
 def fuse(

@@ -90,7 +90,7 @@ class TermIndex:
     def scores(self, query: str, *, related: bool = True) -> np.ndarray:
         """Each row's BM25 score for ``query`` (0: no shared term)."""
         scores = np.zeros(self.size, dtype=np.float32)
-        own = set(terms(query))
+        own = set(terms(query, question=True))
         wider = LEXICON.expansions(tokens(query)) - own if related else set()
         for weight, group in ((1.0, own), (RELATED_WEIGHT, wider)):
             for term in group:

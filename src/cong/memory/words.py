@@ -10,6 +10,11 @@ text gives these terms:
   text better than unaccented text matches it (``ba`` / ``bà`` / ``bá`` stay apart there);
 - every pair of neighbouring syllables, folded ("ca_phe"), unless both are stop words:
   the Vietnamese words themselves, and English phrases.
+
+A question also loses the frames that only ask: "vì sao", "khi nào", "bao lâu" … (in a
+memory "vì", "khi" or "lâu" mean something, so they stay there). The "không" that closes
+a yes/no question stays: "Tôi có nhậu không?" is often answered by "Tôi không uống
+rượu bia".
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ _STOP_EN = """a an the i me my mine myself is am are was were be been being do d
     what which who whom whose when where why how to of in on at for with and or it its
     this that these those there have has had any ever should can could would will shall
     may might must so as by from about into than then im"""
+# Question frames (folded): why, when, how long, how, is it … ("sao", "nào", "thế" alone
+# are stop words already; these frames also take "vì", "khi", "lâu", "như" …).
+_FRAMES = "vi sao|tai sao|khi nao|luc nao|bao gio|bao lau|nhu the nao|ra sao|lam sao|co phai"
+QUESTION_FRAMES = tuple(tuple(frame.split()) for frame in _FRAMES.split("|"))
 # Syllables that only Vietnamese uses among common words: they mark an unaccented
 # Vietnamese question as Vietnamese.
 _VI_MARKERS = """toi minh gi nao cua khong duoc nhung cac mot dau nhieu thi voi nhe nhi
@@ -74,11 +83,14 @@ def stem(word: str) -> str:
     return word
 
 
-def terms(text: str) -> list[str]:
-    """The index terms of ``text`` (repeated as often as they occur)."""
+def terms(text: str, *, question: bool = False) -> list[str]:
+    """The index terms of ``text`` (repeated as often as they occur); ``question``: also
+    without the words that only ask."""
     words = tokens(text)
     folded = [fold(w) for w in words]
     stop = [is_stop(w, f) for w, f in zip(words, folded, strict=True)]
+    if question:
+        mark_asking(folded, stop)
     out: list[str] = []
     for word, plain, skip in zip(words, folded, stop, strict=True):
         if skip:
@@ -92,6 +104,14 @@ def terms(text: str) -> list[str]:
         if not (skip_first and skip_second):
             out.append(first + PAIR + second)
     return out
+
+
+def mark_asking(folded: list[str], stop: list[bool]) -> None:
+    """Marks the question frames of a question's ``folded`` words as stop words."""
+    for start in range(len(folded)):
+        for frame in QUESTION_FRAMES:
+            if tuple(folded[start : start + len(frame)]) == frame:
+                stop[start : start + len(frame)] = [True] * len(frame)
 
 
 def phrase_terms(words: tuple[str, ...]) -> list[str]:
