@@ -93,6 +93,12 @@ def test_vietnamese_questions_lean_on_full_text_english_on_vectors() -> None:
     assert by_text > by_vector
     by_vector, by_text = weights("ten toi la gi")  # unaccented Vietnamese is Vietnamese
     assert by_text > by_vector
+    # Typed without accents, with one common syllable ("toi") among words that could be
+    # Vietnamese or English ("may", "be") and none that is only English.
+    by_vector, by_text = weights("Thang be nha toi hoc lop may?")
+    assert by_text > by_vector
+    by_vector, by_text = weights("Which class is my boy in?")  # "in", "my": English
+    assert by_vector > by_text
     by_vector, by_text = weights("What is my name?")
     assert by_vector > by_text
     vectors, text = [1, 2, 3], [3, 2, 1]

@@ -45,6 +45,20 @@ QUESTION_FRAMES = tuple(tuple(frame.split()) for frame in _FRAMES.split("|"))
 _VI_MARKERS = """toi minh gi nao cua khong duoc nhung cac mot dau nhieu thi voi nhe nhi
     chua hay thuong roi dang lam"""
 
+# A Vietnamese syllable without accents: an onset, a cluster of the language's vowels,
+# a final consonant ("nghieng", "thuong", "gio"); "what", "job" or "sister" are none.
+_SYLLABLE = re.compile(
+    "^(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?"
+    "(?:uya|uye|uyu|oai|oay|oeo|uoi|uou|uay|ieu|yeu|ai|ao|au|ay|eo|eu|ia|ie|iu|oa|oe|oi|oo"
+    "|ua|ue|ui|uo|uu|uy|ye|a|e|i|o|u|y)(?:ng|nh|ch|[cmnpt])?$"
+)
+# English function words that mark a text as English, but not those that are Vietnamese
+# syllables typed without accents too ("an" ăn, "me" mẹ, "the" thể, "may" máy …).
+_EN_MORE = """he she we you they his her him our your their us them not no yes if but all
+    some each every one get got go going like love want need much many"""
+_HOMOGRAPHS = "an to me do so the can may them am be ban con bo"
+EN_FUNCTION = frozenset((_STOP_EN + " " + _EN_MORE).split()) - frozenset(_HOMOGRAPHS.split())
+
 _VI_LETTERS = re.compile("[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]")
 
 
@@ -123,10 +137,23 @@ def phrase_terms(words: tuple[str, ...]) -> list[str]:
 
 
 def vietnamese_share(text: str) -> float:
-    """How Vietnamese ``text`` looks, 0 to 1: the share of its words that are accented
-    or common Vietnamese syllables, doubled (half such words is Vietnamese enough)."""
-    words = tokens(text)
-    if not words:
-        return 0.0
-    marked = sum(1 for w in words if _VI_LETTERS.search(w) or w in VI_MARKERS)
-    return min(1.0, 2 * marked / len(words))
+    """How Vietnamese ``text`` looks, 0 to 1: its Vietnamese words (accented, or common
+    Vietnamese syllables) over those and its English words (English function words, and
+    words that cannot be a Vietnamese syllable). Other words (numbers, "gio", "day") say
+    nothing: "may gio toi thuc day" is Vietnamese typed without accents."""
+    vietnamese = english = 0
+    for word in tokens(text):
+        found = evidence(word)
+        vietnamese += found > 0
+        english += found < 0
+    return vietnamese / (vietnamese + english) if vietnamese + english else 0.0
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def evidence(word: str) -> int:
+    """1: ``word`` is Vietnamese; -1: it is English (or another language); 0: either."""
+    if _VI_LETTERS.search(word) or word in VI_MARKERS:
+        return 1
+    if word in EN_FUNCTION or not (word.isdigit() or _SYLLABLE.match(word)):
+        return -1
+    return 0
