@@ -148,3 +148,51 @@ def test_web_chat_regenerate_edit_and_memory_panel(memory_gateway: RunningGatewa
         panel.get_by_role("button", name=re.compile("^(Xóa|Delete)$")).click()
         expect(panel).not_to_contain_text("Tôi ở Huế")
     assert errors == []
+
+
+def test_web_chat_conversation_list_and_pinned_memories(memory_gateway: RunningGateway) -> None:
+    """The sidebar: a new chat, search, open by click, rename, delete the open one; and a
+    memory pinned from the panel."""
+    gw = memory_gateway
+    user_with_password(gw, "hoa", PASSWORD)
+    errors: list[str] = []
+    with chromium_page(gw, errors) as page:
+        sign_in(page, "hoa", PASSWORD)
+        page.get_by_test_id("chat-model").select_option("fake-model")
+        messages = page.get_by_test_id("chat-messages")
+        listed = page.get_by_test_id("chat-list").locator("li[data-id]")
+        send(page, "alpha one")
+        expect(listed).to_have_count(1)
+        page.get_by_test_id("chat-new").click()
+        expect(messages.locator("[data-role]")).to_have_count(0)
+        send(page, "beta two")
+        expect(listed).to_have_count(2)
+
+        search = page.get_by_role("searchbox")
+        search.fill("alpha")
+        expect(listed).to_have_count(1)
+        search.fill("")
+        expect(listed).to_have_count(2)
+
+        alpha = listed.filter(has_text="alpha one")
+        alpha.locator(".chat-open").click()
+        expect(messages.locator("[data-role=user] .chat-plain")).to_have_text(["alpha one"])
+        expect(alpha).to_have_class("current")
+        page.once("dialog", lambda dialog: dialog.accept("Renamed alpha"))
+        alpha.get_by_role("button", name=re.compile("^(Đổi tên|Rename)$")).click()
+        renamed = listed.filter(has_text="Renamed alpha")
+        expect(renamed).to_have_count(1)
+        page.once("dialog", lambda dialog: dialog.accept())
+        renamed.get_by_role("button", name=re.compile("^(Xóa|Delete)$")).click()
+        expect(listed).to_have_count(1)
+        expect(listed).to_contain_text("beta two")
+        expect(messages.locator("[data-role]")).to_have_count(0)  # the open one was deleted
+
+        panel = page.get_by_test_id("chat-memories")
+        page.get_by_placeholder(re.compile("Điều cần nhớ|Something to remember")).fill("Tôi ở Huế")
+        page.get_by_role("button", name=re.compile("^(Ghi nhớ|Remember)$")).click()
+        expect(panel).to_contain_text("Tôi ở Huế")
+        panel.get_by_role("button", name=re.compile("^(Ghim|Pin)$")).click()
+        expect(panel.locator(".badge")).to_have_text(re.compile("^(đã ghim|pinned)$"))
+        expect(panel.get_by_role("button", name=re.compile("^(Bỏ ghim|Unpin)$"))).to_have_count(1)
+    assert errors == []

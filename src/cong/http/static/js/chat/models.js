@@ -1,0 +1,47 @@
+// The web chat's model picker: the chat models the user may call (the last one chosen is
+// remembered in the browser), their capabilities, and the cost of an answer at its price.
+import { get } from "../api.js";
+import { h } from "../dom.js";
+import { t } from "../i18n.js";
+import { el, state } from "./state.js";
+
+export async function loadModels() {
+  const body = await get("/api/models");
+  state.models = (body.data || body).filter((m) => m.kind === "chat" && m.state !== "down");
+  const saved = localStorage.getItem("cong_chat_model");
+  state.model = state.models.find((m) => m.id === saved) || state.models[0] || null;
+}
+
+export function modelPicker() {
+  const select = h("select", {
+    id: "chat-model",
+    "data-testid": "chat-model",
+    onchange: () => {
+      state.model = state.models.find((m) => m.id === select.value) || null;
+      localStorage.setItem("cong_chat_model", select.value);
+      caps.replaceChildren(...capBadges(state.model));
+      el.attach?.refresh();
+    },
+  });
+  for (const m of state.models) {
+    select.append(h("option", { value: m.id, selected: m.id === state.model?.id }, m.id));
+  }
+  const caps = h("span", { class: "chat-caps", "aria-live": "polite" }, capBadges(state.model));
+  return h("div", { class: "chat-model" }, h("label", { for: "chat-model" }, t("chat.model")), select, caps);
+}
+
+function capBadges(model) {
+  if (!model) return [];
+  return (model.capabilities || []).map((c) => h("span", { class: "badge" }, t(`cap.${c}`)));
+}
+
+/** What `usage` costs at `model`'s price for the user's group (null: no price). */
+export function costOf(model, usage) {
+  const price = model?.price;
+  if (!price || !usage) return null;
+  const micros =
+    ((usage.prompt_tokens || 0) * price.input_per_m_micros) / 1e6 +
+    ((usage.completion_tokens || 0) * price.output_per_m_micros) / 1e6 +
+    (price.per_call_micros || 0);
+  return (micros / 1e6).toFixed(6);
+}
