@@ -64,6 +64,10 @@ def sqlite_time(now: datetime) -> str:
 
 
 INLINE_MAX = 2  # operations a batch may have to run on the event loop
+# Pages read through a memory map: other connections' writes (the usage log) empty this
+# connection's page cache before nearly every transaction, and a mapped page is re-read
+# without a system call (address space, not memory: the kernel's page cache backs it).
+MMAP = "mmap_size=268435456"
 
 
 class SqliteWallets:
@@ -105,7 +109,7 @@ class SqliteWallets:
         conn = sqlite3.connect(
             self._path, timeout=busy_ms / 1000, isolation_level=None, check_same_thread=False
         )
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", MMAP):
             conn.execute(f"PRAGMA {pragma}")
         conn.execute(f"PRAGMA busy_timeout={busy_ms}")
         return conn
