@@ -46,11 +46,15 @@ def test_openapi_documents_v1_and_how_to_authenticate(sqlite_gateway: RunningGat
             assert "429" in operation["responses"] and "401" in operation["responses"]
     chat = paths["/v1/chat/completions"]["post"]
     assert chat["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
-        "/ChatCompletionRequest"
+        "/ConversationChatRequest"
     )
     assert "text/event-stream" in chat["responses"]["200"]["content"]
     schemas = spec["components"]["schemas"]
-    assert {"messages", "model"} <= set(schemas["ChatCompletionRequest"]["properties"])
+    # OpenAI's request, and the memory token's conversation continued by id (docs/memory.md)
+    chat_fields = set(schemas["ConversationChatRequest"]["properties"])
+    assert {"messages", "model", "tools", "stream", "conversation_id"} <= chat_fields
+    assert [(p["name"], p["in"]) for p in chat["parameters"]] == [("X-Conversation-Id", "header")]
+    assert {"X-Conversation-Id", "X-Memories-Used"} <= set(chat["responses"]["200"]["headers"])
     assert {"context_length", "pricing", "capabilities"} <= set(schemas["V1Model"]["properties"])
     for ref in _refs(spec):  # every reference resolves
         assert ref.removeprefix("#/components/schemas/") in schemas, ref

@@ -71,8 +71,9 @@ class V1ModelList(BaseModel):
     data: list[V1Model]
 
 
-class WebChatCompletionRequest(ChatCompletionRequest):
-    """OpenAI's chat request, plus the conversation to continue."""
+class ConversationChatRequest(ChatCompletionRequest):
+    """OpenAI's chat request, plus the conversation to continue (OpenAI SDKs send it
+    through ``extra_body``)."""
 
     conversation_id: str | None = Field(
         None,
@@ -83,7 +84,7 @@ class WebChatCompletionRequest(ChatCompletionRequest):
 
 # path, method, summary, request model, response model, streams
 _V1: tuple[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None, bool], ...] = (
-    ("/v1/chat/completions", "post", "Chat completion", ChatCompletionRequest, None, True),
+    ("/v1/chat/completions", "post", "Chat completion", ConversationChatRequest, None, True),
     ("/v1/completions", "post", "Text completion (legacy)", CompletionRequest, None, True),
     ("/v1/embeddings", "post", "Embeddings", EmbeddingRequest, None, False),
     ("/v1/images/generations", "post", "Image generation", ImageRequest, None, False),
@@ -147,7 +148,6 @@ def build_openapi(app: FastAPI, description: str) -> dict[str, Any]:
     schemas = components.setdefault("schemas", {})
     models: list[type[BaseModel]] = [ErrorEnvelope, V1ModelList, V1Model]
     models += [m for _, _, _, m, _, _ in _V1 if m is not None]
-    models.append(WebChatCompletionRequest)
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     for name, schema in defs.get("$defs", {}).items():
         schemas.setdefault(name, schema)
@@ -189,6 +189,7 @@ def build_openapi(app: FastAPI, description: str) -> dict[str, Any]:
                 "content": {"multipart/form-data": {"schema": _MULTIPART[path, method]}},
             }
         paths.setdefault(path, {})[method] = operation
+    _with_conversation(paths["/v1/chat/completions"]["post"])
     for path in [p for p in paths if p.startswith("/v1/files")]:
         # /api/files: the same API for the web pages (key or session + CSRF token)
         paths["/api" + path.removeprefix("/v1")] = {
@@ -206,7 +207,7 @@ def build_openapi(app: FastAPI, description: str) -> dict[str, Any]:
 def _web_chat() -> dict[str, Any]:
     """The web chat's endpoint (``http/memory_chat.py``), with its conversation id."""
     summary = "Chat completion with conversation memory (the web chat)"
-    operation = _operation(summary, WebChatCompletionRequest, None, streams=True)
+    operation = _operation(summary, ConversationChatRequest, None, streams=True)
     del operation["security"]  # the global rule: a key, or the session + X-CSRF-Token
     operation["tags"] = ["chat"]
     operation["description"] = (
@@ -216,20 +217,27 @@ def _web_chat() -> dict[str, Any]:
         "memories, and the turn stored after the answer. A session needs the X-CSRF-Token "
         "header; a key may call it too, with that key's memory mode."
     )
+    _with_conversation(operation)
+    operation["responses"]["403"]["description"] += ", or a session without its X-CSRF-Token"
+    return operation
+
+
+def _with_conversation(operation: dict[str, Any]) -> None:
+    """The conversation a chat continues (docs/memory.md): the header in, the ids out."""
     operation["parameters"] = [
         {
             "name": "X-Conversation-Id",
             "in": "header",
             "required": False,
-            "description": "The conversation to continue (or the body's conversation_id)",
+            "description": "The conversation to continue (or the body's conversation_id); "
+            "only the new message(s) are sent, the earlier turns are put in front of them",
             "schema": {"type": "string"},
         }
     ]
     responses = operation["responses"]
-    responses["403"]["description"] += ", or a session without its X-CSRF-Token"
     responses["404"]["description"] += ", or no such conversation of this user"
     ok = responses["200"]
-    ok["description"] += "; a JSON answer also has conversation_id"
+    ok["description"] += "; a JSON answer also has conversation_id (memory mode history or full)"
     ok["headers"] = {
         "X-Conversation-Id": {
             "description": "The conversation of this turn (a new one when none was named; "
@@ -241,7 +249,6 @@ def _web_chat() -> dict[str, Any]:
             "schema": {"type": "string"},
         },
     }
-    return operation
 
 
 def _declare_errors(responses: dict[str, Any]) -> None:
