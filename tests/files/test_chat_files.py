@@ -183,3 +183,55 @@ def test_responses_input_file_parts_are_read_like_chat_file_parts(
         },
     )
     assert by_url.status_code == 400 and "file_url" in by_url.json()["error"]["message"]
+
+
+def test_a_conversation_goes_on_after_its_file_is_deleted(
+    sqlite_gateway: RunningGateway, fake_openai: tuple[str, Recorder]
+) -> None:
+    """A stored turn names a file deleted since: the continuation is answered, the model
+    is told the file is gone (the request's own file parts still 404 when missing)."""
+    gw = sqlite_gateway
+    key = gw.create_key("forgetful")  # memory mode history: turns are stored
+    sdk = openai.OpenAI(base_url=gw.base_url, api_key=key, max_retries=0)
+    stored = sdk.files.create(file=("ghi chú.txt", "Mã kho: 4471".encode()), purpose="user_data")
+    read = sdk.chat.completions.with_raw_response.create(
+        model="fake-model",
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "fd1 đọc tệp"},
+                    {"type": "file", "file": {"file_id": stored.id}},
+                ],
+            }
+        ],
+    )
+    conversation = read.headers["x-conversation-id"]
+    assert "Mã kho: 4471" in str(fake_openai[1].requests[-1]["messages"])
+    sdk.files.delete(stored.id)
+
+    again = sdk.chat.completions.with_raw_response.create(
+        model="fake-model",
+        messages=[{"role": "user", "content": "fd2 còn gì nữa?"}],
+        extra_headers={"X-Conversation-Id": conversation},
+    )
+    assert again.http_response.status_code == 200
+    assert again.headers["x-conversation-id"] == conversation
+    seen = fake_openai[1].requests[-1]["messages"]
+    assert [m["role"] for m in seen] == ["user", "assistant", "user"]
+    first_turn = str(seen[0]["content"])
+    assert "fd1 đọc tệp" in first_turn and "4471" not in first_turn
+    assert f"[{stored.id} was attached here and has since been deleted]" in first_turn
+
+    missing = httpx.post(
+        gw.base_url + "/chat/completions",
+        headers={**auth(key), "X-Conversation-Id": conversation},
+        json={
+            "model": "fake-model",
+            "messages": [
+                {"role": "user", "content": [{"type": "file", "file": {"file_id": stored.id}}]}
+            ],
+        },
+        timeout=30,
+    )
+    assert missing.status_code == 404 and stored.id in missing.json()["error"]["message"]

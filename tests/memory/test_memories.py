@@ -4,6 +4,8 @@ sees it; the API lists, searches, edits, pins, deletes, exports and imports."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 from openai import OpenAI
 
@@ -204,3 +206,55 @@ def test_ids_and_times_past_64_bits_are_a_clear_400(memory_gateway: RunningGatew
     kept = api(gw, "GET", f"/api/conversations/{conversation}", token).json()
     assert [m["role"] for m in kept["messages"]] == ["user", "assistant"]
     assert api(gw, "GET", f"/api/memories/{2**63 - 1}", token).status_code == 404
+
+
+def test_remember_stores_a_fact_not_a_question_and_names_its_conversation(
+    memory_gateway: RunningGateway,
+) -> None:
+    gw = memory_gateway
+    key = key_with_mode(gw, "tuan", "full")
+    for text in (
+        "Remember?",
+        "remember:",
+        "Remembering my trip to Da Lat, what should I pack?",
+        "Remember: what is my name?",
+        "Hãy nhớ lại xem hôm qua tôi nói gì?",
+    ):
+        _ask(gw, key, text)
+    assert api(gw, "GET", "/api/memories", key).json()["data"] == []
+
+    started = _ask(gw, key, "Hãy nhớ: tôi dị ứng tôm.")
+    conversation = started.headers["x-conversation-id"]
+    deadline = time.monotonic() + 5
+    while True:  # the conversation is stored behind the answer, then named
+        (memory,) = api(gw, "GET", "/api/memories", key).json()["data"]
+        if memory["source_conversation_id"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert memory["text"] == "tôi dị ứng tôm." and memory["source_conversation_id"] == conversation
+
+    continued = httpx.post(
+        gw.base_url + "/chat/completions",
+        headers={"authorization": f"Bearer {key}", "X-Conversation-Id": conversation},
+        json={
+            "model": "fake-model",
+            "messages": [{"role": "user", "content": "Remember that I live in Huế"}],
+        },
+        timeout=30,
+    )
+    assert continued.status_code == 200, continued.text
+    texts = {m["text"]: m for m in api(gw, "GET", "/api/memories", key).json()["data"]}
+    assert texts["I live in Huế"]["source_conversation_id"] == conversation
+
+    # A conversation that is not the user's: 404, and nothing remembered.
+    elsewhere = httpx.post(
+        gw.base_url + "/chat/completions",
+        headers={"authorization": f"Bearer {key}", "X-Conversation-Id": "conv_nowhere"},
+        json={
+            "model": "fake-model",
+            "messages": [{"role": "user", "content": "Remember that I am 30"}],
+        },
+        timeout=30,
+    )
+    assert elsewhere.status_code == 404
+    assert "I am 30" not in {m["text"] for m in api(gw, "GET", "/api/memories", key).json()["data"]}

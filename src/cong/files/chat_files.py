@@ -75,13 +75,18 @@ class FileChats:
         context = info.context_length if info is not None else None
         return await expand_file_parts(self.files, principal, body, context=context)
 
-    async def prepare(self, principal: Principal, body: dict[str, Any], *, web: bool) -> FileChat:
+    async def prepare(
+        self, principal: Principal, body: dict[str, Any], *, web: bool, replayed: int = 0
+    ) -> FileChat:
+        """``body`` with its file parts expanded and, when wanted, the result-file tool
+        offered. ``replayed``: how many leading messages are stored turns (a file they
+        name that was deleted since becomes a note, not a 404)."""
         has_files = has_file_parts(body)
         wants = self.files.settings.result_files and wanted(body, has_files=has_files)
         info = await self._info(principal, body) if has_files or wants else None
         context = info.context_length if info is not None else None
         expanded = (
-            await expand_file_parts(self.files, principal, body, context=context)
+            await expand_file_parts(self.files, principal, body, context=context, replayed=replayed)
             if has_files
             else Expanded(body)
         )

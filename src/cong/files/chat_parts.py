@@ -117,11 +117,18 @@ class _Reader:
 
 
 async def expand_file_parts(
-    files: Files, principal: Principal, body: Body, *, context: int | None = None
+    files: Files,
+    principal: Principal,
+    body: Body,
+    *,
+    context: int | None = None,
+    replayed: int = 0,
 ) -> Expanded:
     """``body`` with every ``file`` part replaced (the same object when it has none).
     Another user's ``file_id`` is 404; an unreadable file is 400 naming it. ``context``:
-    the model's context length when known (long files get less room in a small one)."""
+    the model's context length when known (long files get less room in a small one).
+    In the first ``replayed`` messages (a stored conversation's earlier turns) a file
+    deleted since is replaced by a note saying so: the conversation goes on."""
     if not has_file_parts(body):
         return Expanded(body)
     expanded = Expanded(dict(body))
@@ -141,10 +148,20 @@ async def expand_file_parts(
             spec = part.get("file")
             if not isinstance(spec, dict):
                 raise invalid_request(f"{where} must be an object.", param=where)
-            parts.append(await reader.part(spec, where, expanded))
+            try:
+                parts.append(await reader.part(spec, where, expanded))
+            except APIError as error:
+                if m >= replayed or error.status != 404:
+                    raise
+                parts.append({"type": "text", "text": _deleted_note(spec)})
         messages.append({**message, "content": parts})
     expanded.body["messages"] = messages
     return expanded
+
+
+def _deleted_note(spec: dict[str, Any]) -> str:
+    name = spec.get("filename") or spec.get("file_id") or "a file"
+    return f"[{str(name)[:200]} was attached here and has since been deleted]"
 
 
 def name_the_images(error: APIError, expanded: Expanded) -> APIError:

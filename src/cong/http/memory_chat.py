@@ -48,7 +48,8 @@ async def _chat(call: ApiCall, principal: Principal, web: bool) -> ASGIApp:
             client=_client(call, web),
             web=web,
         )
-    files = await services.file_chats.prepare(principal, wire, web=web)
+    replayed = turn.replayed if turn is not None else 0
+    files = await services.file_chats.prepare(principal, wire, web=web, replayed=replayed)
     gateway = services.gateway
     # Bounded above unless the memory step or a file added to what the client sent.
     bounded = turn is None and files.body is wire

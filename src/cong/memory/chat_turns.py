@@ -33,6 +33,7 @@ from cong.protocol.stream import Stream
 from cong.settings import MemorySettings
 from cong.storage import conversations as queries
 from cong.storage.database import Database
+from cong.storage.memory_tables import Conversation, ConversationMessage
 
 log = logging.getLogger("cong.memory")
 
@@ -40,6 +41,14 @@ ChatCall = Callable[[Principal, dict[str, Any], str], Awaitable[Result]]
 BODY_FIELD = "conversation_id"
 HEADER = "x-conversation-id"
 MEMORIES_HEADER = "x-memories-used"
+
+
+@dataclass
+class Stored:
+    """A conversation of the user, and its messages after the stored summary."""
+
+    conversation: Conversation
+    messages: list[ConversationMessage]
 
 
 @dataclass
@@ -56,6 +65,7 @@ class Turn:
     memory_ids: list[int] = field(default_factory=list)
     new_conversation: dict[str, Any] | None = None  # written with the first turn
     remembered: list[int] = field(default_factory=list)  # explicit writes of this turn
+    replayed: int = 0  # messages of the request before the new ones (system, stored turns)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -131,14 +141,15 @@ class ChatMemory:
         system = [m for m in messages if m.get("role") in ("system", "developer")]
         new = [m for m in messages if m.get("role") not in ("system", "developer")]
         query = _latest_user_text(new)
-        turn = Turn(mode, principal, "", model, new, query, request_id)
+        # A conversation named is the user's, or 404 before anything is written.
+        stored = await self._stored(principal, conversation_id) if conversation_id else None
+        turn = Turn(mode, principal, conversation_id or "", model, new, query, request_id)
         if mode == "full" and query:
-            await self._explicit_write(turn)
+            await self._explicit_write(turn, source=conversation_id)
         memory_message = await self._memory_message(turn) if mode == "full" else None
         fixed = [*system, *([memory_message] if memory_message else [])]
-        if conversation_id:
-            earlier = await self._earlier(principal, conversation_id, fixed, new, body, request_id)
-            turn.conversation_id = conversation_id
+        if stored is not None:
+            earlier = await self._earlier(turn, stored, fixed, body)
         else:
             earlier = []
             turn.conversation_id = "conv_" + secrets.token_hex(12)
@@ -150,13 +161,19 @@ class ChatMemory:
                 "model": model,
             }
         body["messages"] = [*fixed, *earlier, *new]
+        turn.replayed = len(body["messages"]) - len(new)
         return turn
 
-    async def _explicit_write(self, turn: Turn) -> None:
+    async def _explicit_write(self, turn: Turn, source: str | None) -> None:
+        """A "remember …" of the latest user message, stored before the memories are
+        read (so this answer already names it). A new conversation is not stored yet:
+        its memories get it as their source once its first turn is (``store``)."""
         fact = explicit_fact(turn.query)
         if fact is None:
             return
-        added = await self.memories.add(turn.principal.user_id, fact, kind="explicit")
+        added = await self.memories.add(
+            turn.principal.user_id, fact, kind="explicit", source=source
+        )
         turn.remembered.append(added.id)
 
     async def _memory_message(self, turn: Turn) -> dict[str, Any] | None:
@@ -168,17 +185,9 @@ class ChatMemory:
         )
         return {"role": "system", "content": text} if text else None
 
-    async def _earlier(
-        self,
-        principal: Principal,
-        conversation_id: str,
-        fixed_messages: list[dict[str, Any]],
-        new: list[dict[str, Any]],
-        body: dict[str, Any],
-        request_id: str,
-    ) -> list[dict[str, Any]]:
-        """The stored turns to send before the ``new`` ones (after the stored summary),
-        tool calls and results replayed in the shape OpenAI accepts."""
+    async def _stored(self, principal: Principal, conversation_id: str) -> Stored:
+        """The user's conversation and its messages after the stored summary (404 when
+        it is not theirs, or does not exist)."""
         await self.writer.settle(conversation_id)
         for wait in (0.0, self.writer.flush_seconds * 2):
             # Not found: perhaps another worker has not written its first turn yet.
@@ -187,9 +196,21 @@ class ChatMemory:
                 row = await queries.get(session, principal.user_id, conversation_id)
                 if row is not None:
                     rows = await queries.messages(session, conversation_id, after=row.summary_until)
-                    break
-        else:
-            raise not_found(f"No conversation '{conversation_id}'.")
+                    return Stored(row, rows)
+        raise not_found(f"No conversation '{conversation_id}'.")
+
+    async def _earlier(
+        self,
+        turn: Turn,
+        stored_turns: Stored,
+        fixed_messages: list[dict[str, Any]],
+        body: dict[str, Any],
+    ) -> list[dict[str, Any]]:
+        """The stored turns to send before the turn's new ones (after the stored
+        summary), fitted to the model's context, tool calls and results replayed in the
+        shape OpenAI accepts."""
+        row, rows = stored_turns.conversation, stored_turns.messages
+        principal, conversation_id, new = turn.principal, turn.conversation_id, turn.new_messages
         summary = row.summary
         stored = [as_message(r.role, r.content, r.tool_calls, r.tool_call_id) for r in rows]
         model = str(body.get("model") or "")
@@ -201,7 +222,7 @@ class ChatMemory:
         plan = context_fit.fit(fixed, stored, context - output)
         if plan.cut and plan.keep_from > 0:
             new_summary = await self._summarise(
-                principal, model, summary, stored[: plan.keep_from], request_id
+                principal, model, summary, stored[: plan.keep_from], turn.request_id
             )
             if new_summary is not None:
                 summary = new_summary
@@ -267,6 +288,8 @@ class ChatMemory:
         )
         new, turn.new_conversation = turn.new_conversation, None
         self.writer.add(PendingTurn(turn.conversation_id, rows, turn.model, new))
+        if new is not None and turn.remembered:
+            self._spawn(self._attribute(turn))
         if self._after_turn is not None and turn.mode == "full":
             self._after_turn(turn, answer)
 
@@ -306,6 +329,11 @@ class ChatMemory:
             if not stored and (seen.text or seen.calls):
                 # Cut short (the client left): keep what was relayed, off the path.
                 self._spawn(self.store(turn, seen.text, seen.completion_tokens, seen.tool_calls))
+
+    async def _attribute(self, turn: Turn) -> None:
+        """This turn's explicit memories name its conversation, once it is stored."""
+        await self.writer.settle(turn.conversation_id)
+        await self.memories.attribute(turn.principal.user_id, turn.remembered, turn.conversation_id)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         async def run() -> None:

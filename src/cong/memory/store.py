@@ -138,6 +138,12 @@ class Memories:
                     raise not_found(f"No memory {memory_id}.")
         return await self.get(user_id, memory_id)
 
+    async def attribute(self, user_id: int, memory_ids: list[int], conversation_id: str) -> None:
+        """Names ``conversation_id`` as the source of these memories (written before it
+        was stored)."""
+        async with self._db.session() as session, session.begin():
+            await queries.attribute(session, user_id, memory_ids, conversation_id)
+
     async def delete(self, user_id: int, memory_id: int) -> None:
         async with self._db.session() as session, session.begin():
             if not await queries.remove(session, user_id, memory_id):

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cong.storage.memory_tables import Memory, MemoryRevision
+from cong.storage.memory_tables import Conversation, Memory, MemoryRevision
 from cong.storage.tables import utcnow
 
 
@@ -98,6 +98,21 @@ async def edit(session: AsyncSession, user_id: int, memory_id: int, **values: An
         update(Memory).where(Memory.id == memory_id, Memory.user_id == user_id).values(**values)
     )
     return True
+
+
+async def attribute(
+    session: AsyncSession, user_id: int, memory_ids: list[int], conversation_id: str
+) -> None:
+    """Sets the source conversation of the user's ``memory_ids`` (if the conversation is
+    still there: deleted meanwhile, they keep none)."""
+    exists = select(Conversation.id).where(
+        Conversation.id == conversation_id, Conversation.user_id == user_id
+    )
+    await session.execute(
+        update(Memory)
+        .where(Memory.user_id == user_id, Memory.id.in_(memory_ids), exists.exists())
+        .values(source_conversation_id=conversation_id)
+    )
 
 
 async def remove(session: AsyncSession, user_id: int, memory_id: int) -> bool:
