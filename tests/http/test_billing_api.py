@@ -231,6 +231,33 @@ def test_price_set_through_the_api_is_charged(sqlite_gateway: RunningGateway) ->
     assert api(gw, "GET", "/api/prices/fake-model", admin).status_code == 404
 
 
+def test_cached_input_costs_the_input_price_until_set_apart_and_aliases_are_refused(
+    sqlite_gateway: RunningGateway,
+) -> None:
+    """A price without cached_input charges cached prompt tokens as input (the embedded
+    model's prompt cache reports most of a prompt as cached: free would be a gift); a
+    price on an alias is refused naming the model it stands for."""
+    gw, admin = sqlite_gateway, sqlite_gateway.admin_token
+    model = "fake-embed"  # a served model no other test prices
+
+    def put(body: dict[str, Any]) -> dict[str, Any]:
+        answer = api(gw, "PUT", f"/api/prices/{model}", admin, json=body)
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    assert put({"input": "3"})["cached_input_micros"] == 3_000_000
+    assert put({"input": "4"})["cached_input_micros"] == 4_000_000  # still following
+    assert put({"cached_input": "1"})["cached_input_micros"] == 1_000_000  # set apart
+    assert put({"input": "5"})["cached_input_micros"] == 1_000_000  # stays apart
+    assert api(gw, "DELETE", f"/api/prices/{model}", admin).status_code == 204
+
+    alias = api(gw, "PUT", "/api/prices/gpt-4o", admin, json={"input": "0"})
+    assert alias.status_code == 400
+    assert "fake-model" in alias.json()["error"]["message"]
+    assert all(p["model"] != "gpt-4o" for p in api(gw, "GET", "/api/prices", admin).json())
+
+
 def test_usage_and_ledger_pages_and_tenants(sqlite_gateway: RunningGateway) -> None:
     gw, admin = sqlite_gateway, sqlite_gateway.admin_token
     gus, hal = gw.create_key("page-gus"), gw.create_key("page-hal")

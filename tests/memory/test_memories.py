@@ -177,6 +177,17 @@ def test_conversation_listing_search_rename_cut_and_export(memory_gateway: Runni
     assert [m["role"] for m in exported["messages"]] == ["user", "assistant"]
 
     answer_id = exported["messages"][1]["id"]
+    other = api(gw, "GET", f"/api/conversations/{ids[1]}", token).json()["messages"]
+    for elsewhere in (other[0]["id"], 10**9):  # another conversation's message, or none
+        refused = api(
+            gw,
+            "POST",
+            f"/api/conversations/{ids[0]}/cut",
+            token,
+            json={"from_message_id": elsewhere},
+        )
+        assert refused.status_code == 404, refused.text
+    assert len(api(gw, "GET", f"/api/conversations/{ids[0]}", token).json()["messages"]) == 2
     cut = api(
         gw, "POST", f"/api/conversations/{ids[0]}/cut", token, json={"from_message_id": answer_id}
     )

@@ -58,7 +58,9 @@ class PriceBook:
 
     async def set(self, model: str, **fields: int) -> PriceView:
         """Set some of a model's prices; fields left out keep their value (a new model
-        starts at zero)."""
+        starts at zero). Cached input follows the input price (no discount) until it is
+        set apart: a new price without ``cached_input_per_m``, or an input price changed
+        while both were equal, moves it too."""
         model = model.strip()
         if not 1 <= len(model) <= 128:
             raise invalid_request("A model id has 1 to 128 characters.", param="model")
@@ -68,6 +70,10 @@ class PriceBook:
             if not 0 <= value <= MAX_AMOUNT:
                 raise invalid_request(f"{name} must be between 0 and {MAX_AMOUNT}.", param=name)
         async with self._db.session() as session, session.begin():
+            if "input_per_m" in fields and "cached_input_per_m" not in fields:
+                current = await queries.price_of(session, model)
+                if current is None or current.cached_input_per_m == current.input_per_m:
+                    fields["cached_input_per_m"] = fields["input_per_m"]
             row = await queries.upsert_price(session, model, **fields)
             view = _view(row)
         await self._changed()

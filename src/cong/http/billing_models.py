@@ -179,7 +179,8 @@ class RedeemOut(BaseModel):
 
 class PriceIn(BaseModel):
     """Currency units per 1M tokens (input, cached_input, output), per call and per image.
-    Fields left out keep their value; a new model starts at zero (free)."""
+    Fields left out keep their value; a new model starts at zero (free). cached_input
+    follows input (no discount) until it is set apart."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -128,6 +128,10 @@ class Conversations:
             row = await queries.get(session, user_id, conversation_id)
             if row is None:
                 raise _missing(conversation_id)
+            if not await queries.has_message(session, conversation_id, from_message_id):
+                raise not_found(
+                    f"No message {from_message_id} in the conversation '{conversation_id}'."
+                )
             return await queries.cut(session, row, from_message_id)
 
     async def delete(self, user_id: int, conversation_id: str) -> None:

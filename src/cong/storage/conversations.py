@@ -126,6 +126,16 @@ async def remove(session: AsyncSession, user_id: int, conversation_id: str) -> b
     return True
 
 
+async def has_message(session: AsyncSession, conversation_id: str, message_id: int) -> bool:
+    found = await session.scalar(
+        select(ConversationMessage.id).where(
+            ConversationMessage.conversation_id == conversation_id,
+            ConversationMessage.id == message_id,
+        )
+    )
+    return found is not None
+
+
 async def cut(session: AsyncSession, conversation: Conversation, from_message_id: int) -> int:
     result = await session.execute(
         delete(ConversationMessage).where(

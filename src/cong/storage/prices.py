@@ -14,6 +14,10 @@ async def load_prices(session: AsyncSession) -> Sequence[Price]:
     return (await session.execute(select(Price).order_by(Price.model))).scalars().all()
 
 
+async def price_of(session: AsyncSession, model: str) -> Price | None:
+    return await session.get(Price, model)
+
+
 async def upsert_price(session: AsyncSession, model: str, **fields: int) -> Price:
     price = await session.get(Price, model)
     if price is None:
