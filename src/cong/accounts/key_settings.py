@@ -71,8 +71,16 @@ def normalized(settings: KeySettings, *, creating: bool) -> dict[str, Any]:
         values["models"] = models or None
     if "ip_allow" in values:
         values["ip_allow"] = _networks(values["ip_allow"])
+    if "\x00" in (values.get("name") or ""):
+        raise invalid_request("A key name may not contain NUL characters.", param="name")
     if "expires_at" in values:
         values["expires_at"] = as_utc(values["expires_at"])
+        expires = values["expires_at"]
+        if creating and expires is not None and expires <= datetime.now(UTC):
+            raise invalid_request(
+                "expires_at is in the past: the new key would be expired already.",
+                param="expires_at",
+            )
     for name in ("spend_cap", "period_cap"):
         cap = values.get(name)
         if cap is not None and not 0 <= cap <= MAX_AMOUNT:

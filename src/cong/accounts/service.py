@@ -327,6 +327,11 @@ def _valid_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > 64:
         raise invalid_request("A user name must have 1 to 64 characters.", param="name")
+    if not name.isprintable():
+        raise invalid_request(
+            "A user name may not contain control characters (NUL, tab, newline …).",
+            param="name",
+        )
     return name
 
 

@@ -42,6 +42,12 @@ def has_file_parts(body: Body) -> bool:
 def _inline(spec: dict[str, Any], limit: int, where: str) -> tuple[str, bytes]:
     data = spec.get("file_data")
     name = spec.get("filename") or "file"
+    if data is None:
+        raise invalid_request(
+            f"{where} needs a 'file_id' (a string: an uploaded file's id) or 'file_data' "
+            "(the file's contents, base64).",
+            param=where,
+        )
     if not isinstance(data, str) or not isinstance(name, str):
         raise invalid_request(f"{where}: 'file_data' must be a base64 string.", param=where)
     name = clean_filename(name)

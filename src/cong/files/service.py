@@ -120,6 +120,11 @@ async def _in_store(operation: Callable[[], T]) -> T:
 
 
 def check_purpose(purpose: str | None) -> str:
+    if purpose is None:
+        raise invalid_request(
+            f"Missing required parameter: 'purpose' (one of {', '.join(PURPOSES)}).",
+            param="purpose",
+        )
     if purpose not in PURPOSES:
         raise invalid_request(
             f"Invalid purpose {str(purpose)[:40]!r}: expected one of {', '.join(PURPOSES)}.",

@@ -39,7 +39,7 @@ class UserPatch(BaseModel):
 
     name: str | None = Field(None, min_length=1, max_length=64)
     role: Literal["user", "admin"] | None = None
-    enabled: bool | None = None
+    enabled: bool | None = Field(None, strict=True)
     group: str | None = None
     credit_limit: Decimal | None = None
 
@@ -80,14 +80,14 @@ class KeyFields(BaseModel):
 
     name: str | None = Field(None, max_length=128)
     models: list[str] | None = Field(None, description="model ids the key may use; null: all")
-    enabled: bool | None = None
+    enabled: bool | None = Field(None, strict=True)
     expires_at: datetime | None = Field(None, description="null: never expires")
     spend_cap: Money = Field(None, description="lifetime spend cap in currency units")
     period_cap: Money = Field(None, description="spend cap per period in currency units")
     period: Literal["day", "month"] | None = Field(None, description="period of period_cap")
     ip_allow: list[str] | None = Field(None, description="allowed client IPs / CIDRs")
-    rpm: int | None = Field(None, ge=1, description="requests per minute")
-    tpm: int | None = Field(None, ge=1, description="tokens per minute")
+    rpm: int | None = Field(None, ge=1, strict=True, description="requests per minute")
+    tpm: int | None = Field(None, ge=1, strict=True, description="tokens per minute")
 
     def settings(self) -> KeySettings:
         """The fields the request sent (an explicit null clears a limit)."""

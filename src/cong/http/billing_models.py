@@ -23,8 +23,8 @@ class GroupIn(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     models: list[str] | None = Field(None, description="models members may use; null: all")
     multiplier: Decimal = Field(Decimal(1), description="price multiplier, e.g. 1.5 or 0.8")
-    rpm: int | None = Field(None, ge=1, description="requests per minute, per member")
-    tpm: int | None = Field(None, ge=1, description="tokens per minute, per member")
+    rpm: int | None = Field(None, ge=1, strict=True, description="requests per minute, per member")
+    tpm: int | None = Field(None, ge=1, strict=True, description="tokens per minute, per member")
 
 
 class GroupPatch(BaseModel):
@@ -35,8 +35,8 @@ class GroupPatch(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=64)
     models: list[str] | None = None
     multiplier: Decimal | None = None
-    rpm: int | None = Field(None, ge=1)
-    tpm: int | None = Field(None, ge=1)
+    rpm: int | None = Field(None, ge=1, strict=True)
+    tpm: int | None = Field(None, ge=1, strict=True)
 
 
 class GroupOut(ViewModel):
@@ -109,10 +109,10 @@ class CodesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: Decimal = Field(description="value of each code, in currency units")
-    count: int = Field(1, ge=1, le=1000)
+    count: int = Field(1, ge=1, le=1000, strict=True)
     batch: str | None = Field(None, max_length=64, description="a name for the batch")
     expires_at: datetime | None = None
-    expires_in_days: int | None = Field(None, ge=1, le=3650)
+    expires_in_days: int | None = Field(None, ge=1, le=3650, strict=True)
 
 
 class CodesOut(BaseModel):

@@ -18,7 +18,7 @@ UNIX_TIME_MAX = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second datetim
 RowId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
 """A row id in a path (``/api/memories/{memory_id}``)."""
 
-RowIdField = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
+RowIdField = Annotated[int, Field(ge=1, le=DB_INT_MAX, strict=True)]
 """A row id in a JSON body."""
 
 Offset = Annotated[int, Query(ge=0, le=DB_INT_MAX)]

@@ -19,18 +19,18 @@ routers = (router, modes)
 
 class MemoryIn(BaseModel):
     text: str = Field(min_length=1, max_length=2000)
-    pinned: bool = False
+    pinned: bool = Field(False, strict=True)
 
 
 class MemoryPatch(BaseModel):
     text: str | None = Field(None, min_length=1, max_length=2000)
-    pinned: bool | None = None
+    pinned: bool | None = Field(None, strict=True)
 
 
 class ImportItem(BaseModel):
     text: str = Field(min_length=1, max_length=2000)
     kind: str = "explicit"
-    pinned: bool = False
+    pinned: bool = Field(False, strict=True)
 
 
 class MemoryImport(BaseModel):

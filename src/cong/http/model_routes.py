@@ -83,7 +83,7 @@ class ModelList(BaseModel):
 class ModelInfoIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    context_length: int | None = Field(None, ge=1, le=100_000_000)
+    context_length: int | None = Field(None, ge=1, le=100_000_000, strict=True)
     capabilities: list[Capability] | None = None
 
 

@@ -66,7 +66,7 @@ def view(row: Memory) -> MemoryView:
 
 
 def _clean(text: str) -> str:
-    text = " ".join(str(text).split())
+    text = " ".join(str(text).replace("\x00", " ").split())
     if not text:
         raise invalid_request("A memory needs some text.", param="text")
     if len(text) > MAX_TEXT:

@@ -94,8 +94,10 @@ def chat_request_from_anthropic(
     if not isinstance(model, str) or not model:
         raise _bad("model: Field required", "model")
     max_tokens = body.get("max_tokens")
+    if max_tokens is None:
+        raise _bad("max_tokens: Field required", "max_tokens")
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
-        raise _bad("max_tokens: Field required (a positive integer)", "max_tokens")
+        raise _bad("max_tokens: Input should be a positive integer", "max_tokens")
     raw_messages = body.get("messages")
     if not isinstance(raw_messages, list) or not raw_messages:
         raise _bad("messages: at least one message is required", "messages")
