@@ -101,8 +101,13 @@ def test_disconnect_stops_generation(modelserver: RunningModelServer) -> None:
     assert time.monotonic() - started < 5
 
 
+# SmolLM2's end tokens (<|endoftext|>, <|im_end|>) forbidden: a stream that must hold its
+# slot until cancelled cannot end early by sampling one (temperature 1.0, no seed).
+NEVER_ENDS = {**LONG, "logit_bias": {"0": -100, "2": -100}}
+
+
 async def _stream_until_cancelled(client: httpx.AsyncClient) -> None:
-    async with client.stream("POST", "/v1/chat/completions", json=LONG) as response:
+    async with client.stream("POST", "/v1/chat/completions", json=NEVER_ENDS) as response:
         async for _line in response.aiter_lines():
             pass
 

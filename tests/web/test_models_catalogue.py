@@ -27,7 +27,7 @@ def test_v1_models_carry_context_pricing_and_capabilities(sqlite_gateway: Runnin
     assert fake["pricing"] == {
         "prompt": "0.000005",  # 2.5 per 1M tokens, doubled by the group
         "completion": "0.00002",
-        "input_cache_read": "0",
+        "input_cache_read": "0.000005",  # no cached price set: the input price
         "request": "0",
         "image": "0",
     }
