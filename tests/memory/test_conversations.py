@@ -169,3 +169,35 @@ async def test_many_turns_at_once_are_all_stored_in_order(memory_gateway: Runnin
             f"b{i}-two",
         ]
         assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+
+
+def test_a_message_with_nul_characters_is_stored_and_continued(
+    memory_gateway: RunningGateway, fake_openai: tuple[str, Recorder]
+) -> None:
+    """PostgreSQL's text and JSON cannot hold NUL: the turn is stored without it (it was
+    refused and the conversation lost), on both databases."""
+    gw = memory_gateway
+    key = gw.create_key("nul-user")
+    first = httpx.post(
+        gw.base_url + "/chat/completions",
+        headers={"authorization": f"Bearer {key}"},
+        json={
+            "model": "fake-model",
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "nul1 a\x00b"}]}],
+        },
+        timeout=30,
+    )
+    assert first.status_code == 200, first.text
+    conversation = first.headers["x-conversation-id"]
+    again = httpx.post(
+        gw.base_url + "/chat/completions",
+        headers={"authorization": f"Bearer {key}", "X-Conversation-Id": conversation},
+        json={"model": "fake-model", "messages": [{"role": "user", "content": "nul2 \x00next"}]},
+        timeout=30,
+    )
+    assert again.status_code == 200, again.text
+    seen = fake_openai[1].requests[-1]["messages"]
+    assert [m["role"] for m in seen] == ["user", "assistant", "user"]
+    assert seen[0]["content"] == [{"type": "text", "text": "nul1 ab"}]
+    stored = api(gw, "GET", f"/api/conversations/{conversation}", key).json()
+    assert len(stored["messages"]) == 4 and "\x00" not in str(stored)

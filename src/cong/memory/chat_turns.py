@@ -82,8 +82,20 @@ def _latest_user_text(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` with NUL characters dropped from its strings, however deep: PostgreSQL's
+    text and JSON cannot hold them (the turn would be refused and lost)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {key: without_nul(item) for key, item in value.items()}
+    return value
+
+
 def _title(text: str) -> str:
-    words = " ".join(text.split())
+    words = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     return words if len(words) <= 60 else words[:57].rstrip() + "…"
 
 
@@ -287,6 +299,7 @@ class ChatMemory:
             }
         )
         new, turn.new_conversation = turn.new_conversation, None
+        rows = [{name: without_nul(value) for name, value in row.items()} for row in rows]
         self.writer.add(PendingTurn(turn.conversation_id, rows, turn.model, new))
         if new is not None and turn.remembered:
             self._spawn(self._attribute(turn))

@@ -112,7 +112,7 @@ class Conversations:
 
     async def rename(self, user_id: int, conversation_id: str, title: str) -> dict[str, Any]:
         await self._writer.settle()
-        title = " ".join(title.split())
+        title = " ".join("".join(c if c.isprintable() else " " for c in title).split())
         if not title:
             raise invalid_request("A title needs some text.", param="title")
         async with self._db.session() as session, session.begin():
