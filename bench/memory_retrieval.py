@@ -49,6 +49,7 @@ from memory_distractors import distractors  # noqa: E402
 from memory_facts_blind import BLIND_EN, BLIND_VI  # noqa: E402
 from memory_facts_en import FACTS_EN  # noqa: E402
 from memory_facts_vi import FACTS_VI  # noqa: E402
+from memory_injection import HEADER, UNRELATED, injection_rows  # noqa: E402
 from memory_latency import latency, table  # noqa: E402
 
 K = 5
@@ -258,6 +259,7 @@ async def run(args: argparse.Namespace) -> str:
         )
         for s in chosen
     }
+    unrelated_vectors = np.asarray(cached_encode(model, UNRELATED))
     print(f"embedded the texts in {time.perf_counter() - started:.0f}s", file=sys.stderr)
     lines = ["## Memory retrieval (bench/memory_retrieval.py)", ""]
     for kind in args.databases:
@@ -290,6 +292,23 @@ async def run(args: argparse.Namespace) -> str:
                         *quality_table(questions.parts(), results),
                         "",
                     ]
+                    injected = HEADER[:]
+                    for who, ids, count in (
+                        (user, small, len(facts)),
+                        (user + 1, big, len(big_texts)),
+                    ):
+                        injected += await injection_rows(
+                            memories,
+                            who,
+                            ids,
+                            questions.queries,
+                            query_vectors[False],
+                            len(questions.vi),
+                            unrelated_vectors,
+                            count,
+                        )
+                    lines += [f"Injected ({questions.name} set, memory.min_similarity):", ""]
+                    lines += [*injected, ""]
                     if args.misses and questions.halves:  # never the blind set
                         for count, scores in results:
                             lines += [f"Hybrid misses, {args.misses}, {count:,} memories:"]

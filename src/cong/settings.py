@@ -275,6 +275,13 @@ class MemorySettings(BaseModel):
     )
     inject_tokens: int = Field(400, ge=0, description="budget of the injected memories")
     top_k: int = Field(6, ge=1, le=50, description="memories injected at most")
+    min_similarity: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="cosine a memory found only by its vector needs to be injected, for an "
+        "English question (a Vietnamese one needs 0.6); 0: the top_k closest always",
+    )
     context_tokens: int = Field(
         8192, ge=256, description="context length of models whose length is unknown"
     )

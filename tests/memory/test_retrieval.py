@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import httpx
 import numpy as np
+import pytest
 
 from cong.memory.retrieval import fuse, injection, weights
 from cong.memory.term_index import TermIndex
@@ -141,3 +142,37 @@ def test_a_southern_question_gets_the_northern_memory_injected(
     assert found["data"][0]["id"] == mid
     found = api(gw, "GET", "/api/memories", token, params={"q": "phẫu thuật"}).json()
     assert mid not in [m["id"] for m in found["data"]][:1]
+
+
+def _used(gw: RunningGateway, token: str, text: str) -> list[int]:
+    answer = httpx.post(
+        gw.base_url + "/chat/completions",
+        headers={"authorization": f"Bearer {token}"},
+        json={"model": "fake-model", "messages": [{"role": "user", "content": text}]},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return [int(i) for i in answer.headers["x-memories-used"].split(",") if i]
+
+
+def test_an_unrelated_question_gets_no_memories(memory_gateway: RunningGateway) -> None:
+    """``memory.min_similarity``: an English question's memories must be close enough to
+    it (the fake embeddings are bags of words: no shared word, cosine 0), whether full
+    text or the vectors found them; the top_k least unrelated are not injected."""
+    gw = memory_gateway
+    token = key_with_mode(gw, "floor", "full")
+    ids = [
+        api(gw, "POST", "/api/memories", token, json={"text": text}).json()["id"]
+        for text in ("I deploy our services on Kubernetes.", "My cat is called Biscuit.")
+    ]
+    assert _used(gw, token, "Tell me a joke please") == []
+    assert _used(gw, token, "Where do I deploy services?")[:1] == [ids[0]]
+    assert ids[1] in _used(gw, token, "What is my cat called?")
+
+
+@pytest.mark.memory_settings(min_similarity=0)
+def test_without_the_floor_the_closest_are_injected(memory_gateway: RunningGateway) -> None:
+    gw = memory_gateway
+    token = key_with_mode(gw, "nofloor", "full")
+    api(gw, "POST", "/api/memories", token, json={"text": "I deploy on Kubernetes."})
+    assert len(_used(gw, token, "Tell me a joke please")) == 1

@@ -193,7 +193,11 @@ class ChatMemory:
             return None
         settings = self._settings
         text, turn.memory_ids = await self.memories.for_prompt(
-            turn.principal.user_id, turn.query, settings.top_k, settings.inject_tokens
+            turn.principal.user_id,
+            turn.query,
+            settings.top_k,
+            settings.inject_tokens,
+            min_similarity=settings.min_similarity,
         )
         return {"role": "system", "content": text} if text else None
 

@@ -18,6 +18,13 @@ RRF_K = 5
 # and an English question's words are paraphrased more often than shared).
 VECTOR_STEP_BACK = 0.9
 TEXT_WEIGHT_EN = 0.1
+# The similarity a memory found by its vector alone needs to be injected, for an English
+# question (``memory.min_similarity``) and for a Vietnamese one, in between for a mix. The
+# English model's cosine of a question and its answer: 5th percentile 0.34 (English),
+# 0.45 (Vietnamese); of an unrelated English question and the closest of 200 memories:
+# 0.13-0.41; an unrelated Vietnamese one: 0.5-0.78 (the model barely reads Vietnamese,
+# whose full-text ranking leads anyway). bench/README.md, "Relevance floor".
+VI_SIMILARITY_FLOOR = 0.6
 HEADER_VI_EN = (
     "Things the user asked you to remember or told you earlier (use them when relevant; "
     "do not mention this list):"
@@ -29,6 +36,14 @@ def weights(query: str) -> tuple[float, float]:
     one: on English questions its ranking leads, on Vietnamese ones full text leads."""
     vietnamese = vietnamese_share(query)
     return 1.0 - VECTOR_STEP_BACK * vietnamese, TEXT_WEIGHT_EN + (1 - TEXT_WEIGHT_EN) * vietnamese
+
+
+def similarity_floor(query: str, english_floor: float) -> float:
+    """The cosine a vector-only match of ``query`` needs to be injected (0: no floor)."""
+    if english_floor <= 0:
+        return 0.0
+    vietnamese = vietnamese_share(query)
+    return english_floor + (max(VI_SIMILARITY_FLOOR, english_floor) - english_floor) * vietnamese
 
 
 def fuse(

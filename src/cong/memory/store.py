@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 
 from cong.memory.embedder import Embedder
-from cong.memory.retrieval import hybrid, injection
+from cong.memory.retrieval import hybrid, injection, similarity_floor
 from cong.memory.user_index import IndexCache, UserIndex
 from cong.memory.vectors import from_blob, to_blob
+from cong.memory.words import vietnamese_share
 from cong.protocol.errors import invalid_request, not_found
 from cong.storage import memories as queries
 from cong.storage.database import Database
@@ -231,12 +232,21 @@ class Memories:
         vector: np.ndarray | None,
         use_text: bool,
         related: bool,
+        min_similarity: float = 0.0,
     ) -> list[int]:
         by_text = index.matching(query, CANDIDATES, related=related) if use_text else None
         if embedding is not None:
             vector = await embedding
         by_vector = None
-        if vector is not None:
+        if vector is not None and min_similarity > 0:
+            # Injection: a memory must be close enough to the question, whichever ranking
+            # found it; the full text of a Vietnamese question answers for itself (the
+            # English model's cosines of Vietnamese say little).
+            least = similarity_floor(query, min_similarity)
+            by_vector, close = index.similar(vector, CANDIDATES, least)
+            if by_text is not None and vietnamese_share(query) < 0.5:
+                by_text = [i for i in by_text if i in close]
+        elif vector is not None:
             by_vector = [i for i, _ in index.nearest(vector, CANDIDATES)]
         return hybrid(query, by_text, by_vector)[:k]
 
@@ -249,15 +259,23 @@ class Memories:
         return nearest[0][1] if nearest else 0.0
 
     async def for_prompt(
-        self, user_id: int, query: str, k: int, budget: int, vector: np.ndarray | None = None
+        self,
+        user_id: int,
+        query: str,
+        k: int,
+        budget: int,
+        vector: np.ndarray | None = None,
+        min_similarity: float = 0.0,
     ) -> tuple[str, list[int]]:
         """The system message text for ``query`` (pinned memories first, then the ``k``
         most relevant) within ``budget`` tokens, and the ids it names. One database
         read (the user's revision) when their index is cached; the question is embedded
-        meanwhile unless its ``vector`` is given."""
+        meanwhile unless its ``vector`` is given. A memory that only its vector found
+        needs ``min_similarity`` (an English question's floor, see ``similarity_floor``):
+        an unrelated question gets few memories or none, not the ``k`` least unrelated."""
         embedding = None if vector is not None else asyncio.ensure_future(self._vector(query))
         index = await self._index_while(embedding, user_id)
-        ranked = await self._ranked(index, query, k, embedding, vector, True, True)
+        ranked = await self._ranked(index, query, k, embedding, vector, True, True, min_similarity)
         pinned = index.pinned[:MAX_PINNED]
         ids = pinned + [i for i in ranked if i not in set(pinned)]
         text, used = injection(index.text_of(ids), budget)

@@ -75,6 +75,12 @@ class UserIndex:
         """(memory id, cosine) of the ``k`` closest vectors, best first."""
         return [(int(self.ids[row]), cosine) for row, cosine in self.vectors.nearest(query, k)]
 
+    def similar(self, query: np.ndarray, k: int, least: float) -> tuple[list[int], set[int]]:
+        """The ids of the ``k`` closest vectors whose cosine reaches ``least`` (best
+        first), and the ids of every memory that reaches it."""
+        found = [int(self.ids[row]) for row, _ in self.vectors.nearest(query, k, least)]
+        return found[:k], set(found)
+
     def matching(self, query: str, k: int, *, related: bool = True) -> list[int]:
         """Ids of the ``k`` best full-text matches for ``query``, best first."""
         return [int(self.ids[row]) for row in self.words.best(query, k, related=related)]

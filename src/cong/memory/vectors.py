@@ -61,11 +61,20 @@ class VectorRows:
             made.matrix = both[source[made.rows]]
         return made
 
-    def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(row, cosine) of the ``k`` closest rows, best first."""
+    def nearest(
+        self, query: np.ndarray, k: int, least: float | None = None
+    ) -> list[tuple[int, float]]:
+        """(row, cosine) of the ``k`` closest rows, best first; with ``least``, those of
+        the closest ``k`` that reach it followed by every other row that does (unordered)."""
         if len(self.rows) == 0 or query.shape[0] != self.matrix.shape[1]:
             return []
         scores = self.matrix @ query.astype(np.float32, copy=False)
+        if least is not None:
+            above = np.flatnonzero(scores >= least)
+            best = above[np.argsort(-scores[above], kind="stable")[:k]]
+            rest = np.setdiff1d(above, best, assume_unique=True)
+            chosen = np.concatenate((best, rest))
+            return [(int(self.rows[i]), float(scores[i])) for i in chosen]
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
