@@ -12,11 +12,13 @@ from collections.abc import Callable
 import numpy as np
 
 from cong.memory.store import Memories
+from cong.settings import MemorySettings
 from cong.storage import memories as memory_queries
 from cong.storage.database import Database
 
 TOP_K = 6  # as the gateway's default memory.top_k
 BUDGET = 400  # as the gateway's default memory.inject_tokens
+FLOOR = MemorySettings().min_similarity  # as the gateway's default memory.min_similarity
 BASELINE = "one indexed database read (baseline)"
 COLD_ROUNDS = 5
 AFTER_WRITE = "first request after a write (the written row merged in)"
@@ -57,7 +59,9 @@ async def latency(
         COLD: [],
     }
     started = load_average()
-    await memories.for_prompt(user_id, queries[0], TOP_K, BUDGET)  # builds the index once
+    await memories.for_prompt(
+        user_id, queries[0], TOP_K, BUDGET, min_similarity=FLOOR
+    )  # builds the index once
     for _ in range(rounds):
         for index, query in enumerate(queries):
             t0 = time.perf_counter()
@@ -65,9 +69,9 @@ async def latency(
             t1 = time.perf_counter()
             await memories.embed([query])
             t2 = time.perf_counter()
-            await memories.for_prompt(user_id, query, TOP_K, BUDGET, vector=vectors[index])
+            await memories.for_prompt(user_id, query, TOP_K, BUDGET, vectors[index], FLOOR)
             t3 = time.perf_counter()
-            await memories.for_prompt(user_id, query, TOP_K, BUDGET)
+            await memories.for_prompt(user_id, query, TOP_K, BUDGET, min_similarity=FLOOR)
             t4 = time.perf_counter()
             for name, spent in zip(timings, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=False):
                 timings[name].append(spent * 1000)
@@ -75,12 +79,12 @@ async def latency(
         # A write (what "remember …" or an extracted fact does), then the next request.
         await memories.add(user_id, f"bench note {index}", vector=vectors[index])
         t0 = time.perf_counter()
-        await memories.for_prompt(user_id, queries[index], TOP_K, BUDGET, vector=vectors[index])
+        await memories.for_prompt(user_id, queries[index], TOP_K, BUDGET, vectors[index], FLOOR)
         timings[AFTER_WRITE].append((time.perf_counter() - t0) * 1000)
         # A process that has not seen the user yet reads all their memories.
         process = fresh()
         t0 = time.perf_counter()
-        await process.for_prompt(user_id, queries[index], TOP_K, BUDGET, vector=vectors[index])
+        await process.for_prompt(user_id, queries[index], TOP_K, BUDGET, vectors[index], FLOOR)
         timings[COLD].append((time.perf_counter() - t0) * 1000)
         await process.close()
     ended = load_average()
