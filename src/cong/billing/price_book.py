@@ -3,7 +3,7 @@ output tokens, per call and per image. A model with a row of zeros is free."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,11 +35,16 @@ class PriceBook:
     within their cache lifetime."""
 
     def __init__(
-        self, db: Database, prices: Prices, on_change: Callable[[], None] | None = None
+        self,
+        db: Database,
+        prices: Prices,
+        on_change: Callable[[], None] | None = None,
+        aliases: Callable[[], Mapping[str, str]] = dict,
     ) -> None:
         self._db = db
         self._prices = prices
         self._on_change = on_change
+        self._aliases = aliases  # alias -> the model it names (prices are not set on aliases)
 
     async def _changed(self) -> None:
         await self._prices.refresh()
@@ -64,6 +69,13 @@ class PriceBook:
         model = model.strip()
         if not 1 <= len(model) <= 128:
             raise invalid_request("A model id has 1 to 128 characters.", param="model")
+        target = self._aliases().get(model)
+        if target is not None:
+            raise invalid_request(
+                f"'{model}' is an alias of '{target}': a price is set on the model it names "
+                f"(PUT /api/prices/{target}).",
+                param="model",
+            )
         for name, value in fields.items():
             if name not in PRICE_FIELDS:
                 raise invalid_request(f"Unknown price field '{name}'.", param=name)

@@ -51,6 +51,9 @@ def run(action: Callable[[Toolkit], Awaitable[T]]) -> T:
                 accounts=Accounts(rt.db, rt.secret, cache_seconds=0),
                 groups=Groups(rt.db),
                 codes=Codes(rt.db, rt.secret),
+                # No alias check: which names are aliases depends on the channels a
+                # running server serves (a default alias such as gpt-4o may be a real
+                # model of an upstream); the API refuses prices on aliases.
                 prices=PriceBook(rt.db, prices),
                 reports=Reports(rt.db, Wallets(rt.db, prices)),
             )

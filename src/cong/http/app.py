@@ -168,7 +168,12 @@ def create_app(settings: Settings) -> ASGIApp:
             ),
             groups=Groups(db, on_change=accounts.forget_cached),
             codes=codes,
-            prices=PriceBook(db, wallets.prices, functools.partial(changes.publish, "prices")),
+            prices=PriceBook(
+                db,
+                wallets.prices,
+                functools.partial(changes.publish, "prices"),
+                aliases=lambda: loader.catalog.aliases,
+            ),
             reports=Reports(db, wallets),
             sessions=Sessions(db, secret, accounts, passwords, limiter, settings.web),
             registration=Registration(db, accounts, passwords, codes.redeem),

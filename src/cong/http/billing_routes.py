@@ -167,20 +167,12 @@ async def get_price(request: Request, model: str, _caller: Caller) -> PriceOut:
 
 @prices.put("/{model:path}", summary="Set a model's prices, per 1M tokens (admin)")
 async def set_price(request: Request, model: str, body: PriceIn, _admin: Admin) -> PriceOut:
-    services = services_of(request)
-    target = services.loader.catalog.aliases.get(model.strip())
-    if target is not None:
-        raise invalid_request(
-            f"'{model}' is an alias of '{target}': a price is set on the model it names "
-            f"(PUT /api/prices/{target}).",
-            param="model",
-        )
     fields = {
         PRICE_NAMES[name]: to_micros(getattr(body, name), param=name)
         for name in body.model_fields_set
         if getattr(body, name) is not None
     }
-    return PriceOut.of(await services.prices.set(model, **fields))
+    return PriceOut.of(await services_of(request).prices.set(model, **fields))
 
 
 @prices.delete("/{model:path}", status_code=204, summary="Remove a model's price (admin)")
