@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cong import __version__
-from cong.channels.catalog import EMBEDDED
+from cong.channels.catalog import EMBEDDED, Catalog
 from cong.channels.catalog_loader import CatalogLoader
 from cong.channels.health import ChannelHealth
 from cong.limits.base import RateLimiter
@@ -87,6 +87,7 @@ class StatusService:
             "uptime_seconds": round(time.time() - self.started, 1),
             "model_server": model_server,
             "upstreams": channels,
+            "models": _by_kind(catalog),
             "rate_limits": self.limiter.status() if self.limiter else {"backend": "none"},
         }
         if admin:
@@ -117,3 +118,14 @@ class StatusService:
             "last_restart_cause": info.get("last_restart_cause", ""),
             "pid": info.get("pid"),
         }
+
+
+def _by_kind(catalog: Catalog) -> dict[str, list[str]]:
+    """The model ids and aliases served, by kind (what the docs page offers for a chat,
+    an embedding or an image snippet)."""
+    kinds: dict[str, list[str]] = {"chat": [], "embedding": [], "image": []}
+    for model, routes in catalog.routes.items():
+        kinds[routes[0].kind].append(model)
+    for alias, target in catalog.aliases.items():
+        kinds[catalog.routes[target][0].kind].append(alias)
+    return {kind: sorted(ids) for kind, ids in kinds.items()}

@@ -24,9 +24,17 @@ def test_docs_page_shows_this_server_and_rewrites_snippets(
     # Anonymous visitors see each upstream's state and models, never its channel name.
     status.get_by_text("fake-echo", exact=False).first.wait_for()
     assert status.get_by_text("fake", exact=True).count() == 0
+    # Chat models and their aliases are offered, gpt-4o first chosen; never an embedding
+    # model (a chat call with one is a 400).
+    tags = page.locator(".model-tags")
+    assert tags.get_by_role("button", name="gpt-4o").get_attribute("aria-pressed") == "true"
+    assert tags.get_by_role("button", name="fake-embed").count() == 0
     page.get_by_role("button", name="fake-echo").click()
     snippets = page.locator("pre code")
     assert all("fake-echo" in text for text in snippets.all_text_contents())
+    page.get_by_role("button", name="Embeddings").click()
+    embedding = snippets.all_text_contents()[-1]
+    assert "fake-embed" in embedding and "fake-echo" not in embedding
     screenshot(page, "docs-en")
     assert watch.errors == [] and watch.foreign == []
 

@@ -3,6 +3,7 @@
 import { get } from "../api.js";
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
+import { defaultModel, modelsByKind } from "../model_choice.js";
 import { KINDS, LANGS, snippet } from "../snippets.js";
 import { badge, choiceGroup, codeBlock, section, table } from "../widgets.js";
 
@@ -49,7 +50,8 @@ function statusWidget() {
     box.append(
       table(
         [
-          { label: t("status.upstream"), cell: (u) => u.name || "—" },
+          // Upstream names are shown to admins only: nobody else gets a column of dashes.
+          ...(report.upstreams.some((u) => u.name) ? [{ label: t("status.upstream"), cell: (u) => u.name }] : []),
           { label: t("status.state"), cell: (u) => badge(u.state, up(u.state) ? "ok" : "bad") },
           { label: t("status.circuit"), cell: (u) => badge(u.circuit, up(u.circuit) ? "ok" : "warn") },
           { label: t("status.models"), cell: (u) => u.models.join(", ") },
@@ -62,15 +64,6 @@ function statusWidget() {
   return { box, draw };
 }
 
-function modelsOf(report) {
-  const models = new Set();
-  for (const upstream of (report && report.upstreams) || []) {
-    for (const model of upstream.models) models.add(model);
-  }
-  for (const model of (report && report.model_server && report.model_server.models) || []) models.add(model);
-  return [...models].sort();
-}
-
 export async function render(main, ctx) {
   if (timer) clearInterval(timer);
   const base = ctx.base;
@@ -80,8 +73,14 @@ export async function render(main, ctx) {
   } catch {
     report = null;
   }
-  const models = modelsOf(report);
-  const choice = { model: models.includes("gpt-4o") ? "gpt-4o" : models[0] || "gpt-4o", lang: "curl", kind: "chat" };
+  const kinds = await modelsByKind(ctx);
+  const models = kinds.chat;
+  const choice = { model: defaultModel(kinds, "chat"), lang: "curl", kind: "chat" };
+  // An embeddings or images snippet names a model of its kind (the chosen one if it is).
+  const modelFor = (kind) => {
+    const wanted = { embeddings: "embedding", images: "image" }[kind] || "chat";
+    return wanted === "chat" || (kinds[wanted] || []).includes(choice.model) ? choice.model : defaultModel(kinds, wanted);
+  };
   const prompt = t("docs.sample_prompt");
 
   const widget = statusWidget();
@@ -99,7 +98,7 @@ export async function render(main, ctx) {
   const main_snippet = codeBlock("", t("docs.snippets"));
   const rewrite = () => {
     quick.setText(snippet("curl", "chat", { base, model: choice.model, prompt }));
-    main_snippet.setText(snippet(choice.lang, choice.kind, { base, model: choice.model, prompt }));
+    main_snippet.setText(snippet(choice.lang, choice.kind, { base, model: modelFor(choice.kind), prompt }));
     for (const el of main.querySelectorAll("[data-model-name]")) el.textContent = choice.model;
   };
 

@@ -1,32 +1,17 @@
 // "/guides" — IDE and tool set-up generated for this server and the chosen key and model.
 import { get } from "../api.js";
+import { defaultModel, modelsByKind } from "../model_choice.js";
 import { field, h } from "../dom.js";
 import { t } from "../i18n.js";
 import { TOOLS } from "../guides.js";
 import { KEY_PLACEHOLDER } from "../snippets.js";
 import { badge, codeBlock, section } from "../widgets.js";
 
-async function modelIds(ctx) {
-  try {
-    if (ctx.me) {
-      const body = await get("/api/models");
-      return (body.data || body).map((m) => m.id);
-    }
-  } catch {
-    // fall back to the public status report
-  }
-  try {
-    const report = await get("/api/status");
-    return [...new Set(report.upstreams.flatMap((u) => u.models).concat(report.model_server.models || []))].sort();
-  } catch {
-    return [];
-  }
-}
-
 export async function render(main, ctx) {
-  const models = await modelIds(ctx);
+  const kinds = await modelsByKind(ctx);
+  const models = kinds.chat; // an IDE or agent is configured with a chat model
   const model = h("select", { name: "model" }, (models.length ? models : ["gpt-4o"]).map((m) => h("option", { value: m }, m)));
-  if (models.includes("gpt-4o")) model.value = "gpt-4o";
+  model.value = defaultModel(kinds, "chat");
   const keyChoice = h("select", { name: "key" }, h("option", { value: "" }, t("guides.key_env")));
   const known = new Map();
   if (ctx.me) {
