@@ -76,3 +76,22 @@ def test_missing_fields_are_called_missing(sqlite_gateway: RunningGateway) -> No
         message = httpx.post(gw.base_url + "/messages", headers=headers, json=body, timeout=30)
         assert message.status_code == 400
         assert words in message.json()["error"]["message"]
+
+
+def test_a_user_created_with_a_refused_password_is_not_created(
+    sqlite_gateway: RunningGateway,
+) -> None:
+    gw, admin = sqlite_gateway, sqlite_gateway.admin_token
+    weak = api(gw, "POST", "/api/users", admin, json={"name": "half-made", "password": "short"})
+    assert weak.status_code == 400 and weak.json()["error"]["param"] == "password"
+    assert api(gw, "GET", "/api/users/half-made", admin).status_code == 404
+    made = api(
+        gw, "POST", "/api/users", admin, json={"name": "half-made", "password": "long enough 1"}
+    )
+    assert made.status_code == 201, made.text
+    signed_in = httpx.post(
+        gw.url + "/api/session",
+        json={"username": "half-made", "password": "long enough 1"},
+        timeout=30,
+    )
+    assert signed_in.status_code == 200, signed_in.text

@@ -29,6 +29,11 @@ class UserCreate(BaseModel):
     credit_limit: Decimal = Field(
         Decimal(0), description="how far below zero the balance may go, in currency units"
     )
+    password: str | None = Field(
+        None,
+        description="a password for the web sign-in (8 to 1024 characters); checked before "
+        "the user is created",
+    )
 
 
 class UserPatch(BaseModel):

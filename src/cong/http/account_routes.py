@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from cong.accounts.passwords import check_strength
 from cong.http.account_models import (
     KeyCreate,
     KeyCreated,
@@ -37,12 +38,17 @@ async def list_users(request: Request, _admin: Admin) -> list[UserOut]:
 
 @users.post("", status_code=201, summary="Create a user (admin)")
 async def create_user(request: Request, body: UserCreate, _admin: Admin) -> UserOut:
-    user = await services_of(request).accounts.create_user(
+    services = services_of(request)
+    if body.password is not None:
+        check_strength(body.password)  # a refused password creates no user
+    user = await services.accounts.create_user(
         body.name,
         body.role,
         group=body.group,
         credit_limit=to_micros(body.credit_limit, param="credit_limit"),
     )
+    if body.password is not None:
+        await services.sessions.reset_password(str(user.id), body.password)
     return UserOut.of(user)
 
 

@@ -27,8 +27,10 @@ export async function render(root) {
         event.preventDefault();
         message.clear();
         try {
-          const user = await post("/api/users", { name: name.value.trim(), role: role.value, group: group.value, credit_limit: credit.value || "0" });
-          if (password.value) await put(`/api/users/${encodeURIComponent(user.id)}/password`, { password: password.value });
+          // One request: a password the server refuses creates no user.
+          const body = { name: name.value.trim(), role: role.value, group: group.value, credit_limit: credit.value || "0" };
+          if (password.value) body.password = password.value;
+          await post("/api/users", body);
           await reload();
         } catch (error) {
           message.fail(error);
