@@ -140,3 +140,12 @@ def test_channels_commands(tmp_path: Path, fake_openai: tuple[str, object]) -> N
     assert "lab/qwen" not in cong(tmp_path, "channels", "list").stdout
     secret_file = (tmp_path / "data" / "cong.db").read_bytes()
     assert b"sk-lab-cli-secret-9876" not in secret_file
+    # Mistakes get one line naming the option, and the embedded channel is read-only here.
+    bad = cong(tmp_path, "channels", "add", "bad", "--base-url", "ftp://x", check=False)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: --base-url: ")
+    assert "Traceback" not in bad.stderr and "pydantic" not in bad.stderr
+    embedded = cong(tmp_path, "channels", "disable", "embedded", check=False)
+    assert embedded.returncode == 1 and "change it there" in embedded.stderr
+    for days in ("0", "99999999"):
+        expires = cong(tmp_path, "keys", "create", "--user", "x", "--expires", days, check=False)
+        assert expires.returncode == 2 and "1 to 36500 days" in expires.stderr

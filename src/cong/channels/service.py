@@ -289,6 +289,13 @@ class Channels:
     async def _find(self, session: Any, ref: str) -> Channel:
         channel = await queries.get_channel(session, ref)
         if channel is None:
+            if ref in self._config_names():
+                raise invalid_request(
+                    f"The channel '{ref}' comes from the config file (or is the embedded "
+                    "model server): change it there, not here.",
+                    param="channel",
+                    code="read_only_channel",
+                )
             raise not_found(f"No channel '{ref}'.")
         return channel
 

@@ -10,6 +10,8 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
 from cong.channels.check import check_channel
 from cong.channels.secrets_box import SecretBox
 from cong.channels.service import ChannelPatch, Channels, ChannelSpec
@@ -36,11 +38,22 @@ def _mapping(value: str | None) -> dict[str, str]:
     return {a.strip(): b.strip() for a, b in pairs}
 
 
+def _spec(**fields: Any) -> ChannelSpec:
+    """The channel as given, or a one-line error naming the option that is wrong."""
+    try:
+        return ChannelSpec(**fields)
+    except ValidationError as error:
+        first = error.errors()[0]
+        option = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "a value"
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        raise SystemExit(f"error: {option}: {reason}") from None
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     keys = list(args.key or [])
     if args.key_stdin:
         keys += [line.strip() for line in sys.stdin if line.strip()]
-    spec = ChannelSpec(
+    spec = _spec(
         name=args.name,
         type=args.type,
         base_url=args.base_url,

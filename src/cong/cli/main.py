@@ -90,9 +90,20 @@ def cmd_users_update(args: argparse.Namespace) -> int:
     return 0
 
 
+def _days(text: str) -> int:
+    """A key's lifetime in days: a whole number from 1 to 36,500 (argparse says so)."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if not 1 <= days <= 36_500:
+        raise argparse.ArgumentTypeError("a key is valid for 1 to 36500 days")
+    return days
+
+
 def cmd_keys_create(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
-    expires = datetime.now(UTC) + timedelta(days=args.expires) if args.expires else None
+    expires = datetime.now(UTC) + timedelta(days=args.expires) if args.expires is not None else None
     settings = KeySettings(
         name=args.name,
         models=models,
@@ -215,7 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     kcreate.add_argument(
         "--models", help="comma-separated model ids the key may use (default: all)"
     )
-    kcreate.add_argument("--expires", type=int, metavar="DAYS", help="valid for DAYS days")
+    kcreate.add_argument(
+        "--expires", type=_days, metavar="DAYS", help="valid for DAYS days (1 to 36500)"
+    )
     kcreate.add_argument("--spend-cap", help="lifetime spend cap in currency units")
     kcreate.add_argument("--period-cap", help="spend cap per --period")
     kcreate.add_argument("--period", choices=["day", "month"], help="default: month")
