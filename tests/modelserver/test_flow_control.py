@@ -180,3 +180,20 @@ async def _until(client: httpx.AsyncClient, predicate: Callable[[dict[str, Any]]
             return
         await asyncio.sleep(0.02)
     raise AssertionError("condition not reached")
+
+
+def test_log_probabilities_are_refused_not_silently_dropped(
+    modelserver: RunningModelServer,
+) -> None:
+    for path, extra in (
+        ("/v1/chat/completions", {"logprobs": True, "top_logprobs": 2}),
+        ("/v1/completions", {"logprobs": 2}),
+    ):
+        body = {**SHORT, **extra, "max_tokens": 2}
+        if path == "/v1/completions":
+            body = {"model": CHAT_MODEL, "prompt": "Once upon", **extra, "max_tokens": 2}
+        refused = modelserver.post(path, body)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"]["code"] == "unsupported_parameter"
+    plain = modelserver.post("/v1/chat/completions", {**SHORT, "logprobs": False, "max_tokens": 2})
+    assert plain.status_code == 200

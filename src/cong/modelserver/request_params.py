@@ -17,6 +17,13 @@ SEED_MASK = 0xFFFFFFFF
 def sampling_params(request: Any, *, n_vocab: int) -> SamplingParams:
     """From a validated chat or completions request; llama.cpp-style extras (``top_k``,
     ``min_p``, ``repetition_penalty``/``repeat_penalty``) are read from unknown fields."""
+    if getattr(request, "logprobs", None) or getattr(request, "top_logprobs", None):
+        raise invalid_request(
+            "The embedded models do not compute log probabilities: leave out logprobs "
+            "and top_logprobs, or use a model of an upstream that returns them.",
+            param="logprobs",
+            code="unsupported_parameter",
+        )
     extra: dict[str, Any] = request.model_extra or {}
     defaults = SamplingParams()
     repetition = extra.get("repetition_penalty", extra.get("repeat_penalty"))
