@@ -58,6 +58,9 @@ def to_api_error(exc: ValidationError, data: Any) -> APIError:
             f"Invalid value for '{param}': expected one of {expected}.", param=param
         )
     if kind == "missing":
+        # The missing field is not in the data: name it after the path that leads there.
+        parent, name = _param(error["loc"][:-1], data), str(error["loc"][-1])
+        param = f"{parent}.{name}" if parent else name
         return invalid_request(f"Missing required parameter: '{param}'.", param=param)
     if kind == "value_error":
         message = str(ctx.get("error", error["msg"]))
