@@ -56,14 +56,16 @@ export function field(label, control, hint) {
   return h("div", { class: "field" }, parts);
 }
 
-export function fmtDate(value, lang) {
+/** A local time as "2026-12-03 06:37" in either language: unambiguous, sortable, and the
+ * same order as the date inputs' values (a short locale date reads 03/12 as March in the
+ * US and as December elsewhere). */
+export function fmtDate(value) {
   if (!value) return "—";
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) return String(value);
-  return d.toLocaleString(lang === "vi" ? "vi-VN" : "en-GB", {
-    dateStyle: "short",
-    timeStyle: "short",
-  });
+  const two = (n) => String(n).padStart(2, "0");
+  const day = `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}`;
+  return `${day} ${two(d.getHours())}:${two(d.getMinutes())}`;
 }
 
 /** Copy text to the clipboard; returns whether it worked. */

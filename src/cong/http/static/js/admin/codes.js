@@ -1,7 +1,7 @@
 // Admin: redemption codes — create a batch (shown once, with a CSV download), list masked.
 import { get, post, query } from "../api.js";
 import { download, field, fmtDate, h } from "../dom.js";
-import { currentLang, t } from "../i18n.js";
+import { t } from "../i18n.js";
 import { badge, codeBlock, messageArea, section, table } from "../widgets.js";
 
 function csvCell(value) {
@@ -27,7 +27,7 @@ export async function render(root) {
           { label: t("codes.amount"), cell: (c) => c.amount },
           { label: t("codes.state"), cell: (c) => badge(t(`code_state.${c.state}`), c.state === "active" ? "ok" : "") },
           { label: t("codes.redeemed_by"), cell: (c) => c.redeemed_by || "—" },
-          { label: t("codes.expires"), cell: (c) => fmtDate(c.expires_at, currentLang()) },
+          { label: t("codes.expires"), cell: (c) => fmtDate(c.expires_at) },
         ],
         codes,
         { caption: t("codes.caption") },

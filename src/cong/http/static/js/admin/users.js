@@ -1,7 +1,7 @@
 // Admin: users — create, change group/role/credit limit, enable/disable, reset password.
 import { get, patch, post, put } from "../api.js";
 import { field, fmtDate, h } from "../dom.js";
-import { currentLang, t } from "../i18n.js";
+import { t } from "../i18n.js";
 import { badge, messageArea, section, table } from "../widgets.js";
 
 export async function render(root) {
@@ -113,7 +113,7 @@ export async function render(root) {
           { label: t("users.state"), cell: (u) => badge(u.enabled ? t("state.active") : t("state.disabled"), u.enabled ? "ok" : "bad") },
           { label: t("wallet.balance"), cell: (u) => u.balance },
           { label: t("users.credit_limit"), cell: (u) => u.credit_limit },
-          { label: t("users.created"), cell: (u) => fmtDate(u.created_at, currentLang()) },
+          { label: t("users.created"), cell: (u) => fmtDate(u.created_at) },
           { label: t("table.actions"), cell: editor },
         ],
         users,

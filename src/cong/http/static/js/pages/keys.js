@@ -2,7 +2,7 @@
 // with a copy button and a try-it box; the list (masked, last used) with revoke.
 import { callWithKey, get, post, query } from "../api.js";
 import { field, fmtDate, h } from "../dom.js";
-import { currentLang, t } from "../i18n.js";
+import { t } from "../i18n.js";
 import { renderMarkdown } from "../markdown.js";
 import { badge, codeBlock, listValue, messageArea, section, table } from "../widgets.js";
 
@@ -157,8 +157,8 @@ async function keyList(ctx, holder) {
         { label: t("keys.state"), cell: (k) => badge(t(`state.${k.state}`), k.state === "active" ? "ok" : "bad") },
         { label: t("keys.models"), cell: (k) => (k.models ? k.models.join(", ") : t("keys.all_models")) },
         { label: t("keys.spent"), cell: (k) => (k.spend_cap ? `${k.spent} / ${k.spend_cap}` : k.spent) },
-        { label: t("keys.last_used"), cell: (k) => fmtDate(k.last_used_at, currentLang()) },
-        { label: t("keys.expires"), cell: (k) => fmtDate(k.expires_at, currentLang()) },
+        { label: t("keys.last_used"), cell: (k) => fmtDate(k.last_used_at) },
+        { label: t("keys.expires"), cell: (k) => fmtDate(k.expires_at) },
         { label: t("table.actions"), cell: (k) => revoke(k) },
       ],
       keys,

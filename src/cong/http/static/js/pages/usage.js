@@ -2,7 +2,7 @@
 // request log with filters, lookup by request id, paging and CSV export.
 import { get, query } from "../api.js";
 import { field, fmtDate, h } from "../dom.js";
-import { currentLang, t } from "../i18n.js";
+import { t } from "../i18n.js";
 import { barChart } from "../chart.js";
 import { badge, choiceGroup, messageArea, section, table } from "../widgets.js";
 
@@ -43,7 +43,7 @@ async function drawCharts(holder, filters, by) {
 function logTable(rows) {
   return table(
     [
-      { label: t("usage.when"), cell: (r) => fmtDate(r.created_at, currentLang()) },
+      { label: t("usage.when"), cell: (r) => fmtDate(r.created_at) },
       { label: t("usage.request_id"), cell: (r) => h("code", {}, r.request_id) },
       { label: t("usage.model"), cell: (r) => r.model },
       { label: t("usage.key"), cell: (r) => r.key_id },

@@ -1,7 +1,7 @@
 // "/wallet" — balance, credit limit, holds, the ledger, and redeeming a code.
 import { get, post, put, query } from "../api.js";
 import { field, fmtDate, h } from "../dom.js";
-import { currentLang, t } from "../i18n.js";
+import { t } from "../i18n.js";
 import { messageArea, section, table } from "../widgets.js";
 
 async function drawWallet(ctx, holder) {
@@ -26,7 +26,7 @@ async function drawLedger(holder, cursor) {
   const page = await get(`/api/ledger${query({ limit: 25, cursor })}`);
   const rows = table(
     [
-      { label: t("ledger.when"), cell: (e) => fmtDate(e.created_at, currentLang()) },
+      { label: t("ledger.when"), cell: (e) => fmtDate(e.created_at) },
       { label: t("ledger.kind"), cell: (e) => t(`ledger.kind.${e.kind}`) },
       { label: t("ledger.amount"), cell: (e) => e.amount },
       { label: t("ledger.request"), cell: (e) => (e.request_id ? h("code", {}, e.request_id) : "—") },
