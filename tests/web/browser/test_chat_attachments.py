@@ -296,6 +296,10 @@ def test_a_phone_screen_keeps_the_composer_usable(
 ) -> None:
     gw = attach_gateway
     page = chat_page(browser, gw, watch, "em", viewport={"width": 390, "height": 800})
+    # The page fits the screen (the composer is on it), and the model's name is readable.
+    assert page.evaluate("document.documentElement.scrollHeight") <= 800
+    picker = page.locator(".chat-model select").bounding_box()
+    assert picker and picker["width"] >= 200, picker
     page.get_by_test_id("attach-input").set_input_files(
         [
             {
