@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from tests.fakes.openai_upstream import Recorder
 from tests.support.gateway import RunningGateway, api
 
@@ -31,3 +33,19 @@ def seen_upstream(recorder: Recorder, marker: str) -> dict[str, Any]:
 
 def contents(body: dict[str, Any]) -> list[tuple[str, str]]:
     return [(m["role"], str(m["content"])) for m in body["messages"]]
+
+
+def ask(gw: RunningGateway, token: str, text: str) -> httpx.Response:
+    """One chat turn of ``token`` with ``text`` (asserted answered)."""
+    answer = httpx.post(
+        gw.base_url + "/chat/completions",
+        headers={"authorization": f"Bearer {token}"},
+        json={"model": "fake-model", "messages": [{"role": "user", "content": text}]},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def memories_used(answer: httpx.Response) -> list[int]:
+    return [int(i) for i in answer.headers["x-memories-used"].split(",") if i]

@@ -10,20 +10,9 @@ import httpx
 from openai import OpenAI
 
 from tests.fakes.openai_upstream import Recorder
-from tests.memory.helpers import key_with_mode, seen_upstream
+from tests.memory.helpers import ask, key_with_mode, seen_upstream
 from tests.support.gateway import RunningGateway, api
 from tests.support.web import Browser, fresh_ip, user_with_password
-
-
-def _ask(gw: RunningGateway, token: str, text: str) -> httpx.Response:
-    answer = httpx.post(
-        gw.base_url + "/chat/completions",
-        headers={"authorization": f"Bearer {token}"},
-        json={"model": "fake-model", "messages": [{"role": "user", "content": text}]},
-        timeout=30,
-    )
-    assert answer.status_code == 200, answer.text
-    return answer
 
 
 def test_a_memory_written_by_one_key_reaches_another_key_not_another_user(
@@ -34,12 +23,12 @@ def test_a_memory_written_by_one_key_reaches_another_key_not_another_user(
     laptop = key_with_mode(gw, "lan", "full")
     stranger = key_with_mode(gw, "minh", "full")
 
-    wrote = _ask(gw, phone, "Hãy nhớ: tên tôi là Lan.")
+    wrote = ask(gw, phone, "Hãy nhớ: tên tôi là Lan.")
     (memory,) = api(gw, "GET", "/api/memories", phone).json()["data"]
     assert memory["text"] == "tên tôi là Lan." and memory["kind"] == "explicit"
     assert wrote.headers["x-memories-used"] == str(memory["id"])
 
-    used = _ask(gw, laptop, "m1 Tên tôi là gì?")
+    used = ask(gw, laptop, "m1 Tên tôi là gì?")
     seen = seen_upstream(recorder, "m1 Tên")
     (system,) = [m for m in seen["messages"] if m["role"] == "system"]
     assert "tên tôi là Lan." in system["content"]
@@ -47,7 +36,7 @@ def test_a_memory_written_by_one_key_reaches_another_key_not_another_user(
     # The injected tokens are prompt tokens of this request (the upstream counted them).
     assert used.json()["usage"]["prompt_tokens"] > 0
 
-    other = _ask(gw, stranger, "m2 Tên tôi là gì?")
+    other = ask(gw, stranger, "m2 Tên tôi là gì?")
     assert "Lan" not in str(seen_upstream(recorder, "m2 Tên")["messages"])
     assert other.headers["x-memories-used"] == ""
     assert api(gw, "GET", "/api/memories", stranger).json()["data"] == []
@@ -58,7 +47,7 @@ def test_a_memory_written_by_one_key_reaches_another_key_not_another_user(
 
     # History mode (a new key's default) stores the conversation but injects nothing.
     plain = gw.create_key("lan")
-    history = _ask(gw, plain, "m3 Tên tôi là gì?")
+    history = ask(gw, plain, "m3 Tên tôi là gì?")
     assert "x-memories-used" not in history.headers
     assert "Lan" not in str(seen_upstream(recorder, "m3 Tên")["messages"])
 
@@ -200,7 +189,7 @@ def test_ids_and_times_past_64_bits_are_a_clear_400(memory_gateway: RunningGatew
     """Found by the fuzzer: an id beyond what the database stores was a 500."""
     gw = memory_gateway
     token = gw.create_key("oanh")
-    conversation = _ask(gw, token, "Xin chào").headers["x-conversation-id"]
+    conversation = ask(gw, token, "Xin chào").headers["x-conversation-id"]
     huge = 61248266899459866624
     calls = [
         ("GET", f"/api/memories/{huge}", None, None),
@@ -231,10 +220,10 @@ def test_remember_stores_a_fact_not_a_question_and_names_its_conversation(
         "Remember: what is my name?",
         "Hãy nhớ lại xem hôm qua tôi nói gì?",
     ):
-        _ask(gw, key, text)
+        ask(gw, key, text)
     assert api(gw, "GET", "/api/memories", key).json()["data"] == []
 
-    started = _ask(gw, key, "Hãy nhớ: tôi dị ứng tôm.")
+    started = ask(gw, key, "Hãy nhớ: tôi dị ứng tôm.")
     conversation = started.headers["x-conversation-id"]
     deadline = time.monotonic() + 5
     while True:  # the conversation is stored behind the answer, then named

@@ -13,7 +13,7 @@ from cong.memory.term_index import TermIndex
 from cong.memory.user_index import UserIndex
 from cong.memory.vectors import to_blob
 from tests.fakes.openai_upstream import Recorder
-from tests.memory.helpers import key_with_mode, seen_upstream
+from tests.memory.helpers import ask, key_with_mode, memories_used, seen_upstream
 from tests.support.gateway import RunningGateway, api
 
 MEMORIES = [
@@ -145,14 +145,7 @@ def test_a_southern_question_gets_the_northern_memory_injected(
 
 
 def _used(gw: RunningGateway, token: str, text: str) -> list[int]:
-    answer = httpx.post(
-        gw.base_url + "/chat/completions",
-        headers={"authorization": f"Bearer {token}"},
-        json={"model": "fake-model", "messages": [{"role": "user", "content": text}]},
-        timeout=30,
-    )
-    assert answer.status_code == 200, answer.text
-    return [int(i) for i in answer.headers["x-memories-used"].split(",") if i]
+    return memories_used(ask(gw, token, text))
 
 
 def test_an_unrelated_question_gets_no_memories(memory_gateway: RunningGateway) -> None:
