@@ -24,7 +24,7 @@ DOMAIN_PACKAGES = {
     "gateway",
     "limits",
 }
-DOMAIN_MODULES = {"cong.settings"}  # the services' configuration (names providers)
+DOMAIN_MODULES = {"cong.settings", "cong.file_settings"}  # the services' configuration
 DOMAIN_PACKAGES |= {"memory", "files", "web_services"}  # room for what comes next
 EDGE_PACKAGES = {"http", "cli", "modelserver", "__main__"}
 # Only domain packages reach the database; these composition roots open it and hand it

@@ -18,11 +18,11 @@ import numpy as np
 from sqlalchemy.exc import IntegrityError
 
 from cong.billing.estimates import text_tokens
+from cong.file_settings import FilesSettings
 from cong.files.chunk_search import ChunkCache, ChunkSet
 from cong.files.chunking import Chunk, chunk_text, structure
 from cong.memory.embedder import Embedder
 from cong.memory.vectors import to_blob
-from cong.settings import FilesSettings
 from cong.storage import files as queries
 from cong.storage.database import Database
 from cong.storage.file_tables import FileChunk

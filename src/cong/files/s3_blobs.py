@@ -16,8 +16,8 @@ from boto3.exceptions import Boto3Error
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cong.file_settings import S3Settings
 from cong.files.blobs import CHUNK, BlobStore, BlobWriter, StoreFailed, is_file_id
-from cong.settings import S3Settings
 
 
 def _failure(operation: str, error: Exception) -> StoreFailed:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from cong.accounts.principal import Principal
+from cong.file_settings import FilesSettings
 from cong.files.archives import ArchiveLimits, BadArchive, check_archive
 from cong.files.blobs import (
     BlobStore,
@@ -26,7 +27,6 @@ from cong.files.kinds import ZIP_MAGIC, check_declared_kind
 from cong.files.long_files import LongFiles
 from cong.memory.embedder import Embedder
 from cong.protocol.errors import APIError, invalid_request, not_found
-from cong.settings import FilesSettings
 from cong.storage import files as queries
 from cong.storage.database import Database
 from cong.storage.file_tables import StoredFile
