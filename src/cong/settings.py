@@ -64,6 +64,11 @@ class ModelServerSettings(BaseModel):
         default_factory=list, description="extra GGUF chat models"
     )
     embedding_batch_size: int = Field(32, ge=1)
+    onnx_cache: str | None = Field(
+        None,
+        description="folder of the embedding model's ONNX Runtime graph (exported there on "
+        "first start); default: ~/.cache/cong/onnx; empty: PyTorch only",
+    )
     startup_timeout: float = Field(180.0, gt=0)
     health_interval: float = Field(2.0, gt=0)
     watchdog_seconds: float = Field(

@@ -62,6 +62,8 @@ def model_server_command(
         command += ["--chat-model-path", settings.chat_model_path]
     if settings.embedding_model_path:
         command += ["--embedding-model-path", settings.embedding_model_path]
+    if settings.onnx_cache is not None:
+        command += ["--onnx-cache", settings.onnx_cache]
     for model in settings.models:
         extra = {"id": model.id, "path": model.path, "context": model.context}
         command += ["--extra-chat-model", json.dumps(extra)]

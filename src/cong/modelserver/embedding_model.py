@@ -3,25 +3,32 @@
 Encoding runs on a dedicated single-thread executor, so embeddings never wait behind
 chat generation (which has its own thread) and never block the event loop. A few short
 texts (a question to search memories with, a chat's query) are encoded on one intra-op
-thread: as fast as two on an idle machine within ~2 ms, and on a busy one (chat decoding,
-the gateway, a database) several times faster at the 95th percentile, because torch's
-OpenMP workers no longer spin against the other threads for the cores
-(``bench/memory_retrieval.py --only latency``). Batches use every core.
+thread, by ONNX Runtime when the model allows it (``onnx_encoder.py``: about twice as
+fast as PyTorch for them), else by PyTorch: as fast as two threads on an idle machine,
+and on a busy one (chat decoding, the gateway, a database) several times faster at the
+95th percentile, because no OpenMP workers spin against the other threads for the cores
+(``bench/memory_retrieval.py --only latency``). Batches use every core, through PyTorch.
 """
 
 from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from cong.modelserver.onnx_encoder import OnnxEncoder
 
 SMALL_BATCH = 4  # texts encoded on one intra-op thread
 
 
 class EmbeddingModel:
-    def __init__(self, model_id: str, path: str, *, batch_size: int) -> None:
+    def __init__(
+        self, model_id: str, path: str, *, batch_size: int, onnx_cache: Path | None = None
+    ) -> None:
+        """``onnx_cache``: where the ONNX Runtime graph is kept (None: PyTorch only)."""
         from sentence_transformers import SentenceTransformer  # heavy: import on load only
 
         self.id = model_id
@@ -42,6 +49,12 @@ class EmbeddingModel:
         self._torch: Any = torch
         self._all_threads = int(torch.get_num_threads())
         self._threads = self._all_threads
+        self._onnx = OnnxEncoder.load(model, path, onnx_cache) if onnx_cache else None
+
+    @property
+    def runtime(self) -> str:
+        """What encodes a few short texts: ``onnxruntime`` or ``torch``."""
+        return "onnxruntime" if self._onnx is not None else "torch"
 
     def token_counts(self, texts: list[str]) -> list[int]:
         """Tokens each text is embedded with ([CLS] and [SEP] included, after truncation)."""
@@ -56,17 +69,21 @@ class EmbeddingModel:
     def encode(self, texts: list[str], dimensions: int | None = None) -> tuple[np.ndarray, int]:
         """Unit-length float32 vectors (truncated to ``dimensions`` and re-normalised)
         and the number of tokens used."""
-        threads = 1 if len(texts) <= SMALL_BATCH else self._all_threads
-        if threads != self._threads:  # only ever called on the one embedding thread
-            self._torch.set_num_threads(threads)
-            self._threads = threads
-        vectors = self._model.encode(
-            texts,
-            batch_size=self.batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        ).astype(np.float32, copy=False)
+        small = len(texts) <= SMALL_BATCH
+        if small and self._onnx is not None:
+            vectors = self._onnx.encode(texts)
+        else:
+            threads = 1 if small else self._all_threads
+            if threads != self._threads:  # only ever called on the one embedding thread
+                self._torch.set_num_threads(threads)
+                self._threads = threads
+            vectors = self._model.encode(
+                texts,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            ).astype(np.float32, copy=False)
         if dimensions is not None and dimensions < vectors.shape[1]:
             vectors = vectors[:, :dimensions]
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)

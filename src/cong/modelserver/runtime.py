@@ -99,9 +99,13 @@ class ModelRuntime:
                 options.embedding_model_id,
                 options.resolved_embedding_model_path(),
                 batch_size=options.embedding_batch_size,
+                onnx_cache=options.resolved_onnx_cache(),
             )
             log.warning(
-                "embedding model %s loaded in %.1f s", embeddings.id, time.perf_counter() - started
+                "embedding model %s loaded in %.1f s (short texts: %s)",
+                embeddings.id,
+                time.perf_counter() - started,
+                embeddings.runtime,
             )
         return cls(options, chats, embeddings)
 
