@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 
@@ -23,6 +23,8 @@ BASELINE = "one indexed database read (baseline)"
 COLD_ROUNDS = 5
 AFTER_WRITE = "first request after a write (the written row merged in)"
 COLD = "first request of the user in a process (all rows read, index built)"
+PYTORCH = 'query embedding on PyTorch (model_server.onnx_cache = ""; comparison)'
+Embed = Callable[[list[str]], Awaitable[object]]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -48,8 +50,10 @@ async def latency(
     queries: list[str],
     vectors: np.ndarray,
     rounds: int,
+    on_pytorch: Embed | None = None,
 ) -> tuple[dict[str, tuple[float, float]], str]:
-    """p50 and p95 (ms) of each step, and the load average while they were measured."""
+    """p50 and p95 (ms) of each step, and the load average while they were measured.
+    ``on_pytorch``: the same model kept on PyTorch, its query embedding timed alongside."""
     timings: dict[str, list[float]] = {
         BASELINE: [],
         "query embedding (in process)": [],
@@ -57,6 +61,7 @@ async def latency(
         "retrieval + injection with the embedding (the whole memory step)": [],
         AFTER_WRITE: [],
         COLD: [],
+        PYTORCH: [],
     }
     started = load_average()
     await memories.for_prompt(
@@ -75,6 +80,7 @@ async def latency(
             t4 = time.perf_counter()
             for name, spent in zip(timings, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=False):
                 timings[name].append(spent * 1000)
+
     for index in range(COLD_ROUNDS):
         # A write (what "remember …" or an extracted fact does), then the next request.
         await memories.add(user_id, f"bench note {index}", vector=vectors[index])
@@ -87,8 +93,14 @@ async def latency(
         await process.for_prompt(user_id, queries[index], TOP_K, BUDGET, vectors[index], FLOOR)
         timings[COLD].append((time.perf_counter() - t0) * 1000)
         await process.close()
+    if on_pytorch is not None:  # last: its OpenMP threads spin on after each call
+        for _ in range(rounds):
+            for query in queries:
+                t0 = time.perf_counter()
+                await on_pytorch([query])
+                timings[PYTORCH].append((time.perf_counter() - t0) * 1000)
     ended = load_average()
-    out = {name: (statistics.median(v), pct(v, 0.95)) for name, v in timings.items()}
+    out = {name: (statistics.median(v), pct(v, 0.95)) for name, v in timings.items() if v}
     return out, f"load average (1 / 5 / 15 min) {started} before, {ended} after"
 
 

@@ -24,7 +24,7 @@ import hashlib
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +78,13 @@ class InProcessEmbedder:
     async def embed(self, texts: list[str]) -> list[np.ndarray] | None:
         vectors, _ = await self.model.embed(texts)
         return [np.asarray(v, dtype=np.float32) for v in vectors]
+
+
+def on_pytorch(options: ServerOptions) -> Callable[[list[str]], Awaitable[object]]:
+    """The same model without ONNX Runtime (``model_server.onnx_cache = ""``)."""
+    path = options.resolved_embedding_model_path()
+    model = EmbeddingModel(DEFAULT_EMBEDDING_MODEL_ID, path, batch_size=64, onnx_cache=None)
+    return model.embed
 
 
 @asynccontextmanager
@@ -250,6 +257,9 @@ async def run(args: argparse.Namespace) -> str:
     model = EmbeddingModel(
         DEFAULT_EMBEDDING_MODEL_ID, path, batch_size=64, onnx_cache=options.resolved_onnx_cache()
     )
+    pytorch = None
+    if args.only in (None, "latency") and model.runtime == "onnxruntime":
+        pytorch = on_pytorch(options)
     chosen = [SETS[name] for name in (SETS if args.set == "both" else [args.set])]
     filler = distractors(args.memories - min(len(s.facts) for s in chosen))
     started = time.perf_counter()
@@ -328,6 +338,7 @@ async def run(args: argparse.Namespace) -> str:
                         [queries[i] for i in sample],
                         query_vectors[False][sample],
                         args.rounds,
+                        pytorch,
                     )
                     lines += [
                         f"Latency at {len(big_texts):,} memories per user (ms, "
