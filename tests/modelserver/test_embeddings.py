@@ -48,6 +48,17 @@ def test_shape_usage_and_base64(modelserver: RunningModelServer) -> None:
         assert np.array_equal(decoded, np.array(as_float["embedding"], dtype=np.float32))
 
 
+def test_a_short_request_is_answered_by_onnx_runtime_with_the_batch_vectors(
+    modelserver: RunningModelServer,
+) -> None:
+    assert modelserver.health()["embeddings"]["short_texts"] == "onnxruntime"
+    texts = ["Tên con mèo của tôi là Mướp.", "My cat is called Tabby.", "a", "b", "c"]
+    batch = _vectors(modelserver, texts)  # five texts: PyTorch
+    for index in range(2):
+        alone = _vectors(modelserver, [texts[index]])[0]  # one text: ONNX Runtime
+        assert np.allclose(alone, batch[index], atol=1e-4)
+
+
 def test_dimensions_truncate_and_renormalise(modelserver: RunningModelServer) -> None:
     full = _vectors(modelserver, ["hello world"])[0]
     short = _vectors(modelserver, ["hello world"], dimensions=128)[0]

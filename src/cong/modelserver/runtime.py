@@ -197,6 +197,7 @@ class ModelRuntime:
                 "model": self.embeddings.id,
                 "dimensions": self.embeddings.dimensions,
                 "max_input_tokens": self.embeddings.max_tokens,
+                "short_texts": self.embeddings.runtime,  # onnxruntime or torch
             }
         return body
 
