@@ -67,6 +67,17 @@ def test_sdk_round_trip_matches_spec(gateway: RunningGateway) -> None:
     assert stored(gateway) == []
 
 
+def test_an_evals_file_is_a_user_data_file_everywhere(sqlite_gateway: RunningGateway) -> None:
+    sdk = client(sqlite_gateway)
+    created = sdk.files.create(file=("cases.jsonl", b'{"q": 1}\n'), purpose="evals")
+    assert created.purpose == "user_data"  # the official file object has no evals purpose
+    assert [f.id for f in sdk.files.list(purpose="user_data")] == [created.id]
+    assert [f.id for f in sdk.files.list(purpose="evals")] == [created.id]
+    assert sdk.files.retrieve(created.id).purpose == "user_data"
+    assert [f.id for f in sdk.files.list(purpose="assistants")] == []
+    sdk.files.delete(created.id)
+
+
 def test_content_is_a_sandboxed_download(sqlite_gateway: RunningGateway) -> None:
     gw = sqlite_gateway
     body = b"<html><script>alert(1)</script></html>"

@@ -56,7 +56,7 @@ class FileInfo:
             "bytes": self.bytes,
             "created_at": int(self.created_at.timestamp()),
             "filename": self.filename,
-            "purpose": self.purpose if self.purpose != "evals" else "user_data",
+            "purpose": purpose_kept(self.purpose),  # a row kept before evals was mapped
             "status": "processed",
         }
 
@@ -120,6 +120,8 @@ async def _in_store(operation: Callable[[], T]) -> T:
 
 
 def check_purpose(purpose: str | None) -> str:
+    """The purpose a file is kept under: ``evals`` is kept as ``user_data`` (the file
+    object's official purposes do not include it), so it lists and filters as that."""
     if purpose is None:
         raise invalid_request(
             f"Missing required parameter: 'purpose' (one of {', '.join(PURPOSES)}).",
@@ -130,7 +132,11 @@ def check_purpose(purpose: str | None) -> str:
             f"Invalid purpose {str(purpose)[:40]!r}: expected one of {', '.join(PURPOSES)}.",
             param="purpose",
         )
-    return purpose
+    return purpose_kept(purpose)
+
+
+def purpose_kept(purpose: str) -> str:
+    return "user_data" if purpose == "evals" else purpose
 
 
 class Upload:
@@ -302,7 +308,7 @@ class Files:
             rows = await queries.list_files(
                 session,
                 principal.user_id,
-                purpose=purpose,
+                purpose=purpose_kept(purpose) if purpose is not None else None,
                 limit=limit + 1,
                 after=cursor,
                 ascending=ascending,
