@@ -249,6 +249,12 @@ def test_messages_errors_use_anthropics_envelope(gw: RunningGateway) -> None:
         "type": "error",
         "error": {"type": "invalid_request_error", "message": raw.json()["error"]["message"]},
     }
+    not_json = httpx.post(
+        gw.url + "/v1/messages", headers={"x-api-key": gw.admin_token}, content=b"{oops"
+    )
+    assert not_json.status_code == 400
+    message = not_json.json()["error"]["message"]
+    assert "Anthropic API expects a JSON payload" in message and "OpenAI" not in message
 
 
 @pytest.mark.parametrize("model", ["fake-midstream-error", "anthropic/claude-midstream-error"])

@@ -121,9 +121,12 @@ def test_string_input_and_history() -> None:
         ({"background": True}, "background"),
         ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0]"),
         ({"model": ""}, "model"),
+        ({"max_output_tokens": 0}, "max_output_tokens"),
+        ({"max_output_tokens": "300"}, "max_output_tokens"),
+        ({"max_output_tokens": True}, "max_output_tokens"),
     ],
 )
-def test_unsupported_requests_are_400(change: dict[str, Any], param: str) -> None:
+def test_unsupported_or_invalid_requests_are_400(change: dict[str, Any], param: str) -> None:
     with pytest.raises(APIError) as caught:
         chat_request_from_responses({**CODEX_LIKE, **change})
     assert caught.value.status == 400

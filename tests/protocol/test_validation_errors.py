@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from cong.protocol.chat import ChatCompletionRequest
+from cong.protocol.completions import CompletionRequest, EmbeddingRequest
 from cong.protocol.errors import APIError
 from cong.protocol.validation import validate
 
@@ -36,3 +37,23 @@ def test_a_missing_field_is_named_with_its_path(body: dict[str, Any], param: str
         validate(ChatCompletionRequest, body)
     assert refused.value.status == 400 and refused.value.param == param
     assert refused.value.message == f"Missing required parameter: '{param}'."
+
+
+def test_too_many_embedding_inputs_say_so() -> None:
+    assert len(validate(EmbeddingRequest, {"model": "e", "input": ["a"] * 2048}).input) == 2048
+    with pytest.raises(APIError) as refused:
+        validate(EmbeddingRequest, {"model": "e", "input": ["a"] * 2049})
+    assert refused.value.param == "input"
+    assert "at most 2048 inputs per request, got 2049" in refused.value.message
+
+
+@pytest.mark.parametrize(("best_of", "n", "ok"), [(3, 2, True), (2, 2, True), (1, 3, False)])
+def test_best_of_is_at_least_n(best_of: int, n: int, ok: bool) -> None:
+    body = {"model": "m", "prompt": "x", "best_of": best_of, "n": n}
+    if ok:
+        assert validate(CompletionRequest, body).best_of == best_of
+        return
+    with pytest.raises(APIError) as refused:
+        validate(CompletionRequest, body)
+    assert refused.value.param == "best_of"
+    assert "greater than or equal to n" in refused.value.message

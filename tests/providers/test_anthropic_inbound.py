@@ -158,6 +158,9 @@ def test_parallel_tool_use_can_be_disabled() -> None:
         ({"max_tokens": None}, "max_tokens"),
         ({"messages": []}, "messages"),
         ({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "tools"),
+        ({"temperature": 1.5}, "temperature"),  # Anthropic's range is 0 to 1
+        ({"temperature": "0.5"}, "temperature"),
+        ({"top_p": -0.1}, "top_p"),
     ],
 )
 def test_bad_requests_are_400(change: dict[str, Any], param: str) -> None:
@@ -281,6 +284,10 @@ def test_a_failure_mid_stream_is_one_error_event_in_anthropics_envelope() -> Non
     assert name == "error"
     assert data == {"type": "error", "error": {"type": "overloaded_error", "message": "Busy."}}
     assert events.end() == []
+
+
+def test_temperature_one_is_accepted() -> None:
+    assert chat_request_from_anthropic({**CLAUDE_CODE_LIKE, "temperature": 1})["temperature"] == 1
 
 
 def test_error_envelope_keeps_the_status() -> None:

@@ -78,7 +78,7 @@ async def create_message(call: ApiCall) -> ASGIApp:
     gateway = call.services.gateway
     try:
         principal = await call.authenticate()
-        wire = parse_json_object(await call.body())
+        wire = parse_json_object(await call.body(), api="Anthropic")
         request = await read_request(gateway, principal, wire, call.request_id)
         result = await gateway.serve(request)
     except APIError as error:
@@ -100,7 +100,7 @@ async def count_tokens(call: ApiCall) -> ASGIApp:
     ``{"input_tokens": n}``."""
     try:
         principal = await call.authenticate()
-        wire: dict[str, Any] = parse_json_object(await call.body())
+        wire: dict[str, Any] = parse_json_object(await call.body(), api="Anthropic")
         body = chat_request_from_anthropic({"max_tokens": 1, **wire}, server_tools=True)
         call.services.gateway.catalog.authorize(principal, body["model"], "chat")
     except APIError as error:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cong.protocol.chat import StopList, StreamOptions
 
 NonEmptyTokens = Annotated[list[int], Field(min_length=1)]
+NonEmptyText = Annotated[str, Field(min_length=1)]
+MAX_INPUTS = 2048  # texts (or token arrays) per embeddings request, as OpenAI
 
 
 class CompletionRequest(BaseModel):
@@ -40,6 +42,11 @@ class CompletionRequest(BaseModel):
                 "stream_options: The 'stream_options' parameter is only allowed when "
                 "'stream' is enabled."
             )
+        if self.best_of is not None and self.best_of < (self.n or 1):
+            raise ValueError(
+                f"best_of: best_of ({self.best_of}) must be greater than or equal to n "
+                f"({self.n or 1})."
+            )
         return self
 
     @property
@@ -53,10 +60,23 @@ class EmbeddingRequest(BaseModel):
     model: Annotated[str, Field(min_length=1)]
     input: (
         Annotated[str, Field(min_length=1)]
-        | Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1, max_length=2048)]
+        | Annotated[list[NonEmptyText], Field(min_length=1, max_length=MAX_INPUTS)]
         | NonEmptyTokens
-        | Annotated[list[NonEmptyTokens], Field(min_length=1, max_length=2048)]
+        | Annotated[list[NonEmptyTokens], Field(min_length=1, max_length=MAX_INPUTS)]
     )
     encoding_format: Literal["float", "base64"] | None = None
     dimensions: Annotated[int, Field(ge=1)] | None = None
     user: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_inputs(cls, data: Any) -> Any:
+        """Too many inputs, said as such (not as the first input's type against the
+        token-array branch of the union)."""
+        inputs = data.get("input") if isinstance(data, dict) else None
+        if isinstance(inputs, list) and len(inputs) > MAX_INPUTS:
+            raise ValueError(
+                f"input: at most {MAX_INPUTS} inputs per request, got {len(inputs)}; "
+                "send the rest in another request."
+            )
+        return data

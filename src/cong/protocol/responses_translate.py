@@ -63,8 +63,14 @@ def chat_request_from_responses(
     for name in PASSED:
         if body.get(name) is not None:
             out[name] = body[name]
-    if isinstance(body.get("max_output_tokens"), int):
-        out["max_completion_tokens"] = body["max_output_tokens"]
+    limit = body.get("max_output_tokens")
+    if limit is not None:
+        if type(limit) is not int or limit < 1:
+            raise invalid_request(
+                f"Invalid 'max_output_tokens': expected a positive integer, got {limit!r:.40}.",
+                param="max_output_tokens",
+            )
+        out["max_completion_tokens"] = limit
     effort = (body.get("reasoning") or {}).get("effort")
     if isinstance(effort, str):
         out["reasoning_effort"] = effort

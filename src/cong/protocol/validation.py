@@ -12,8 +12,9 @@ from cong.protocol.errors import APIError, invalid_request
 M = TypeVar("M", bound=BaseModel)
 
 
-def parse_json_object(body: bytes) -> dict[str, Any]:
-    """Decode a JSON request body that must be an object."""
+def parse_json_object(body: bytes, api: str = "OpenAI") -> dict[str, Any]:
+    """Decode a JSON request body that must be an object (``api``: whose API the hint
+    names)."""
     if not body:
         raise invalid_request(
             "We could not parse the JSON body of your request: the body is empty. "
@@ -24,7 +25,7 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise invalid_request(
             f"We could not parse the JSON body of your request ({exc}). (HINT: This likely "
-            "means you aren't using your HTTP library correctly. The OpenAI API expects a "
+            f"means you aren't using your HTTP library correctly. The {api} API expects a "
             "JSON payload.)"
         ) from None
     if not isinstance(data, dict):

@@ -110,8 +110,14 @@ def chat_request_from_anthropic(
     out: dict[str, Any] = {"model": model, "messages": messages}
     out["max_completion_tokens"] = max_tokens
     for name in ("temperature", "top_p"):
-        if isinstance(body.get(name), int | float) and not isinstance(body.get(name), bool):
-            out[name] = body[name]
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+            # Anthropic's range for both (OpenAI's temperature goes to 2): the same
+            # request answers the same on every model.
+            raise _bad(f"{name}: Input should be a number from 0 to 1", name)
+        out[name] = value
     stops = body.get("stop_sequences")
     if isinstance(stops, list):
         kept = [s for s in stops if isinstance(s, str) and s][:MAX_STOPS]
