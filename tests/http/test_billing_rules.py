@@ -67,6 +67,20 @@ def test_exact_settlement_from_upstream_usage(sqlite_gateway: RunningGateway) ->
     set_price(gw, "fake-model", input_per_m=0, output_per_m=0, per_call=0)
 
 
+def test_an_upstream_refusal_is_logged_as_such_not_as_its_failure(
+    sqlite_gateway: RunningGateway,
+) -> None:
+    """The upstream's own 400 (a mistake only it could see) and 429 are the request's
+    end, not upstream failures: dashboards count those apart."""
+    gw = sqlite_gateway
+    for model, reason in (("fake-400", "invalid_request"), ("fake-429", "rate_limited")):
+        for stream in (False, True):
+            response = chat(gw, gw.admin_token, model=model, stream=stream)
+            assert response.status_code in (400, 429)
+            row = usage_row(gw, response.headers["x-request-id"])
+            assert (row.status, row.end_reason, row.cost) == (response.status_code, reason, 0)
+
+
 def test_402_names_the_wallet(sqlite_gateway: RunningGateway) -> None:
     gw = sqlite_gateway
     set_price(gw, "fake-echo", per_call=5_000_000)

@@ -17,3 +17,16 @@ def naming_asked_model(error: APIError, asked: str, routes: Iterable[ModelRoute]
         pattern = rf"(?<![\w.:/-]){re.escape(name)}(?![\w:/-]|\.\w)"
         error.message = re.sub(pattern, asked, error.message)
     return error
+
+
+def end_reason_of(error: APIError) -> str:
+    """The usage log's end reason for a request that failed with ``error``: the upstream
+    refusing the request itself (400, the client's mistake it alone could see, such as
+    more dimensions than its model has) or rate-limiting it is not an upstream failure."""
+    if error.status == 504:
+        return "timeout"
+    if error.status == 400:
+        return "invalid_request"
+    if error.status == 429:
+        return "rate_limited"
+    return "upstream_error"

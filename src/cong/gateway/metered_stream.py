@@ -5,8 +5,8 @@ After a client disconnect a priced request's upstream is read on for up to
 ``drain_seconds`` to learn the true usage (billing what was generated), then closed (a
 free request's is closed at once, which stops the generation); without a usage report the
 completion is estimated from the text received (``billing/estimates.py``). Each
-settlement records its end reason: completed, length, client_disconnected,
-upstream_error or timeout."""
+settlement records its end reason: completed, length, client_disconnected, or on an
+error the one ``client_errors.end_reason_of`` gives."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from cong.billing.estimates import bytes_tokens
 from cong.billing.pricing import Usage
 from cong.channels.events import routing_event
 from cong.channels.health import ChannelHealth
-from cong.gateway.client_errors import naming_asked_model
+from cong.gateway.client_errors import end_reason_of, naming_asked_model
 from cong.gateway.metering import Meter, Metering, usage_of
 from cong.protocol.errors import APIError, upstream_error
 from cong.protocol.stream import Events, Stream
@@ -250,7 +250,7 @@ class MeteredStreams:
         except APIError as error:
             settled = True
             self._verdict(meter, error)
-            reason = "timeout" if error.status == 504 else "upstream_error"
+            reason = end_reason_of(error)
             await self._settle(meter, upstream, tally, error.status, reason)
             raise naming_asked_model(error, request.model, request.routes) from None
         finally:

@@ -17,7 +17,7 @@ from cong.channels.catalog import Catalog, ModelCard, ModelRoute
 from cong.channels.catalog_loader import CatalogLoader
 from cong.channels.routing import Router
 from cong.gateway import prompt_bounds
-from cong.gateway.client_errors import naming_asked_model
+from cong.gateway.client_errors import end_reason_of, naming_asked_model
 from cong.gateway.metered_stream import MeteredStreams, Opened
 from cong.gateway.metering import Meter, Metering, usage_of
 from cong.gateway.operations import Body, Operation
@@ -186,7 +186,7 @@ class Gateway:
         try:
             return await self.router.call(request.routes, attempt, verdict_later=verdict_later)
         except APIError as error:
-            reason = "timeout" if error.status == 504 else "upstream_error"
+            reason = end_reason_of(error)
             await self.metering.finish(meter, None, status=error.status, end_reason=reason)
             raise naming_asked_model(error, request.model, request.routes) from None
         except BaseException:
