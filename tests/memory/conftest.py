@@ -32,7 +32,9 @@ def memory_gateway(
         database_url,
         tmp_path / "data",
         upstreams=upstreams_with_embeddings(
-            fake_openai[0], fake_embeddings[0], ["fake-parrot", "fake-facts", "fake-tools"]
+            fake_openai[0],
+            fake_embeddings[0],
+            ["fake-parrot", "fake-facts", "fake-tools", "fake-slow"],
         ),
         model_server={"enabled": False},
         memory={"embedding_model": EMBED_MODEL, **_memory_overrides(request)},

@@ -7,19 +7,25 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from openai import OpenAI
 from playwright import sync_api
 from playwright.sync_api import expect
+from sqlalchemy import select
 
+from cong.billing.wallets import money
+from cong.storage.usage_tables import UsageLog
 from tests.fakes.openai_upstream import Recorder
 from tests.memory.helpers import contents, key_with_mode, seen_upstream
-from tests.support.gateway import RunningGateway
+from tests.support.billing import db_call, fund, set_price
+from tests.support.gateway import RunningGateway, auth
 from tests.support.web import user_with_password
 
 CHROMIUM = os.environ.get("CONG_CHROMIUM", "/usr/bin/chromium")
@@ -43,6 +49,21 @@ def chromium_page(gw: RunningGateway, errors: list[str], **options: Any) -> Iter
             yield page
         finally:
             browser.close()
+
+
+def usage_rows(gw: RunningGateway, model: str) -> list[UsageLog]:
+    """The usage rows of ``model``, once the writer has flushed them."""
+    query = select(UsageLog).where(UsageLog.requested_model == model)
+
+    async def read(session: Any) -> list[UsageLog]:
+        return list((await session.scalars(query)).all())
+
+    deadline = time.monotonic() + 5
+    while True:
+        rows: list[UsageLog] = db_call(gw, read)
+        if rows or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.1)
 
 
 def sign_in(page: Any, name: str, password: str) -> None:
@@ -147,6 +168,50 @@ def test_web_chat_regenerate_edit_and_memory_panel(memory_gateway: RunningGatewa
         page.once("dialog", lambda dialog: dialog.accept())
         panel.get_by_role("button", name=re.compile("^(Xóa|Delete)$")).click()
         expect(panel).not_to_contain_text("Tôi ở Huế")
+    assert errors == []
+
+
+def test_stop_then_regenerate_replaces_the_stopped_answer_and_shows_the_charge(
+    memory_gateway: RunningGateway,
+) -> None:
+    """A stopped answer is stored just after the stop: regenerating at once must still
+    cut it (it was kept, and the question doubled, while its ids were not known yet). The
+    cost under an answer is what the wallet was charged, from the usage log, at prices
+    whose float maths in a browser would round differently."""
+    gw = memory_gateway
+    user_with_password(gw, "lan", PASSWORD)
+    set_price(gw, "fake-parrot", input_per_m=3_333_333, output_per_m=7_777_777, per_call=1)
+    fund(gw, "lan", 10_000_000)
+    errors: list[str] = []
+    with chromium_page(gw, errors) as page:
+        sign_in(page, "lan", PASSWORD)
+        page.get_by_test_id("chat-model").select_option("fake-slow")
+        page.get_by_test_id("chat-input").fill("Kể một câu chuyện dài")
+        page.get_by_test_id("chat-input").press("Enter")
+        messages = page.get_by_test_id("chat-messages")
+        assistant = messages.locator("[data-role=assistant]")
+        expect(assistant).to_contain_text("t1")
+        page.get_by_test_id("chat-stop").click()
+        expect(page.get_by_test_id("chat-send")).to_be_visible()
+        page.get_by_test_id("chat-model").select_option("fake-parrot")
+        page.get_by_test_id("chat-regenerate").click()
+        expect(page.get_by_test_id("chat-send")).to_be_hidden()
+        expect(page.get_by_test_id("chat-send")).to_be_visible()
+        expect(messages.locator("[data-role=user]")).to_have_count(1)
+        expect(assistant).to_have_count(1)
+        expect(assistant).not_to_contain_text("t1")
+        charged = usage_rows(gw, "fake-parrot")
+        assert len(charged) == 1 and charged[0].cost > 0
+        expect(page.get_by_test_id("chat-usage")).to_contain_text(money(charged[0].cost))
+    key = gw.create_key("lan")
+    listed = httpx.get(f"{gw.url}/api/conversations", headers=auth(key), timeout=10).json()
+    assert len(listed["data"]) == 1
+    conversation = listed["data"][0]["id"]
+    stored = httpx.get(
+        f"{gw.url}/api/conversations/{conversation}", headers=auth(key), timeout=10
+    ).json()["messages"]
+    assert [m["role"] for m in stored] == ["user", "assistant"]
+    assert "t1" not in str(stored[1]["content"])
     assert errors == []
 
 

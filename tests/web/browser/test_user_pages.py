@@ -132,3 +132,33 @@ def test_signed_out_visitors_are_sent_to_sign_in(ui_gateway: RunningGateway) -> 
     assert docs.status_code == 200
     policy = docs.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+
+
+def test_a_page_whose_key_is_revoked_goes_back_to_sign_in_and_login_shows_one_error(
+    browser: Any, ui_gateway: RunningGateway, watch: Watch
+) -> None:
+    gw = ui_gateway
+    personal = gw.create_key("dung")
+    page = new_page(browser, gw, watch, locale="en-US")
+    try:
+        sign_in_with_key(page, personal)
+        page.get_by_test_id("create-key").wait_for()  # the page has drawn
+        public_id = personal[3:15]
+        assert api(gw, "POST", f"/api/keys/{public_id}/revoke", gw.admin_token).status_code == 200
+        form = page.get_by_test_id("create-key")
+        form.get_by_label("Name").fill("after revoke")
+        form.get_by_role("button", name="Create key").click()  # 401: the session is gone
+        page.wait_for_url("**/login?next=%2Fkeys")
+        # Two failed attempts, one per form: only the latest answer is shown.
+        page.get_by_test_id("key-form").get_by_label("API key").fill("sk-wrong")
+        page.get_by_test_id("key-form").get_by_role("button").click()
+        expect(page.get_by_test_id("key-form").locator(".message.error")).to_be_visible()
+        password_form = page.get_by_test_id("password-form")
+        password_form.get_by_label("User name").fill("dung")
+        password_form.get_by_label("Password").fill("not-the-password")
+        password_form.get_by_role("button").click()
+        expect(password_form.locator(".message.error")).to_be_visible()
+        expect(page.locator(".message.error")).to_have_count(1)
+    finally:
+        page.context.close()
+    assert watch.dialogs == [] and watch.errors == [] and watch.foreign == []

@@ -32,6 +32,13 @@ async function errorOf(response) {
   return new ApiError(response.status, message, code, response.headers.get("x-request-id"));
 }
 
+/** The session ended elsewhere (signed out, expired, its key revoked): back to the
+ * sign-in page, which returns here afterwards. */
+export function signedOut() {
+  if (window.location.pathname === "/login") return;
+  window.location.replace(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+}
+
 /** One JSON call; resolves to the parsed body (null for 204), throws ApiError. */
 export async function api(method, path, body) {
   const headers = { accept: "application/json" };
@@ -44,6 +51,7 @@ export async function api(method, path, body) {
     cache: "no-store",
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  if (response.status === 401 && !path.startsWith("/api/session")) signedOut();
   if (!response.ok) throw await errorOf(response);
   if (response.status === 204) return null;
   const type = response.headers.get("content-type") || "";

@@ -1,6 +1,6 @@
 // The page shell: loads the language catalog and the session, draws the header (navigation,
 // language switch, account) and hands <main> to the page's module.
-import { ApiError, get, put, setCsrf } from "./api.js";
+import { ApiError, get, put, setCsrf, signedOut } from "./api.js";
 import { clear, h } from "./dom.js";
 import { currentLang, initialLanguage, LANGUAGES, loadLanguage, rememberLanguage, t } from "./i18n.js";
 import { signOut } from "./session.js";
@@ -145,7 +145,7 @@ async function start() {
   const preferred = me && LANGUAGES.includes(me.language) ? me.language : initialLanguage();
   await loadLanguage(preferred);
   if (AUTH_PAGES.has(PAGE) && !me) {
-    window.location.replace(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+    signedOut();
     return;
   }
   if (PAGE === "admin" && me.role !== "admin") {

@@ -13,7 +13,8 @@ export function barChart(title, points, format = (v) => String(v)) {
   const width = 600;
   const height = 160;
   const pad = 24;
-  const max = Math.max(1, ...points.map((p) => p.value));
+  const top = Math.max(0, ...points.map((p) => p.value));
+  const max = top > 0 ? top : 1; // the tallest bar fills the chart, whatever the unit
   const step = (width - pad) / Math.max(1, points.length);
   const root = svg("svg", { viewBox: `0 0 ${width} ${height + pad}`, role: "img", class: "chart" });
   const name = svg("title", {});
@@ -36,7 +37,7 @@ export function barChart(title, points, format = (v) => String(v)) {
   const axis = svg("line", { x1: pad, y1: height, x2: width, y2: height, class: "axis" });
   root.append(axis);
   const maxLabel = svg("text", { x: 0, y: 12, class: "tick" });
-  maxLabel.textContent = format(max);
+  maxLabel.textContent = format(top);
   root.append(maxLabel);
   if (points.length) {
     for (const [i, anchor] of [[0, "start"], [points.length - 1, "end"]]) {

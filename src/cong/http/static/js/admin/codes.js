@@ -11,7 +11,7 @@ function csvCell(value) {
 
 export async function render(root) {
   const page = await get(`/api/codes${query({ limit: 100 })}`);
-  const amount = h("input", { name: "amount", type: "number", min: "0.01", step: "0.01", required: true });
+  const amount = h("input", { name: "amount", type: "number", min: "0.000001", step: "0.000001", required: true });
   const count = h("input", { name: "count", type: "number", min: "1", max: "1000", value: "1", required: true });
   const batch = h("input", { name: "batch", maxlength: "64" });
   const days = h("input", { name: "expires_in_days", type: "number", min: "1", max: "3650" });

@@ -4,19 +4,22 @@ import { field, fmtDate, h } from "../dom.js";
 import { t } from "../i18n.js";
 import { badge, messageArea, section, table } from "../widgets.js";
 
-export async function render(root) {
+/** `notice`: what the last change did, shown above the list (the page is drawn anew). */
+export async function render(root, notice = "") {
   const [users, groups] = await Promise.all([get("/api/users"), get("/api/groups")]);
   const message = messageArea();
-  const reload = async () => {
+  const saved = messageArea();
+  if (notice) saved.ok(notice);
+  const reload = async (text = "") => {
     root.replaceChildren();
-    await render(root);
+    await render(root, text);
   };
   const groupSelect = (value) => h("select", {}, groups.map((g) => h("option", { value: g.name, selected: g.name === value }, g.name)));
 
   const name = h("input", { name: "name", maxlength: "64", required: true });
   const role = h("select", { name: "role" }, h("option", { value: "user" }, t("role.user")), h("option", { value: "admin" }, t("role.admin")));
   const group = groupSelect("default");
-  const credit = h("input", { name: "credit_limit", type: "number", min: "0", step: "0.01", value: "0" });
+  const credit = h("input", { name: "credit_limit", type: "number", min: "0", step: "0.000001", value: "0" });
   const password = h("input", { name: "password", type: "password", autocomplete: "new-password" });
   const create = h(
     "form",
@@ -50,9 +53,9 @@ export async function render(root) {
   const editor = (user) => {
     const g = groupSelect(user.group);
     const r = h("select", {}, ["user", "admin"].map((v) => h("option", { value: v, selected: v === user.role }, t(`role.${v}`))));
-    const c = h("input", { type: "number", min: "0", step: "0.01", value: user.credit_limit });
+    const c = h("input", { type: "number", min: "0", step: "0.000001", value: user.credit_limit });
     const pw = h("input", { type: "password", autocomplete: "new-password" });
-    const topup = h("input", { type: "number", min: "0", step: "0.01" });
+    const topup = h("input", { type: "number", min: "0", step: "0.000001" });
     const rowMessage = messageArea();
     return h(
       "details",
@@ -67,8 +70,9 @@ export async function render(root) {
             try {
               await patch(`/api/users/${encodeURIComponent(user.id)}`, { group: g.value, role: r.value, credit_limit: c.value || "0" });
               if (pw.value) await put(`/api/users/${encodeURIComponent(user.id)}/password`, { password: pw.value });
-              if (topup.value && Number(topup.value) > 0) await post(`/api/wallets/${encodeURIComponent(user.id)}/topup`, { amount: topup.value, note: "web" });
-              await reload();
+              const amount = topup.value && Number(topup.value) > 0 ? topup.value : null;
+              if (amount) await post(`/api/wallets/${encodeURIComponent(user.id)}/topup`, { amount, note: "web" });
+              await reload(amount ? t("users.saved_topup", { name: user.name, amount }) : t("users.saved", { name: user.name }));
             } catch (error) {
               rowMessage.fail(error);
             }
@@ -105,6 +109,7 @@ export async function render(root) {
     section("users.new", create, message),
     section(
       "users.list",
+      saved,
       table(
         [
           { label: t("users.name"), cell: (u) => u.name },

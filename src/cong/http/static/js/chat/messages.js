@@ -1,13 +1,12 @@
 // The open conversation of the web chat: its messages (safe Markdown with highlighted,
 // copyable code, tool calls, usage and cost, the files sent and made), sending a message
 // and streaming its answer with a stop button, regenerate, and edit-and-resend.
-import { get, post } from "../api.js";
+import { get, post, signedOut } from "../api.js";
 import { clear, h } from "../dom.js";
 import { t } from "../i18n.js";
 import { renderMarkdown } from "../markdown.js";
 import { filesOf, partsOf, sentFiles } from "./attachments.js";
 import { decorateCode } from "./code.js";
-import { costOf } from "./models.js";
 import { resultFileButtons, resultFilesOf } from "./result_files.js";
 import { el, hooks, state, textOf } from "./state.js";
 import { streamChat } from "./stream.js";
@@ -36,17 +35,18 @@ function messageNode(m, index) {
     tools.append(h("button", { type: "button", class: "link small", "data-testid": "chat-regenerate", onclick: regenerate }, t("chat.regenerate")));
   }
   if (m.usage) {
-    const cost = m.cost ? ` · ${t("chat.cost")} ${m.cost}` : "";
-    tools.append(
-      h("span", { class: "chat-usage", "data-testid": "chat-usage" },
-        t("chat.usage", { prompt: m.usage.prompt_tokens, completion: m.usage.completion_tokens }) + cost),
-    );
+    tools.append(h("span", { class: "chat-usage", "data-testid": "chat-usage" }, usageText(m)));
   }
   if (m.memories?.length) {
     tools.append(h("span", { class: "chat-used" }, t("chat.used_memories", { count: m.memories.length })));
   }
   const files = m.role === "user" ? sentFiles(m.files) : resultFileButtons(resultFilesOf(m));
-  return h("article", { class: `chat-msg chat-${m.role}`, "data-role": m.role }, body, files, tools);
+  return h("article", { class: `chat-msg chat-${m.role}`, "data-role": m.role, "data-request-id": m.requestId }, body, files, tools);
+}
+
+function usageText(m) {
+  const cost = m.cost ? ` · ${t("chat.cost")} ${m.cost}` : "";
+  return t("chat.usage", { prompt: m.usage.prompt_tokens, completion: m.usage.completion_tokens }) + cost;
 }
 
 /** The composer's message: waits for its attachments' uploads; keeps the text and the
@@ -79,6 +79,7 @@ async function send(text, parts = []) {
   setBusy(true);
   let pending = "";
   let frame = null;
+  let failed = false;
   const paint = () => {
     frame = null;
     answer.content += pending;
@@ -101,18 +102,20 @@ async function send(text, parts = []) {
     if (frame) cancelAnimationFrame(frame);
     answer.content += pending;
     answer.usage = result.usage;
-    answer.cost = costOf(state.model, result.usage);
+    answer.requestId = result.requestId;
     answer.memories = result.memories;
     if (result.files) answer.resultFiles = result.files;
     state.used = new Set(result.memories);
     if (result.conversationId && result.conversationId !== state.conversation) {
       state.conversation = result.conversationId;
     }
+    if (result.requestId && state.model?.price) showCharge(result.requestId);
   } catch (error) {
-    answer.content = `⚠ ${error.message}`;
+    answer.content = `⚠ ${errorText(error)}`;
+    failed = true;
   }
   try {
-    await refreshIds();
+    await refreshIds(failed ? 0 : STORED_WAIT_MS);
     await hooks.answered();
   } finally {
     state.controller = null;
@@ -121,26 +124,78 @@ async function send(text, parts = []) {
   }
 }
 
-/** Message ids come from the stored conversation (for regenerate and edit). */
-async function refreshIds() {
+/** Shows under its answer what request `requestId` was charged, from the usage log
+ * (written within about a second of the answer): the price the server applied, rounded
+ * as it rounds, never an estimate made here. */
+async function showCharge(requestId) {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await sleep(attempt ? 400 : 200);
+    let row;
+    try {
+      row = await get(`/api/usage/requests/${encodeURIComponent(requestId)}`);
+    } catch (error) {
+      if (error.status === 404) continue; // not written yet
+      return;
+    }
+    const message = state.messages.find((m) => m.requestId === requestId);
+    if (!message) return;
+    message.cost = row.cost;
+    // Only its usage line changes: a redraw would replace the buttons under the pointer.
+    for (const node of el.messages.querySelectorAll("article[data-request-id]")) {
+      if (node.dataset.requestId !== requestId || !message.usage) continue;
+      const line = node.querySelector(".chat-usage");
+      if (line) line.textContent = usageText(message);
+    }
+    return;
+  }
+}
+
+/** What the chat shows for an answer that failed: what a user can act on, in the page's
+ * language (a web chat user sets no max_tokens and may not top up themselves). */
+function errorText(error) {
+  if (error.status === 401) signedOut();
+  if (error.status === 402) return t("chat.error_funds");
+  return error.message;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// How long the page waits for an answer's turn to be stored: it is written just behind
+// the answer, and a stopped one once the server has seen the stop.
+const STORED_WAIT_MS = 4000;
+
+/** Message ids come from the stored conversation (for regenerate and edit). Waits up to
+ * `waitMs` until it holds every message shown (else keeps what is shown). */
+async function refreshIds(waitMs = STORED_WAIT_MS) {
   if (!state.conversation) return;
-  try {
-    const body = await get(`/api/conversations/${state.conversation}`);
-    const extras = state.messages;
-    state.messages = body.messages.map((m, i) => ({
-      ...m,
-      content: textOf(m.content),
-      files: filesOf(m.content),
-      usage: extras[i]?.usage,
-      cost: extras[i]?.cost,
-      resultFiles: extras[i]?.resultFiles,
-    }));
-  } catch {
-    // keep what is shown
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    let body = null;
+    try {
+      body = await get(`/api/conversations/${state.conversation}`);
+    } catch {
+      // not stored yet (404), or away: try again until the deadline
+    }
+    if (body && body.messages.length >= state.messages.length) {
+      const extras = state.messages;
+      state.messages = body.messages.map((m, i) => ({
+        ...m,
+        content: textOf(m.content),
+        files: filesOf(m.content),
+        usage: extras[i]?.usage,
+        cost: extras[i]?.cost,
+        requestId: extras[i]?.requestId,
+        resultFiles: extras[i]?.resultFiles,
+      }));
+      return;
+    }
+    if (Date.now() >= deadline) return;
+    await sleep(150);
   }
 }
 
 async function cutFrom(index) {
+  if (state.conversation && !state.messages[index]?.id) await refreshIds();
   const message = state.messages[index];
   if (state.conversation && message?.id) {
     await post(`/api/conversations/${state.conversation}/cut`, { from_message_id: message.id });

@@ -1,5 +1,5 @@
 // The web chat's model picker: the chat models the user may call (the last one chosen is
-// remembered in the browser), their capabilities, and the cost of an answer at its price.
+// remembered in the browser) and their capabilities.
 import { get } from "../api.js";
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
@@ -33,15 +33,4 @@ export function modelPicker() {
 function capBadges(model) {
   if (!model) return [];
   return (model.capabilities || []).map((c) => h("span", { class: "badge" }, t(`cap.${c}`)));
-}
-
-/** What `usage` costs at `model`'s price for the user's group (null: no price). */
-export function costOf(model, usage) {
-  const price = model?.price;
-  if (!price || !usage) return null;
-  const micros =
-    ((usage.prompt_tokens || 0) * price.input_per_m_micros) / 1e6 +
-    ((usage.completion_tokens || 0) * price.output_per_m_micros) / 1e6 +
-    (price.per_call_micros || 0);
-  return (micros / 1e6).toFixed(6);
 }

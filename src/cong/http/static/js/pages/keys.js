@@ -14,8 +14,8 @@ function createForm(onCreated) {
   const name = h("input", { name: "name", maxlength: "128", required: true });
   const models = h("input", { name: "models", placeholder: "gpt-4o, fake-model" });
   const expires = h("input", { name: "expires", type: "date" });
-  const spendCap = h("input", { name: "spend_cap", type: "number", min: "0", step: "0.01" });
-  const periodCap = h("input", { name: "period_cap", type: "number", min: "0", step: "0.01" });
+  const spendCap = h("input", { name: "spend_cap", type: "number", min: "0", step: "0.000001" });
+  const periodCap = h("input", { name: "period_cap", type: "number", min: "0", step: "0.000001" });
   const period = h("select", { name: "period" }, h("option", { value: "day" }, t("keys.per_day")), h("option", { value: "month" }, t("keys.per_month")));
   const rpm = h("input", { name: "rpm", type: "number", min: "1", step: "1" });
   const tpm = h("input", { name: "tpm", type: "number", min: "1", step: "1" });

@@ -27,6 +27,7 @@ export async function render(main, ctx) {
       onsubmit: async (event) => {
         event.preventDefault();
         passwordMessage.clear();
+        keyMessage.clear(); // one attempt's answer at a time, whichever form it came from
         try {
           await signInWithPassword(name.value.trim(), password.value);
           window.location.assign(next());
@@ -52,6 +53,7 @@ export async function render(main, ctx) {
       onsubmit: async (event) => {
         event.preventDefault();
         keyMessage.clear();
+        passwordMessage.clear();
         const value = key.value.trim();
         key.value = "";
         try {
