@@ -111,6 +111,20 @@ def test_another_users_file_is_not_found_anywhere(sqlite_gateway: RunningGateway
     assert mine.content == b"alice only"
 
 
+def test_deleting_a_user_deletes_their_files_contents(sqlite_gateway: RunningGateway) -> None:
+    gw = sqlite_gateway
+    carol = gw.create_key("carol-files")
+    kept = gw.create_key("dave-files")
+    gone = upload(gw, "notes.txt", b"carol's notes", token=carol).json()["id"]
+    stays = upload(gw, "notes.txt", b"dave's notes", token=kept).json()["id"]
+    assert {gone, stays} <= {p.name for p in stored(gw)}
+    deleted = httpx.delete(f"{gw.url}/api/users/carol-files", headers=auth(gw.admin_token))
+    assert deleted.status_code == 204
+    names = {p.name for p in stored(gw)}
+    assert gone not in names and stays in names  # nothing of carol's stays in the store
+    assert httpx.get(gw.base_url + "/files", headers=auth(carol)).status_code == 401
+
+
 @pytest.fixture(scope="module")
 def small_gateway(
     tmp_path_factory: pytest.TempPathFactory, fake_openai: tuple[str, Recorder]

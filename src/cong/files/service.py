@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -325,6 +325,20 @@ class Files:
 
     async def read_blob(self, info: FileInfo) -> bytes:
         return await _in_store(lambda: self.blobs.read(info.id))
+
+    async def ids_of(self, user_id: int) -> Sequence[str]:
+        async with self.db.session() as session:
+            return await queries.file_ids_of(session, user_id)
+
+    async def drop_contents(self, file_ids: Sequence[str]) -> None:
+        """Remove the stored contents of files whose rows are gone (a deleted user's):
+        nothing of a deleted user stays in the store."""
+        for file_id in file_ids:
+            self.long.forget(file_id)
+            try:
+                await asyncio.to_thread(self.blobs.delete, file_id)
+            except (OSError, StoreFailed) as error:
+                log.warning("file %s: its contents were not deleted: %s", file_id, error)
 
     async def delete(self, principal: Principal, file_id: str) -> None:
         if not is_file_id(file_id):

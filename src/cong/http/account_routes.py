@@ -63,9 +63,17 @@ async def update_user(request: Request, ref: str, body: UserPatch, _admin: Admin
     return UserOut.of(await services_of(request).accounts.update_user(ref, **changes))
 
 
-@users.delete("/{ref}", status_code=204, summary="Delete a user, their keys and ledger (admin)")
+@users.delete(
+    "/{ref}",
+    status_code=204,
+    summary="Delete a user with their keys, wallet, conversations, memories and files (admin)",
+)
 async def delete_user(request: Request, ref: str, _admin: Admin) -> Response:
-    await services_of(request).accounts.delete_user(ref)
+    services = services_of(request)
+    user = await services.accounts.get_user(ref)
+    files = await services.files.ids_of(user.id)
+    await services.accounts.delete_user(user.id)  # the rows go with the user
+    await services.files.drop_contents(files)
     return Response(status_code=204)
 
 

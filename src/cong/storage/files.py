@@ -67,6 +67,12 @@ async def delete_file(session: AsyncSession, user_id: int, file_id: str) -> bool
     return bool(getattr(result, "rowcount", 0))
 
 
+async def file_ids_of(session: AsyncSession, user_id: int) -> list[str]:
+    """Every file id of the user (their rows go with the user; the blobs do not)."""
+    rows = await session.scalars(select(StoredFile.id).where(StoredFile.user_id == user_id))
+    return list(rows)
+
+
 async def chunks(session: AsyncSession, file_id: str) -> Sequence[FileChunk]:
     """A file's chunks in document order (none: not chunked yet)."""
     query = select(FileChunk).where(FileChunk.file_id == file_id).order_by(FileChunk.seq)

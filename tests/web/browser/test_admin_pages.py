@@ -60,6 +60,21 @@ def test_admin_console(
             has=page.get_by_role("cell", name="carol", exact=True)
         )
         expect(carol).to_contain_text("5.000000")
+        expect(panel).to_contain_text("Saved “carol”; 5 added to the wallet.")
+
+        # The admin makes carol a key of her own, from her row.
+        carol.get_by_text("Edit", exact=True).click()
+        carol.get_by_role("link", name="Keys").click()
+        page.wait_for_url("**/keys?user=carol")
+        expect(page.get_by_role("heading", name="API keys of carol")).to_be_visible()
+        form = page.get_by_test_id("create-key")
+        form.get_by_label("Name").fill("carol's laptop")
+        form.get_by_role("button", name="Create key").click()
+        page.get_by_test_id("new-key").wait_for()
+        expect(page.get_by_test_id("key-list")).to_contain_text("carol's laptop")
+        owned = api(gw, "GET", "/api/keys?user=carol", gw.admin_token).json()
+        assert [k["name"] for k in owned] == ["carol's laptop"]
+        page.goto("/admin")
 
         panel = tab(page, "Channels")
         form = panel.get_by_test_id("add-channel")

@@ -1,5 +1,6 @@
-// Admin: users — create, change group/role/credit limit, enable/disable, reset password.
-import { get, patch, post, put } from "../api.js";
+// Admin: users — create, change group/role/credit limit, enable/disable, reset password,
+// top up, manage their keys (on /keys?user=…), delete.
+import { del, get, patch, post, put } from "../api.js";
 import { field, fmtDate, h } from "../dom.js";
 import { t } from "../i18n.js";
 import { badge, messageArea, section, table } from "../widgets.js";
@@ -99,6 +100,24 @@ export async function render(root, notice = "") {
             },
           },
           user.enabled ? t("action.disable") : t("action.enable"),
+        ),
+        h("a", { class: "button small secondary", href: `/keys?user=${encodeURIComponent(user.name)}` }, t("users.keys")),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "small danger",
+            onclick: async () => {
+              if (!window.confirm(t("users.delete_confirm", { name: user.name }))) return;
+              try {
+                await del(`/api/users/${encodeURIComponent(user.id)}`);
+                await reload(t("users.deleted", { name: user.name }));
+              } catch (error) {
+                rowMessage.fail(error);
+              }
+            },
+          },
+          t("users.delete"),
         ),
         rowMessage,
       ),

@@ -1,5 +1,6 @@
 // "/keys" — create a key (name, models, expiry, caps, limits, IP allow-list), shown once
-// with a copy button and a try-it box; the list (masked, last used) with revoke.
+// with a copy button and a try-it box; the list (masked, last used) with revoke. An admin
+// manages another user's keys on /keys?user=NAME (from the admin page's user list).
 import { callWithKey, get, post, query } from "../api.js";
 import { field, fmtDate, h } from "../dom.js";
 import { t } from "../i18n.js";
@@ -10,7 +11,13 @@ function number(input) {
   return input.value.trim() === "" ? undefined : Number(input.value);
 }
 
-function createForm(onCreated) {
+/** Whose keys the page shows: the caller's, or for an admin the user named in ?user=. */
+function ownerOf(ctx) {
+  const asked = new URLSearchParams(window.location.search).get("user");
+  return ctx.me.role === "admin" && asked ? asked : ctx.me.name;
+}
+
+function createForm(ctx, onCreated) {
   const name = h("input", { name: "name", maxlength: "128", required: true });
   const models = h("input", { name: "models", placeholder: "gpt-4o, fake-model" });
   const expires = h("input", { name: "expires", type: "date" });
@@ -30,9 +37,16 @@ function createForm(onCreated) {
         event.preventDefault();
         message.clear();
         const body = { name: name.value.trim() };
+        if (ownerOf(ctx) !== ctx.me.name) body.user = ownerOf(ctx);
         const modelList = listValue(models.value);
         if (modelList) body.models = modelList;
-        if (expires.value) body.expires_at = `${expires.value}T23:59:59Z`;
+        if (expires.value) {
+          body.expires_at = `${expires.value}T23:59:59Z`;
+          if (new Date(body.expires_at) <= new Date()) {
+            message.fail(t("keys.expires_past"));
+            return;
+          }
+        }
         if (number(spendCap) !== undefined) body.spend_cap = spendCap.value;
         if (number(periodCap) !== undefined) {
           body.period_cap = periodCap.value;
@@ -127,7 +141,7 @@ async function callWithKeyModels(secret, select) {
 }
 
 async function keyList(ctx, holder) {
-  const keys = await get(`/api/keys${query({ user: ctx.me.role === "admin" ? ctx.me.name : null })}`);
+  const keys = await get(`/api/keys${query({ user: ctx.me.role === "admin" ? ownerOf(ctx) : null })}`);
   const message = messageArea();
   const revoke = (key) =>
     h(
@@ -171,19 +185,23 @@ async function keyList(ctx, holder) {
 export async function render(main, ctx) {
   const once = h("div", {});
   const list = h("div", { "data-testid": "key-list" });
+  const owner = ownerOf(ctx);
+  const other = owner !== ctx.me.name;
   main.append(
-    h("h1", {}, t("keys.title")),
-    h("p", { class: "lead" }, t("keys.lead")),
+    h("h1", {}, other ? t("keys.title_of", { name: owner }) : t("keys.title")),
+    other
+      ? h("p", { class: "lead" }, t("keys.lead_of", { name: owner }), " ", h("a", { href: "/admin" }, t("nav.admin")))
+      : h("p", { class: "lead" }, t("keys.lead")),
     section(
       "keys.new",
-      createForm(async (created) => {
+      createForm(ctx, async (created) => {
         once.replaceChildren(shownOnce(created));
         await keyList(ctx, list);
         once.querySelector("h3").scrollIntoView({ block: "nearest" });
       }),
       once,
     ),
-    section("keys.yours", list),
+    other ? h("section", {}, h("h2", {}, t("keys.of_user", { name: owner })), list) : section("keys.yours", list),
   );
   await keyList(ctx, list);
 }
