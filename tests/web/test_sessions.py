@@ -24,6 +24,7 @@ def test_password_sign_in_sets_a_safe_cookie_and_no_token_in_the_body(
         "user": None,
         "key_id": None,
         "language": None,
+        "currency": "USD",  # what amounts are in: the pages show it
         "has_password": None,
         "expires_at": None,
         "csrf_token": None,

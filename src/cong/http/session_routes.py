@@ -69,6 +69,7 @@ class SessionOut(BaseModel):
     user: SessionUser | None = None
     key_id: str | None = Field(None, description="the key a key sign-in used")
     language: Language = None
+    currency: str = Field("USD", description="the currency wallets and prices are in")
     has_password: bool | None = None
     expires_at: datetime | None = None
     csrf_token: str | None = Field(
@@ -113,8 +114,9 @@ def _client(request: Request) -> Client:
 async def _out(request: Request, web: SessionView | None, token: str | None) -> SessionOut:
     services = services_of(request)
     mode = (await services.registration.policy()).mode
+    currency = services.settings.billing.currency
     if web is None or token is None:
-        return SessionOut(signed_in=False, registration=mode)
+        return SessionOut(signed_in=False, registration=mode, currency=currency)
     p = web.principal
     return SessionOut(
         signed_in=True,
@@ -123,6 +125,7 @@ async def _out(request: Request, web: SessionView | None, token: str | None) -> 
         user=SessionUser(id=p.user_id, name=p.user_name, role=p.role, group=p.group),
         key_id=p.key_id or None,
         language=web.language,
+        currency=currency,
         has_password=web.has_password,
         expires_at=web.expires_at,
         csrf_token=services.sessions.csrf_token(token),

@@ -73,7 +73,7 @@ def test_a_user_signs_in_with_a_key_creates_a_key_and_finds_the_call(
         page.get_by_label("Code", exact=True).fill(code)
         page.get_by_role("button", name="Redeem").click()
         page.get_by_text("Added 2.500000").wait_for()
-        expect(page.get_by_test_id("balance")).to_have_text("2.500000")
+        expect(page.get_by_test_id("balance")).to_have_text("2.500000 USD")
 
         use_language(page, "vi")
         page.get_by_role("heading", name="Ví", exact=True).wait_for()

@@ -31,16 +31,16 @@ const loaders = {
   chat: () => import("./pages/chat.js"),
 };
 
-/** GET /api/session: who is signed in (me: null when nobody), the CSRF token, and
- * whether the sign-in page may offer self-registration. */
+/** GET /api/session: who is signed in (me: null when nobody), the CSRF token, whether
+ * the sign-in page may offer self-registration, and the currency amounts are in. */
 async function loadSession() {
   try {
     const session = await get("/api/session");
     setCsrf(session.csrf_token);
     const me = session.signed_in && session.user ? { ...session.user, language: session.language, via: session.via, has_password: session.has_password } : null;
-    return { me, registration: session.registration || "off" };
+    return { me, registration: session.registration || "off", currency: session.currency || "" };
   } catch (error) {
-    if (error instanceof ApiError && (error.status === 401 || error.status === 404)) return { me: null, registration: "off" };
+    if (error instanceof ApiError && (error.status === 401 || error.status === 404)) return { me: null, registration: "off", currency: "" };
     throw error;
   }
 }
@@ -141,7 +141,7 @@ async function render(ctx) {
 }
 
 async function start() {
-  const { me, registration } = await loadSession();
+  const { me, registration, currency } = await loadSession();
   const preferred = me && LANGUAGES.includes(me.language) ? me.language : initialLanguage();
   await loadLanguage(preferred);
   if (AUTH_PAGES.has(PAGE) && !me) {
@@ -152,7 +152,7 @@ async function start() {
     window.location.replace("/");
     return;
   }
-  const ctx = { me, registration, base: root.dataset.baseUrl, page: PAGE, rerender: () => render(ctx) };
+  const ctx = { me, registration, currency, base: root.dataset.baseUrl, page: PAGE, rerender: () => render(ctx) };
   await render(ctx);
 }
 

@@ -55,7 +55,7 @@ async function catalogue() {
   return [...models.values()].sort((a, b) => a.id.localeCompare(b.id));
 }
 
-export async function render(main) {
+export async function render(main, ctx) {
   const models = await catalogue();
   const holder = h("div", { "data-testid": "model-list" });
   const search = h("input", { type: "search", name: "q", autocomplete: "off" });
@@ -80,7 +80,7 @@ export async function render(main) {
   search.addEventListener("input", draw);
   main.append(
     h("h1", {}, t("models.title")),
-    h("p", { class: "lead" }, t("models.lead")),
+    h("p", { class: "lead" }, t("models.lead"), ctx?.currency ? ` ${t("models.prices_in", { currency: ctx.currency })}` : ""),
     section("models.catalogue", h("div", { class: "card" }, field(t("models.search"), search)), holder),
   );
   draw();
