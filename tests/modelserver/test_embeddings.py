@@ -72,13 +72,17 @@ def test_dimensions_truncate_and_renormalise(modelserver: RunningModelServer) ->
     assert too_many.json()["error"]["param"] == "dimensions"
 
 
-def test_token_arrays_are_decoded(modelserver: RunningModelServer) -> None:
-    # "hello world" in the model's own WordPiece ids.
-    tokens = modelserver.post(
-        "/v1/embeddings", {"model": EMBEDDING_MODEL, "input": [[7592, 2088]]}
+def test_token_arrays_are_embedded_as_given(modelserver: RunningModelServer) -> None:
+    # "hello world" in the model's own WordPiece ids, then as text.
+    ids = modelserver.post(
+        "/v1/embeddings", {"model": EMBEDDING_MODEL, "input": [[7592, 2088], [7592]]}
     ).json()
     text = _vectors(modelserver, ["hello world"])[0]
-    assert np.allclose(tokens["data"][0]["embedding"], text, atol=1e-5)
+    assert np.allclose(ids["data"][0]["embedding"], text, atol=1e-5)
+    assert ids["usage"]["prompt_tokens"] == 4 + 3  # [CLS] … [SEP] around each
+    # Ids no text decodes back to (unused vocabulary entries) count as they are.
+    raw = modelserver.post("/v1/embeddings", {"model": EMBEDDING_MODEL, "input": [1, 2, 3]})
+    assert raw.json()["usage"]["prompt_tokens"] == 3 + 2
     bad = modelserver.post("/v1/embeddings", {"model": EMBEDDING_MODEL, "input": [10**6]})
     assert bad.status_code == 400 and "token" in bad.json()["error"]["message"]
 

@@ -50,6 +50,9 @@ def test_no_cache_keeps_pytorch() -> None:
     assert model.runtime == "torch"
     vectors, _ = model.encode(TEXTS[:2])
     assert vectors.shape == (2, model.dimensions)
+    # token arrays ("hello world" in WordPiece ids) through PyTorch, mixed with text
+    mixed, tokens = model.encode([[7592, 2088], "hello world"])
+    assert np.allclose(mixed[0], mixed[1], atol=1e-4) and tokens == 8
 
 
 def test_the_option_turns_it_off() -> None:

@@ -63,12 +63,62 @@ class EmbeddingModel:
         )
         return [len(ids) for ids in encoded["input_ids"]]
 
-    def decode(self, tokens: list[int]) -> str:
-        return str(self._tokenizer.decode(tokens, skip_special_tokens=True))
-
-    def encode(self, texts: list[str], dimensions: int | None = None) -> tuple[np.ndarray, int]:
-        """Unit-length float32 vectors (truncated to ``dimensions`` and re-normalised)
+    def encode(
+        self, items: list[str] | list[str | list[int]], dimensions: int | None = None
+    ) -> tuple[np.ndarray, int]:
+        """Unit-length float32 vectors of texts or token arrays (ids of this model's own
+        vocabulary, embedded as they are), truncated to ``dimensions`` and re-normalised,
         and the number of tokens used."""
+        texts = [(i, item) for i, item in enumerate(items) if isinstance(item, str)]
+        arrays = [(i, item) for i, item in enumerate(items) if not isinstance(item, str)]
+        vectors = np.zeros((len(items), self.dimensions), dtype=np.float32)
+        tokens = 0
+        if texts:
+            strings = [text for _, text in texts]
+            vectors[[i for i, _ in texts]] = self._encode_texts(strings)
+            tokens += sum(self.token_counts(strings))
+        if arrays:
+            features = self._id_features([ids for _, ids in arrays])
+            vectors[[i for i, _ in arrays]] = self._encode_features(features)
+            tokens += int(features["attention_mask"].sum())
+        if dimensions is not None and dimensions < vectors.shape[1]:
+            vectors = vectors[:, :dimensions]
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors / np.maximum(norms, np.float32(1e-12))
+        return np.ascontiguousarray(vectors, dtype=np.float32), tokens
+
+    def _id_features(self, arrays: list[list[int]]) -> dict[str, np.ndarray]:
+        """[CLS] ids [SEP], truncated to the model's length and padded, as the tokenizer
+        would have made them from text."""
+        tokenizer = self._tokenizer
+        rows = [
+            [tokenizer.cls_token_id, *ids[: self.max_tokens - 2], tokenizer.sep_token_id]
+            for ids in arrays
+        ]
+        width = max(len(row) for row in rows)
+        input_ids = np.full((len(rows), width), tokenizer.pad_token_id or 0, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for index, row in enumerate(rows):
+            input_ids[index, : len(row)] = row
+            mask[index, : len(row)] = 1
+        return {
+            "input_ids": input_ids,
+            "attention_mask": mask,
+            "token_type_ids": np.zeros_like(input_ids),
+        }
+
+    def _encode_features(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        if self._onnx is not None:
+            return self._onnx.encode_features(features)
+        torch = self._torch
+        accepted = set(self._model.tokenize(["x"]).keys())
+        batch = {k: torch.from_numpy(v) for k, v in features.items() if k in accepted}
+        with torch.inference_mode():
+            pooled = self._model.forward(batch)["sentence_embedding"]
+            pooled = torch.nn.functional.normalize(pooled, dim=1)
+        return np.asarray(pooled.numpy(), dtype=np.float32)
+
+    def _encode_texts(self, texts: list[str]) -> np.ndarray:
         small = len(texts) <= SMALL_BATCH
         if small and self._onnx is not None:
             vectors = self._onnx.encode(texts)
@@ -84,14 +134,10 @@ class EmbeddingModel:
                 normalize_embeddings=True,
                 show_progress_bar=False,
             ).astype(np.float32, copy=False)
-        if dimensions is not None and dimensions < vectors.shape[1]:
-            vectors = vectors[:, :dimensions]
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors / np.maximum(norms, np.float32(1e-12))
-        return np.ascontiguousarray(vectors, dtype=np.float32), sum(self.token_counts(texts))
+        return vectors
 
     async def embed(
-        self, texts: list[str], dimensions: int | None = None
+        self, texts: list[str] | list[str | list[int]], dimensions: int | None = None
     ) -> tuple[np.ndarray, int]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.encode, texts, dimensions)

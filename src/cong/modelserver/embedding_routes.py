@@ -17,23 +17,21 @@ from cong.protocol.errors import invalid_request
 from cong.protocol.validation import parse_json_object, validate
 
 
-def input_texts(value: Any, model: EmbeddingModel) -> list[str]:
-    """The input as texts. Token arrays are read as ids of the embedding model's own
-    tokenizer (WordPiece); ids outside its vocabulary are a 400."""
+def input_items(value: Any, model: EmbeddingModel) -> list[str | list[int]]:
+    """The input as texts and token arrays. Token arrays are ids of the embedding model's
+    own tokenizer (WordPiece), embedded as they are; ids outside its vocabulary are a
+    400."""
     if isinstance(value, str):
         return [value]
     if value and all(isinstance(item, int) for item in value):
-        return [_decode(value, model, "input")]
-    texts: list[str] = []
+        return [_checked(value, model, "input")]
+    items: list[str | list[int]] = []
     for index, item in enumerate(value):
-        if isinstance(item, str):
-            texts.append(item)
-        else:
-            texts.append(_decode(item, model, f"input[{index}]"))
-    return texts
+        items.append(item if isinstance(item, str) else _checked(item, model, f"input[{index}]"))
+    return items
 
 
-def _decode(tokens: list[int], model: EmbeddingModel, where: str) -> str:
+def _checked(tokens: list[int], model: EmbeddingModel, where: str) -> list[int]:
     bad = [t for t in tokens if not 0 <= t < model.vocab_size]
     if bad:
         raise invalid_request(
@@ -42,10 +40,7 @@ def _decode(tokens: list[int], model: EmbeddingModel, where: str) -> str:
             "text as a string instead.",
             param="input",
         )
-    text = model.decode(tokens)
-    if not text.strip():
-        raise invalid_request(f"'{where}' decodes to empty text.", param="input")
-    return text
+    return tokens
 
 
 async def embeddings(request: Request) -> Response:
@@ -58,8 +53,7 @@ async def embeddings(request: Request) -> Response:
             f"{model.dimensions}-dimensional embeddings; ask for {model.dimensions} or fewer.",
             param="dimensions",
         )
-    texts = input_texts(body.input, model)
-    vectors, tokens = await model.embed(texts, body.dimensions)
+    vectors, tokens = await model.embed(input_items(body.input, model), body.dimensions)
     as_base64 = body.encoding_format == "base64"
     data = [
         {"object": "embedding", "index": i, "embedding": _encode(vector, as_base64)}

@@ -145,7 +145,11 @@ class OnnxEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         features = _features(self._model, texts)
-        feeds = {name: features[name].numpy() for name in self._inputs}
+        return self.encode_features({name: features[name].numpy() for name in self._inputs})
+
+    def encode_features(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """Vectors of already tokenized inputs (``input_ids``, ``attention_mask`` …)."""
+        feeds = {name: feeds[name] for name in self._inputs}
         hidden = self._session.run([OUTPUT], feeds)[0]
         mask = feeds["attention_mask"][..., None].astype(np.float32)
         summed = (hidden * mask).sum(axis=1)
