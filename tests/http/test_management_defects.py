@@ -268,3 +268,22 @@ def test_a_key_an_admin_disabled_stays_disabled_for_its_owner(gateway: RunningGa
     assert api(gateway, "PATCH", f"/api/keys/{key_id}", spare, json={"enabled": True}).is_error
     assert api(gateway, "PATCH", f"/api/keys/{key_id}", admin, json={"enabled": True}).is_success
     assert api(gateway, "GET", "/api/me", owner).status_code == 200
+
+
+def test_a_key_cannot_be_limited_to_a_model_the_gateway_does_not_serve(
+    sqlite_gateway: RunningGateway,
+) -> None:
+    gw = sqlite_gateway
+    typo = api(gw, "POST", "/api/keys", gw.admin_token, json={"models": ["fake-modle"]})
+    assert typo.status_code == 400
+    error = typo.json()["error"]
+    assert error["param"] == "models" and error["code"] == "model_not_found"
+    assert "'fake-modle'" in error["message"]
+    # served models and aliases are fine, on creation and on change
+    made = api(gw, "POST", "/api/keys", gw.admin_token, json={"models": ["fake-model", "gpt-4o"]})
+    assert made.status_code == 201
+    key_id = made.json()["id"]
+    changed = api(gw, "PATCH", f"/api/keys/{key_id}", gw.admin_token, json={"models": ["nope"]})
+    assert changed.status_code == 400
+    kept = api(gw, "GET", f"/api/keys/{key_id}", gw.admin_token).json()
+    assert kept["models"] == ["fake-model", "gpt-4o"]

@@ -77,6 +77,20 @@ async def delete_user(request: Request, ref: str, _admin: Admin) -> Response:
     return Response(status_code=204)
 
 
+def _served(request: Request, models: list[str] | None) -> None:
+    """A key limited to a model this gateway does not serve (a typo, most often) would
+    answer 404 to every call: refused when it is made."""
+    catalog = services_of(request).gateway.catalog
+    unknown = [m for m in models or () if m not in catalog.routes and m not in catalog.aliases]
+    if unknown:
+        raise invalid_request(
+            f"This gateway serves no model {', '.join(repr(m[:80]) for m in unknown[:5])}; "
+            "a key may be limited to the models and aliases GET /v1/models lists.",
+            param="models",
+            code="model_not_found",
+        )
+
+
 @keys.get("", summary="List keys, masked: your own, or everyone's for an admin")
 async def list_keys(
     request: Request,
@@ -96,6 +110,7 @@ async def list_keys(
     "such requests get 403.",
 )
 async def create_key(request: Request, body: KeyCreate, caller: Caller) -> KeyCreated:
+    _served(request, body.models)
     owner = body.user or caller.user_name
     new, view = await services_of(request).accounts.create_key(
         owner, settings=body.settings(), actor=caller
@@ -113,6 +128,7 @@ async def get_key(request: Request, key_id: str, caller: Caller) -> KeyOut:
     summary="Change a key's name, models, expiry, caps, IP allow-list, limits or enabled",
 )
 async def update_key(request: Request, key_id: str, body: KeyPatch, caller: Caller) -> KeyOut:
+    _served(request, body.models)
     view = await services_of(request).accounts.update_key(key_id, body.settings(), actor=caller)
     return KeyOut.of(view)
 
