@@ -109,13 +109,10 @@ def chat_request_from_anthropic(
         messages.extend(_turn(message, i))
     out: dict[str, Any] = {"model": model, "messages": messages}
     out["max_completion_tokens"] = max_tokens
-    for name in ("temperature", "top_p"):
-        value = body.get(name)
-        if value is None:
+    for name in ("temperature", "top_p"):  # Anthropic's range 0-1 on every model
+        if (value := body.get(name)) is None:
             continue
         if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
-            # Anthropic's range for both (OpenAI's temperature goes to 2): the same
-            # request answers the same on every model.
             raise _bad(f"{name}: Input should be a number from 0 to 1", name)
         out[name] = value
     stops = body.get("stop_sequences")
